@@ -1,0 +1,216 @@
+"""Type stubs for ``facelens._core``, the native (C++17, pybind11) core of facelens.
+
+Conventions shared by every function
+------------------------------------
+* Images are ``uint8`` arrays ``[H, W, 3]`` (RGB, H, W >= 1). Arrays whose
+  pixel stride is 3 bytes and channel stride 1 byte (e.g. crops
+  ``img[y0:y1, x0:x1]``) are used without copying; other layouts are copied.
+  Any other dtype raises ``ValueError``.
+* Float inputs accept any real numeric array-like; they are converted to
+  C-contiguous ``float32`` (no copy when they already are).
+* Pixel coordinates: x right, y down, origin at the top-left corner of the
+  top-left pixel (pixel centres at +0.5), unless stated otherwise.
+* Bad shapes / dtypes / non-finite parameters raise ``ValueError``. Every
+  function releases the GIL while computing and returns new arrays that own
+  their memory.
+* Kernels with SIMD variants (letterbox_nchw, decode_centerface, nms,
+  warp_affine, face_quality) give results equal to the scalar path (bit-exact
+  for integer outputs, within 1e-5 rel / 1e-4 abs for floats).
+"""
+
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+_Float3 = Union[float, Sequence[float], npt.ArrayLike]
+_F32 = npt.NDArray[np.float32]
+_I64 = npt.NDArray[np.int64]
+
+# ----------------------------------------------------------------------------
+# SIMD dispatch
+# ----------------------------------------------------------------------------
+
+def simd_level() -> str:
+    """SIMD level used by the kernels: ``"avx512"``, ``"avx2"``, ``"neon"`` or ``"scalar"``.
+
+    Chosen once at import from the CPU features and the compiled variants; the
+    environment variable ``FACELENS_SIMD`` (read at first use) can force
+    ``"scalar"`` or cap the level (e.g. ``"avx2"``).
+    """
+
+def compiled_levels() -> list[str]:
+    """SIMD levels compiled into this build, lowest first (always starts with ``"scalar"``)."""
+
+def supported_levels() -> list[str]:
+    """Compiled levels that this CPU can run, lowest first."""
+
+def cpu_features() -> dict[str, bool]:
+    """CPU features relevant to dispatch: sse4_1, avx, avx2, fma, avx512f, avx512bw, avx512vl, avx512dq, neon."""
+
+def set_simd_level(name: str) -> None:
+    """Force a SIMD level for all threads (tests/benchmarks).
+
+    ``"auto"`` restores the start-up choice (best supported level, capped by
+    ``FACELENS_SIMD``). Raises ``ValueError`` for a level that is unknown, not
+    compiled, or not supported by this CPU.
+    """
+
+# ----------------------------------------------------------------------------
+# Detector input
+# ----------------------------------------------------------------------------
+
+def letterbox_nchw(
+    image: npt.NDArray[np.uint8],
+    out_w: int,
+    out_h: int,
+    mean: _Float3 = (0.0, 0.0, 0.0),
+    scale: _Float3 = (1.0, 1.0, 1.0),
+    swap_rb: bool = False,
+) -> Tuple[_F32, float]:
+    """Fused letterbox resize + normalisation + HWC->CHW.
+
+    ``ratio = min(out_w / W, out_h / H)``; the image is resized to
+    ``rw = clamp(round_half_away(W * ratio), 1, out_w)`` by
+    ``rh = clamp(round_half_away(H * ratio), 1, out_h)`` and placed at the
+    top-left of the output; the rest is 0.0.
+
+    Interpolation (in float, no 8-bit rounding):
+
+    * ``ratio >= 0.5``: bilinear, pixel-centre aligned, clamp-to-edge; same
+      geometry as ``cv2.resize(img, (rw, rh), interpolation=cv2.INTER_LINEAR)``.
+    * ``ratio < 0.5`` (downscale by more than 2x): area averaging, same as
+      ``cv2.resize(img, (rw, rh), interpolation=cv2.INTER_AREA)``.
+
+    Output: float32 ``[1, 3, out_h, out_w]`` with
+    ``out[0, c, y, x] = (pixel[c'] - mean[c]) * scale[c]``, ``c' = 2 - c`` if
+    ``swap_rb`` else ``c`` (``mean``/``scale`` in 0..255 pixel units, indexed
+    by OUTPUT channel; a single number is broadcast).
+    ``out_w``, ``out_h`` in [1, 65536].
+
+    Returns ``(tensor, ratio)``; network-input px / ratio = image px.
+    """
+
+def decode_centerface(
+    heatmap: npt.ArrayLike,
+    scale: npt.ArrayLike,
+    offset: npt.ArrayLike,
+    landmarks: npt.ArrayLike,
+    score_threshold: float,
+    ratio: float,
+    image_w: int,
+    image_h: int,
+) -> Tuple[_F32, _F32, _F32]:
+    """Decode CenterFace outputs (stride 4) into detections in image pixels.
+
+    Inputs (batch dim removed; a leading batch dim of 1 is also accepted):
+    ``heatmap [1, h, w]`` or ``[h, w]``, ``scale [2, h, w]``, ``offset [2, h, w]``,
+    ``landmarks [10, h, w]``, where h = input_h / 4, w = input_w / 4.
+
+    For every cell (y, x) with ``heat > score_threshold`` (row-major order):
+    ``s0 = exp(scale[0]) * 4``, ``s1 = exp(scale[1]) * 4``,
+    ``x1 = max(0, (x + offset[1] + 0.5) * 4 - s1 / 2)``,
+    ``y1 = max(0, (y + offset[0] + 0.5) * 4 - s0 / 2)``, ``x2 = x1 + s1``,
+    ``y2 = y1 + s0``; landmark j: ``(landmarks[2j+1] * s1 + x1, landmarks[2j] * s0 + y1)``.
+    All coordinates are then divided by ``ratio`` (network px -> image px);
+    boxes are clipped to ``[0, image_w] x [0, image_h]`` (points are not).
+    Cells whose decoded coordinates are not finite are dropped.
+
+    Returns ``(boxes f32[N, 4] (x1, y1, x2, y2), scores f32[N], points f32[N, 5, 2])``.
+    ``ratio`` must be finite and > 0; ``score_threshold`` must not be NaN.
+    """
+
+# ----------------------------------------------------------------------------
+# Box post-processing
+# ----------------------------------------------------------------------------
+
+def nms(boxes: npt.ArrayLike, scores: npt.ArrayLike, iou_threshold: float) -> _I64:
+    """Greedy non-maximum suppression.
+
+    ``boxes [N, 4]`` (x1, y1, x2, y2), ``scores [N]``. Boxes are visited by
+    score descending (ties: lower index first); a box is dropped when its IoU
+    with an already kept box is ``> iou_threshold``.
+    IoU = inter / (areaA + areaB - inter), area = max(0, x2-x1) * max(0, y2-y1);
+    zero-area boxes never suppress others. Returns int64 ``[K]`` indices of the
+    kept boxes, by score descending. NaN in boxes/scores/threshold -> ValueError.
+    """
+
+def select_largest(boxes: npt.ArrayLike, k: int) -> _I64:
+    """Indices (int64 ``[min(N, k)]``) of the k largest boxes by area
+    ``max(0, x2-x1) * max(0, y2-y1)``, largest first, ties by lower index.
+    ``k >= 0``; NaN boxes -> ValueError."""
+
+# ----------------------------------------------------------------------------
+# Geometry
+# ----------------------------------------------------------------------------
+
+def warp_affine(
+    image: npt.NDArray[np.uint8],
+    M: npt.ArrayLike,
+    out_w: int,
+    out_h: int,
+    mean: _Float3 = (0.0, 0.0, 0.0),
+    scale: _Float3 = (1.0, 1.0, 1.0),
+) -> _F32:
+    """Affine warp with bilinear sampling, zero outside, normalised.
+
+    ``M`` is a finite float ``[2, 3]`` mapping OUTPUT pixel indices to INPUT
+    pixel indices (cv2 convention, pixel centres at integers): output pixel
+    (x, y) samples the input at ``(u, v) = M @ [x, y, 1]``, i.e. the same as
+    ``cv2.warpAffine(img, M, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    borderMode=cv2.BORDER_CONSTANT, borderValue=0)`` but with float weights and
+    no 8-bit rounding. Output float32 ``[out_h, out_w, 3]`` with
+    ``out[y, x, c] = (value_c - mean[c]) * scale[c]`` (channel order of the input).
+    """
+
+def transform_points(points: npt.ArrayLike, M: npt.ArrayLike) -> _F32:
+    """Apply a ``[2, 3]`` affine matrix to ``points [N, 2]`` or ``[N, 3]``.
+
+    ``(x, y) -> M @ [x, y, 1]``; for 3 columns ``z -> z * sqrt(|det(M[:, :2])|)``
+    (isotropic scale, keeps z in the same units as x, y). Returns float32, same shape.
+    NaN points propagate; M must be finite.
+    """
+
+# ----------------------------------------------------------------------------
+# Quality and pose
+# ----------------------------------------------------------------------------
+
+def face_quality(
+    image: npt.NDArray[np.uint8],
+    box: Sequence[float],
+    size: int = 64,
+) -> Tuple[float, float]:
+    """Brightness and sharpness of a face crop: ``(mean_luma, laplacian_variance)``.
+
+    ``box`` = (x1, y1, x2, y2) in image pixels, clipped to the image, then
+    expanded to whole pixels ``[floor(x1), ceil(x2)) x [floor(y1), ceil(y2))``.
+    The crop is resized to ``size x size`` (per axis: area averaging when
+    shrinking, bilinear when enlarging — cv2 INTER_AREA / INTER_LINEAR
+    geometry, float result); luma = 0.299 R + 0.587 G + 0.114 B.
+    ``mean_luma`` is in [0, 255]; ``laplacian_variance`` is the population
+    variance of the 4-neighbour Laplacian ``[[0,1,0],[1,-4,1],[0,1,0]]`` over the
+    ``(size-2)^2`` interior pixels (luma units squared).
+    Raises ``ValueError`` if the clipped box is empty or NaN, or size not in [3, 4096].
+    """
+
+def head_pose(
+    points: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    weights: Optional[npt.ArrayLike] = None,
+) -> Tuple[_F32, float, _F32]:
+    """Weighted similarity (Umeyama) alignment of ``reference`` onto ``points``.
+
+    Finds s >= 0, a proper rotation R (det = +1, never a reflection) and t
+    minimising ``sum_i w_i ||points_i - (s R reference_i + t)||^2``, using Horn's
+    quaternion method (double precision). ``points``, ``reference``: ``[N, 3]``,
+    N >= 3; ``weights``: ``[N]`` >= 0, not all zero (default: ones).
+    Returns ``(R f32[3, 3], s, t f32[3])``; t in the units of ``points``.
+    Raises ``ValueError`` on non-finite input or identical reference points.
+    """
+
+def rotation_to_euler(R: npt.ArrayLike) -> Tuple[float, float, float]:
+    """``(yaw, pitch, roll)`` in DEGREES with ``R = Ry(yaw) @ Rx(pitch) @ Rz(roll)``
+    (right-handed elementary rotations). pitch in [-90, 90], yaw and roll in
+    (-180, 180]. At gimbal lock (|pitch| = 90) roll is 0 and yaw carries the
+    remaining rotation. ``R``: finite ``[3, 3]``.
+    """
