@@ -1,0 +1,1 @@
+"""Model files, their manifest, and the registry that loads and verifies them."""

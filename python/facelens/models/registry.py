@@ -1,0 +1,110 @@
+"""The one place that knows where model weights live.
+
+Models ship inside the package next to ``manifest.json`` (source package, licence, checksums; written by
+``tools/convert_models.py``). Every file is checked against its sha256 the first time it is loaded; a
+missing or altered file raises :class:`facelens.errors.ModelError` naming it. Engines receive ready
+onnxruntime sessions and arrays, never paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from ..errors import ModelError
+
+MODELS_DIR = Path(__file__).resolve().parent
+_lock = threading.Lock()
+_manifest: Optional[Dict[str, Any]] = None
+_verified: Dict[str, Path] = {}
+_sessions: Dict[tuple, Any] = {}
+
+
+def manifest() -> Dict[str, Any]:
+    global _manifest
+    if _manifest is None:
+        path = MODELS_DIR / "manifest.json"
+        try:
+            _manifest = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ModelError(f"facelens model manifest {path} is missing or unreadable: {e}") from None
+    return _manifest
+
+
+def entry(name: str) -> Dict[str, Any]:
+    """The manifest entry of a model, by file name (``centerface.onnx``) or key (``centerface``)."""
+    models = manifest().get("models", {})
+    if isinstance(models, list):
+        models = {m.get("name", m["file"]): m for m in models}
+    for key, m in models.items():
+        if name in (key, m.get("file")):
+            return m
+    raise ModelError(f"model {name!r} is not listed in {MODELS_DIR / 'manifest.json'}")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def path(name: str) -> Path:
+    """Path of a verified model file (checked against the manifest's sha256 once per process)."""
+    with _lock:
+        if name in _verified:
+            return _verified[name]
+        expected = entry(name).get("sha256")
+        p = MODELS_DIR / name
+        if not p.is_file():
+            raise ModelError(f"facelens model file {p} is missing; reinstall facelens")
+        actual = _sha256(p)
+        if expected != actual:
+            raise ModelError(
+                f"facelens model file {p} is corrupt: sha256 {actual[:16]}… does not match the manifest's "
+                f"{str(expected)[:16]}…; reinstall facelens"
+            )
+        _verified[name] = p
+        return p
+
+
+def load_npz(name: str) -> Dict[str, np.ndarray]:
+    with np.load(path(name)) as z:
+        return {k: z[k] for k in z.files}
+
+
+def default_threads() -> int:
+    env = os.environ.get("FACELENS_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def session(name: str, threads: Optional[int] = None):
+    """A shared onnxruntime session for a model (sessions are thread-safe for ``run``)."""
+    import onnxruntime as ort
+
+    threads = threads or default_threads()
+    key = (name, threads)
+    with _lock:
+        if key in _sessions:
+            return _sessions[key]
+    model_path = path(name)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise ModelError(f"facelens model file {model_path} could not be loaded: {e}") from None
+    with _lock:
+        return _sessions.setdefault(key, sess)
