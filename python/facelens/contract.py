@@ -1,0 +1,137 @@
+"""Rekognition's request rules, in one table.
+
+Two layers, like the real service: the *shape* (required and known members, types) is what botocore checks
+on the client and raises ``ParamValidationError`` for; the *constraints* (lengths, patterns, enums, ranges)
+are checked by the service and answered with ``InvalidParameterException``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+from .errors import InvalidParameterException, ParamValidationError
+
+ATTRIBUTES = (
+    "DEFAULT", "ALL", "AGE_RANGE", "BEARD", "EMOTIONS", "EYE_DIRECTION", "EYEGLASSES", "EYES_OPEN", "GENDER",
+    "MOUTH_OPEN", "MUSTACHE", "FACE_OCCLUDED", "SMILE", "SUNGLASSES",
+)
+
+
+@dataclass(frozen=True)
+class Member:
+    kind: type  # str, int, float, list, dict, bytes
+    required: bool = False
+    min: Optional[float] = None  # length for str/list, value for numbers
+    max: Optional[float] = None
+    pattern: Optional[str] = None
+    enum: Tuple[str, ...] = ()
+    item_enum: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    members: Dict[str, Member] = field(default_factory=dict)
+
+
+_IMAGE = Member(dict, required=True)
+
+OPERATIONS: Dict[str, Operation] = {
+    "DetectFaces": Operation(
+        "DetectFaces",
+        {"Image": _IMAGE, "Attributes": Member(list, item_enum=ATTRIBUTES)},
+    ),
+}
+
+_TYPE_NAMES = {str: "str", int: "int", float: "float", list: "list", dict: "dict", bytes: "bytes"}
+
+
+def validate(operation: str, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Checks a request against the operation's rules and returns it as a plain dict."""
+    op = OPERATIONS[operation]
+    problems = []
+    for key in params:
+        if key not in op.members:
+            problems.append(f'Unknown parameter in input: "{key}", must be one of: {", ".join(op.members)}')
+    for key, m in op.members.items():
+        if m.required and params.get(key) is None:
+            problems.append(f'Missing required parameter in input: "{key}"')
+    for key, value in params.items():
+        m = op.members.get(key)
+        if m is None or value is None:
+            continue
+        ok = isinstance(value, m.kind) and not (m.kind is int and isinstance(value, bool))
+        if m.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if m.kind is dict:
+            ok = isinstance(value, Mapping)
+        if m.kind is list:
+            ok = isinstance(value, (list, tuple))
+        if not ok:
+            problems.append(
+                f"Invalid type for parameter {key}, value: {value!r:.60}, type: {type(value).__name__}, "
+                f"valid types: {_TYPE_NAMES[m.kind]}"
+            )
+    if problems:
+        raise ParamValidationError("\n".join(problems))
+    for key, value in params.items():
+        m = op.members[key]
+        if value is not None:
+            check_constraints(key, value, m)
+    return dict(params)
+
+
+def check_constraints(key: str, value: Any, m: Member) -> None:
+    if isinstance(value, (str, list, tuple)):
+        n = len(value)
+        if m.min is not None and n < m.min:
+            raise InvalidParameterException(f"{key} must have length >= {m.min:g}; got {n}.")
+        if m.max is not None and n > m.max:
+            raise InvalidParameterException(f"{key} must have length <= {m.max:g}; got {n}.")
+    elif isinstance(value, (int, float)):
+        if m.min is not None and value < m.min:
+            raise InvalidParameterException(f"{key} must be >= {m.min:g}; got {value}.")
+        if m.max is not None and value > m.max:
+            raise InvalidParameterException(f"{key} must be <= {m.max:g}; got {value}.")
+    if m.pattern is not None and not re.fullmatch(m.pattern, value):
+        raise InvalidParameterException(f"{key} {value!r:.80} does not match the pattern {m.pattern}.")
+    if m.enum and value not in m.enum:
+        raise InvalidParameterException(f"{key} {value!r:.80} is not one of {', '.join(m.enum)}.")
+    if m.item_enum:
+        for item in value:
+            if item not in m.item_enum:
+                raise InvalidParameterException(
+                    f"{key} contains {item!r:.80}, which is not one of {', '.join(m.item_enum)}."
+                )
+
+
+def image_source(image: Mapping[str, Any]) -> Tuple[str, Any]:
+    """Returns ("Bytes", data) or ("S3Object", obj) for a request's Image, enforcing exactly one of them."""
+    unknown = [k for k in image if k not in ("Bytes", "S3Object")]
+    if unknown:
+        raise ParamValidationError(f'Unknown parameter in Image: "{unknown[0]}", must be one of: Bytes, S3Object')
+    has_bytes = image.get("Bytes") is not None
+    has_s3 = image.get("S3Object") is not None
+    if has_bytes and has_s3:
+        raise InvalidParameterException("Image must specify either Bytes or S3Object, not both.")
+    if not has_bytes and not has_s3:
+        raise InvalidParameterException("Image must specify Bytes or S3Object.")
+    if has_bytes:
+        data = image["Bytes"]
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ParamValidationError(
+                f"Invalid type for parameter Image.Bytes, type: {type(data).__name__}, valid types: bytes"
+            )
+        return "Bytes", data
+    return "S3Object", image["S3Object"]
+
+
+def wanted_attributes(attributes: Optional[Sequence[str]]) -> frozenset:
+    """The set of attributes a request asks for. DEFAULT is always included; ALL means every one."""
+    asked = set(attributes or ["DEFAULT"])
+    if "ALL" in asked:
+        return frozenset(ATTRIBUTES)
+    asked.add("DEFAULT")
+    return frozenset(asked)

@@ -1,0 +1,58 @@
+"""Face detection: CenterFace (MIT) run by onnxruntime, decoded and suppressed by the C++ core.
+
+Pixels in, pixels out: boxes are ``[x1, y1, x2, y2]`` in image pixels, five points per face in the order
+image-left eye, image-right eye, nose tip, image-left mouth corner, image-right mouth corner.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _core
+
+
+@dataclass
+class Detections:
+    boxes: np.ndarray  # float32 [N, 4] x1, y1, x2, y2 (image px), largest first
+    scores: np.ndarray  # float32 [N] in 0..1
+    points: np.ndarray  # float32 [N, 5, 2] (image px)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+class CenterFaceDetector:
+    STRIDE = 32  # the network's input sides must be multiples of 32
+
+    def __init__(self, session, max_side: int = 640, score_threshold: float = 0.5, nms_iou: float = 0.3,
+                 max_faces: int = 100) -> None:
+        self.session = session
+        self.input_name = session.get_inputs()[0].name
+        self.max_side = max_side
+        self.score_threshold = score_threshold
+        self.nms_iou = nms_iou
+        self.max_faces = max_faces
+
+    def input_geometry(self, width: int, height: int):
+        """Network input size (multiples of 32) and the scale from image to network pixels."""
+        ratio = min(self.max_side / max(width, height), 2.0)
+        w = max(self.STRIDE, int(math.ceil(width * ratio / self.STRIDE)) * self.STRIDE)
+        h = max(self.STRIDE, int(math.ceil(height * ratio / self.STRIDE)) * self.STRIDE)
+        return w, h
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        height, width = rgb.shape[:2]
+        in_w, in_h = self.input_geometry(width, height)
+        # CenterFace takes raw 0..255 RGB values.
+        tensor, ratio = _core.letterbox_nchw(rgb, in_w, in_h)
+        heatmap, scale, offset, landmarks = self.session.run(None, {self.input_name: tensor})
+        boxes, scores, points = _core.decode_centerface(
+            heatmap[0], scale[0], offset[0], landmarks[0], self.score_threshold, ratio, width, height
+        )
+        keep = _core.nms(boxes, scores, self.nms_iou)
+        boxes, scores, points = boxes[keep], scores[keep], points[keep]
+        order = _core.select_largest(boxes, self.max_faces)
+        return Detections(boxes[order], scores[order], points[order])

@@ -1,0 +1,162 @@
+"""The analysis pipeline: image → faces → measurements, all in pixels and degrees.
+
+detect (CenterFace) → 100 largest → landmarks (FaceMesh, one batch) → head pose (similarity fit of the mesh to
+MediaPipe's canonical face) → quality (luma and Laplacian of the face box) → eye direction (iris position on
+a model eyeball, rotated by the head pose). Nothing here knows Rekognition's dict shapes (see response.py).
+
+Conventions (camera frame: x to image-right, y to image-down, z away from the camera):
+- Pose.Yaw > 0: the face turns toward image-left (the subject's right). Pose.Pitch > 0: the face tilts up.
+  Pose.Roll > 0: the face rotates clockwise in the image. These are the AFLW2000-3D conventions.
+- EyeDirection uses the same signs in the camera frame: Yaw > 0 looks toward image-left, Pitch > 0 looks up;
+  (0, 0) looks straight into the camera.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from .engine.detector import CenterFaceDetector
+from .engine.mesh import FaceMesh, mirror_permutation
+from .images import DecodedImage
+from .models import registry
+
+# Mesh indices of the eyes (image-left eye is the subject's right eye).
+IRIS = (468, 473)
+EYE_CORNERS = ((33, 133), (263, 362))  # (outer, inner) per eye
+EYE_LIDS = ((159, 145), (386, 374))  # (upper, lower) per eye
+
+# Anatomical constants of the eyeball model, in cm (the canonical face is metric): the centre of rotation lies
+# about 6 mm behind the midpoint of the eye corners, and the iris centre sits 12 mm from it.
+EYEBALL_DEPTH_CM = 0.6
+EYEBALL_RADIUS_CM = 1.2
+
+# Fitted by tools/calibrate_gaze.py (which prints these lines):
+# - the slopes that put the eye-look blendshape signals into degrees of eye-in-head rotation: least squares
+#   against the geometric estimate over the face clips of ../shared/data/videos (no labels involved);
+# - the two offsets (where the iris rests when the eyes look straight ahead): zero median pitch error on the
+#   faces labelled gaze=camera in annotated/attributes_by_eye_faces.tsv (group photos). The single-face
+#   photos of attributes_by_eye.tsv, on which EyeDirection is scored, are not used.
+# Yaw has no offset: a mirrored face must give the opposite yaw.
+GAZE_BLEND_YAW_SLOPE = 34.13
+GAZE_BLEND_PITCH = (52.80, 13.71)  # (degrees per unit of blend signal, offset)
+GAZE_GEO_PITCH_OFFSET = 3.28
+GAZE_BLEND_WEIGHT = 0.5  # share of the blendshape estimate in the eye-in-head angles
+
+# Sharpness maps the Laplacian variance of the face (resized to 64x64 luma) to 0-100 as 100 * (1 - exp(-v / K)).
+SHARPNESS_K = 150.0
+
+
+@dataclass
+class FaceAnalysis:
+    box: np.ndarray  # [x1, y1, x2, y2] image px
+    score: float  # detector confidence 0..1
+    points5: np.ndarray  # [5, 2] image px
+    mesh: np.ndarray  # [478, 3] image px
+    mesh_presence: float  # 0..1
+    pose: Tuple[float, float, float]  # (yaw, pitch, roll) degrees, conventions above
+    quality: Tuple[float, float]  # (brightness, sharpness) 0..100
+    eye_direction: Optional[Tuple[float, float, float]] = None  # (yaw, pitch, confidence 0..100)
+    blendshapes: Optional[np.ndarray] = None  # [52] 0..1
+    extras: dict = field(default_factory=dict)
+
+
+class Engine:
+    """Holds the model sessions; ``analyze`` is thread-safe and may run in parallel threads."""
+
+    def __init__(self, threads: Optional[int] = None, detector_max_side: int = 640) -> None:
+        self.threads = threads
+        self.detector = CenterFaceDetector(registry.session("centerface.onnx", threads), max_side=detector_max_side)
+        blend = registry.entry("face_blendshapes.onnx")
+        canon = registry.load_npz("canonical_face_mesh.npz")
+        self.mesh = FaceMesh(
+            registry.session("face_landmarks_detector.onnx", threads),
+            registry.session("face_blendshapes.onnx", threads),
+            _blendshape_indices(blend),
+            mirror_permutation(canon["vertices"]),
+        )
+        self.blendshape_names = _blendshape_names(blend)
+        # MediaPipe's canonical face is y-up, z-toward-viewer; turn it into the camera-like frame (a proper rotation).
+        self.canonical = np.ascontiguousarray(canon["vertices"][:468] * np.array([1, -1, -1], np.float32), np.float32)
+        eyeballs = []
+        for outer, inner in EYE_CORNERS:
+            mid = (self.canonical[outer] + self.canonical[inner]) / 2
+            eyeballs.append(mid + np.array([0.0, 0.0, EYEBALL_DEPTH_CM], np.float32))
+        self.eyeballs = np.ascontiguousarray(eyeballs, np.float32)
+        self.gaze_blend_weight = GAZE_BLEND_WEIGHT
+        self.gaze_geo_pitch_offset = GAZE_GEO_PITCH_OFFSET
+
+    def analyze(self, image: DecodedImage, want_eyes: bool = False) -> List[FaceAnalysis]:
+        rgb = image.rgb
+        det = self.detector.detect(rgb)
+        if len(det) == 0:
+            return []
+        mesh = self.mesh.run(rgb, det.boxes, det.points, mirror_average=want_eyes)
+        blend = self.mesh.blendshape_scores(mesh.symmetric_crop_points) if want_eyes else None
+        faces = []
+        for i in range(len(det)):
+            pts = np.ascontiguousarray(mesh.points[i])
+            rot, scale, trans = _core.head_pose(np.ascontiguousarray(pts[:468]), self.canonical, None)
+            yaw, pitch, roll = _core.rotation_to_euler(rot)
+            box = det.boxes[i]
+            luma, lap = _core.face_quality(rgb, tuple(float(v) for v in box), 64)
+            quality = (100.0 * luma / 255.0, 100.0 * (1.0 - float(np.exp(-lap / SHARPNESS_K))))
+            eye = None
+            extras = {}
+            if want_eyes:
+                # Gaze uses the mirror-averaged landmarks (and their own head pose), so that a mirrored photo gives
+                # the opposite yaw; Landmarks and Pose stay those of the single pass, whatever was asked.
+                sym = np.ascontiguousarray(mesh.symmetric_points[i])
+                srot, sscale, strans = _core.head_pose(np.ascontiguousarray(sym[:468]), self.canonical, None)
+                by, bp = blendshape_gaze_signals(blend[i], self.blendshape_names)
+                gy, gp, gc, eih_yaw, eih_pitch, openness = _core.eye_direction(
+                    sym, srot, float(sscale), strans, self.eyeballs, EYEBALL_RADIUS_CM, float(mesh.presence[i]),
+                    GAZE_BLEND_YAW_SLOPE * by, GAZE_BLEND_PITCH[0] * bp + GAZE_BLEND_PITCH[1],
+                    self.gaze_blend_weight, self.gaze_geo_pitch_offset,
+                )
+                eye = (gy, gp, gc)
+                extras = {"eye_in_head": (eih_yaw, eih_pitch), "eye_openness": openness}
+            faces.append(
+                FaceAnalysis(
+                    box=box,
+                    score=float(det.scores[i]),
+                    points5=det.points[i],
+                    mesh=pts,
+                    mesh_presence=float(mesh.presence[i]),
+                    pose=(float(yaw), -float(pitch), float(roll)),
+                    quality=quality,
+                    eye_direction=None if eye is None else tuple(float(v) for v in eye),
+                    blendshapes=None if blend is None else blend[i],
+                    extras=extras,
+                )
+            )
+        return faces
+
+
+def blendshape_gaze_signals(scores: np.ndarray, names) -> Tuple[float, float]:
+    """Unitless gaze signals from the eye-look blendshapes: (toward image-left, up), each about -1..1.
+
+    Blendshape sides are the subject's (ARKit naming): the right eye looking "out" looks to the subject's
+    right, which is image-left in an unmirrored photo.
+    """
+    b = dict(zip(names, (float(v) for v in scores)))
+    left = ((b["eyeLookOutRight"] - b["eyeLookInRight"]) + (b["eyeLookInLeft"] - b["eyeLookOutLeft"])) / 2
+    up = ((b["eyeLookUpLeft"] + b["eyeLookUpRight"]) - (b["eyeLookDownLeft"] + b["eyeLookDownRight"])) / 2
+    return left, up
+
+
+def _blendshape_indices(entry: dict):
+    for key in ("blendshape_landmark_indices", "landmark_indices"):
+        if key in entry:
+            return entry[key]
+    return registry.manifest()["blendshape_landmark_indices"]
+
+
+def _blendshape_names(entry: dict):
+    for key in ("blendshape_names", "names"):
+        if key in entry:
+            return entry[key]
+    return registry.manifest().get("blendshape_names")
