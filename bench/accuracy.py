@@ -72,7 +72,7 @@ def detection(r, rows):
                     gts.append((x, y, x + w, y + h))
             dets = r.boxes(path)
             tp, n_gt, n_det = tp + match(gts, dets), n_gt + len(gts), n_det + len(dets)
-    rows.append(("dlib_faces box recall @IoU 0.4", f"{tp / n_gt:.3f}", f"{tp}/{n_gt} faces, 9+2 photos"))
+    rows.append(("dlib_faces box recall @IoU 0.4", f"{tp / n_gt:.3f}", f"{tp}/{n_gt} faces, 11 photos"))
     rows.append(("dlib_faces box precision @IoU 0.4", f"{tp / n_det:.3f}", f"{n_det} detections"))
     root = DATA / "annotated/widerface_val"
     by_image = {}
@@ -139,7 +139,7 @@ def gaze(r, rows):
                 f = max(faces, key=lambda f: f["BoundingBox"]["Width"] * f["BoundingBox"]["Height"])
                 by.setdefault(row["gaze"], []).append(f["EyeDirection"])
     cam = by["camera"]
-    rows.append(("EyeDirection, 'camera' faces: median |Yaw| / |Pitch| (deg)",
+    rows.append(("EyeDirection, 'camera' faces: median abs Yaw / abs Pitch (deg)",
                  f"{np.median([abs(g['Yaw']) for g in cam]):.1f} / {np.median([abs(g['Pitch']) for g in cam]):.1f}",
                  f"{len(cam)} faces"))
     within = np.mean([abs(g["Yaw"]) < 15 and abs(g["Pitch"]) < 15 for g in cam])

@@ -46,8 +46,9 @@ GAZE_BLEND_PITCH = (52.80, 13.71)  # (degrees per unit of blend signal, offset)
 GAZE_GEO_PITCH_OFFSET = 3.28
 GAZE_BLEND_WEIGHT = 0.5  # share of the blendshape estimate in the eye-in-head angles
 
-# Sharpness maps the Laplacian variance of the face (resized to 64x64 luma) to 0-100 as 100 * (1 - exp(-v / K)).
-SHARPNESS_K = 150.0
+# Sharpness maps the Laplacian variance v of the face (resized to 64x64 luma) to 0-100 as 100 * (1 - exp(-v / K));
+# K puts the median face of ordinary in-focus photos at 75 (tools/calibrate_sharpness.py names the split).
+SHARPNESS_K = 616.8
 
 
 @dataclass
