@@ -7,7 +7,8 @@ import math
 import cv2
 import numpy as np
 
-from facelens.engine.mesh import CROP, roi_affine
+from facelens.engine.mesh import CROP, mirror_permutation, roi_affine
+from facelens.pipeline import EYE_CORNERS, EYEBALL_DEPTH_CM, EYEBALL_RADIUS_CM, IRIS
 from facelens.models import registry
 
 
@@ -29,8 +30,21 @@ class ReferencePipeline:
         self.blend = registry.session("face_blendshapes.onnx")
         entry = registry.entry("face_blendshapes.onnx")
         self.blend_idx = np.asarray(entry.get("blendshape_landmark_indices") or registry.manifest()["blendshape_landmark_indices"])
-        canon = registry.load_npz("canonical_face_mesh.npz")["vertices"][:468]
-        self.canonical = canon * np.array([1, -1, -1])
+        canon = registry.load_npz("canonical_face_mesh.npz")["vertices"]
+        self.perm = mirror_permutation(canon)
+        self.canonical = canon[:468] * np.array([1, -1, -1])
+        self.eyeballs = [(self.canonical[o] + self.canonical[i]) / 2 + [0, 0, EYEBALL_DEPTH_CM] for o, i in EYE_CORNERS]
+
+    def gaze(self, pts):
+        """The geometric eye model of facelens' C++ eye_direction, in numpy (without the blendshape blend)."""
+        rot, scale, t = umeyama(pts[:468], self.canonical)
+        g = np.zeros(3)
+        for k, iris in enumerate(IRIS):
+            c = scale * rot @ self.eyeballs[k] + t
+            v = (pts[iris, :2] - c[:2]) / (scale * EYEBALL_RADIUS_CM)
+            v = v * min(1.0, 0.98 / max(np.linalg.norm(v), 1e-9))
+            g += np.array([v[0], v[1], -math.sqrt(max(0.0, 1 - v @ v))])
+        return math.degrees(math.atan2(-g[0], -g[2])), math.degrees(math.atan2(-g[1], math.hypot(g[0], g[2])))
 
     def detect(self, data: bytes, eyes: bool):
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -51,8 +65,8 @@ class ReferencePipeline:
         boxes = np.stack([x1, y1, x1 + s1, y1 + s0], 1) / r
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-        pts = np.stack([lm[0, 1::2, ys, xs].T * s1[:, None] + x1[:, None],
-                        lm[0, 0::2, ys, xs].T * s0[:, None] + y1[:, None]], -1) / r
+        pts = np.stack([lm[0, 1::2, ys, xs] * s1[:, None] + x1[:, None],
+                        lm[0, 0::2, ys, xs] * s0[:, None] + y1[:, None]], -1) / r
         scores = hm[0, 0, ys, xs]
         rects = np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2]].tolist()
         keep = cv2.dnn.NMSBoxes(rects, scores.tolist(), 0.5, 0.3)
@@ -71,7 +85,10 @@ class ReferencePipeline:
             batch[i] = cv2.warpAffine(np.ascontiguousarray(rgb), ms, (CROP, CROP),
                                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) / np.float32(255)
             affines.append(m)
-        raw = self.mesh.run(None, {self.mesh.get_inputs()[0].name: batch})[0].reshape(len(boxes), 478, 3)
+        n = len(boxes)
+        if eyes:
+            batch = np.concatenate([batch, batch[:, :, ::-1]])
+        raw = self.mesh.run(None, {self.mesh.get_inputs()[0].name: batch})[0].reshape(len(batch), 478, 3)
         faces = []
         for i, m in enumerate(affines):
             crop_pts = raw[i]
@@ -86,7 +103,12 @@ class ReferencePipeline:
             quality = (crop.mean(), cv2.Laplacian(crop, cv2.CV_32F, ksize=1)[1:-1, 1:-1].var())
             face = {"box": boxes[i], "pose": (yaw, pitch, roll), "quality": quality}
             if eyes:
-                sub = crop_pts[self.blend_idx, :2][None].astype(np.float32)
+                back = raw[n + i, self.perm].copy()
+                back[:, 0] = CROP - back[:, 0]
+                sym = (crop_pts + back) / 2
+                sub = sym[self.blend_idx, :2][None].astype(np.float32)
                 face["blendshapes"] = self.blend.run(None, {self.blend.get_inputs()[0].name: sub})[0]
+                sym_img = np.c_[sym[:, :2] @ m[:, :2].T + m[:, 2], sym[:, 2] * math.sqrt(abs(np.linalg.det(m[:, :2])))]
+                face["gaze"] = self.gaze(sym_img)
             faces.append(face)
         return faces

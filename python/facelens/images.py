@@ -19,7 +19,8 @@ from .errors import ImageTooLargeException, InvalidImageFormatException, Invalid
 MAX_BYTES = 5 * 1024 * 1024  # Image.Bytes limit
 MAX_S3_BYTES = 15 * 1024 * 1024  # S3Object limit
 MIN_SIDE = 80  # Rekognition's minimum image size
-MAX_PIXELS = 80_000_000  # header guard; a 7680x5316 (40.8 MP) photo passes
+MAX_PIXELS = 80_000_000  # header guard for JPEG (decoded at 1/2..1/8 scale by libjpeg when large)
+MAX_PNG_PIXELS = 40_000_000  # PNG has no reduced decode: every pixel is allocated (3 bytes each)
 # Decoded images are reduced (JPEG DCT scaling, or a resize) to at most this many pixels: detection runs at
 # <= 640 px anyway and this bounds memory for huge photos.
 WORK_PIXELS = 12_000_000
@@ -166,14 +167,15 @@ def decode(data: bytes, max_bytes: int = MAX_BYTES) -> DecodedImage:
         orientation = 1
     if w == 0 or h == 0:
         raise InvalidImageFormatException("Request has invalid image format: the header declares a zero size.")
-    if w * h > MAX_PIXELS:
+    limit = MAX_PIXELS if fmt == "jpeg" else MAX_PNG_PIXELS
+    if w * h > limit:
         raise ImageTooLargeException(
-            f"Image dimensions {w}x{h} ({w * h / 1e6:.0f} MP) exceed the maximum of {MAX_PIXELS / 1e6:.0f} MP."
+            f"Image dimensions {w}x{h} ({w * h / 1e6:.0f} MP) exceed the maximum of {limit / 1e6:.0f} MP for {fmt.upper()}."
         )
     flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
     reduce = 1
     if fmt == "jpeg":
-        while (w // (reduce * 2)) * (h // (reduce * 2)) >= WORK_PIXELS and reduce < 8:
+        while (w // reduce) * (h // reduce) > WORK_PIXELS and reduce < 8:
             reduce *= 2
         flags = {1: flags, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[
             reduce
