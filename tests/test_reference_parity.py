@@ -1,0 +1,36 @@
+"""The whole pipeline against bench/reference_pipeline.py (same models, numpy/OpenCV in place of the C++ core)."""
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import read
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from reference_pipeline import ReferencePipeline  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return ReferencePipeline()
+
+
+@pytest.mark.parametrize("rel", ["images/if_t1.jpg", "images/fr_two_people.jpg", "annotated/aflw2000_prnet/image00081.jpg"])
+def test_boxes_and_pose_match_the_numpy_pipeline(client, reference, rel):
+    data = read(rel)
+    h, w = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape[:2]
+    ours = client.detect_faces(Image={"Bytes": data})["FaceDetails"]
+    theirs = reference.detect(data, eyes=False)
+    assert len(ours) == len(theirs) > 0
+    for face, ref in zip(ours, theirs):
+        b = face["BoundingBox"]
+        box = np.array([b["Left"] * w, b["Top"] * h, (b["Left"] + b["Width"]) * w, (b["Top"] + b["Height"]) * h])
+        side = ref["box"][2] - ref["box"][0]
+        assert np.abs(box - ref["box"]).max() < 0.02 * side
+        yaw, pitch, roll = ref["pose"]
+        assert abs(face["Pose"]["Yaw"] - yaw) < 1.5
+        assert abs(face["Pose"]["Pitch"] - pitch) < 1.5
+        assert abs(face["Pose"]["Roll"] - roll) < 1.5
