@@ -8,7 +8,20 @@ from pathlib import Path
 
 import pytest
 
+import facelens._core as core
+
 ROOT = Path(__file__).resolve().parents[1]
+
+# SIMD levels that are compiled in and that this CPU runs: every kernel test runs at each of them.
+LEVELS = core.supported_levels()
+
+
+@pytest.fixture(params=LEVELS)
+def level(request):
+    """Runs the test with the kernels forced to one SIMD level, then restores the automatic choice."""
+    core.set_simd_level(request.param)
+    yield request.param
+    core.set_simd_level("auto")
 DATA = Path(os.environ.get("FACELENS_TEST_DATA", ROOT.parent / "shared" / "data"))
 
 

@@ -4,17 +4,8 @@ import numpy as np
 import pytest
 
 import facelens._core as core
+from conftest import LEVELS
 
-_REQUIRES = {"scalar": [], "neon": ["neon"], "avx2": ["avx2", "fma"], "avx512": ["avx512f", "avx512bw"]}
-LEVELS = [lv for lv in core.compiled_levels()
-          if all(core.cpu_features().get(f, False) for f in _REQUIRES[lv])]
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    core.set_simd_level(request.param)
-    yield request.param
-    core.set_simd_level("auto")
 
 
 def axis_weights(n_in, n_out):
