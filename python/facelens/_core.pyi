@@ -214,3 +214,32 @@ def rotation_to_euler(R: npt.ArrayLike) -> Tuple[float, float, float]:
     (-180, 180]. At gimbal lock (|pitch| = 90) roll is 0 and yaw carries the
     remaining rotation. ``R``: finite ``[3, 3]``.
     """
+
+
+def eye_direction(
+    points: npt.ArrayLike,
+    R: npt.ArrayLike,
+    scale: float,
+    t: npt.ArrayLike,
+    eyeballs: npt.ArrayLike,
+    radius: float = 1.2,
+    presence: float = 1.0,
+    prior_yaw: float = 0.0,
+    prior_pitch: float = 0.0,
+    prior_weight: float = 0.0,
+    geo_pitch_offset: float = 0.0,
+) -> Tuple[float, float, float, float, float, float]:
+    """Gaze from FaceMesh landmarks on a model eyeball placed by the head pose.
+
+    ``points``: ``[N >= 478, 3]`` image px (z in px, away from the camera); ``R``, ``scale``, ``t``: the head
+    pose from :func:`head_pose` (points ~ scale * R @ reference + t); ``eyeballs``: ``[2, 3]`` eyeball centres
+    of the image-left and image-right eye in the reference (head) frame; ``radius``: iris distance from the
+    eyeball centre, head-frame units; ``presence``: face probability 0..1 (scales the confidence);
+    ``prior_*``: a second eye-in-head estimate (degrees) blended with weight ``prior_weight``;
+    ``geo_pitch_offset``: degrees subtracted from the geometric eye-in-head pitch.
+
+    Returns ``(yaw, pitch, confidence, eye_in_head_yaw, eye_in_head_pitch, openness)``: camera-frame angles in
+    DEGREES (yaw > 0 toward image-left, pitch > 0 up, (0, 0) into the camera), confidence 0..100, the
+    geometric eye-in-head angles before offset and blending, and eyelid openness 0..1. ValueError on fewer
+    than 478 points, non-finite input, scale <= 0 or radius <= 0.
+    """
