@@ -28,8 +28,7 @@ class ReferencePipeline:
         self.det = registry.session("centerface.onnx")
         self.mesh = registry.session("face_landmarks_detector.onnx")
         self.blend = registry.session("face_blendshapes.onnx")
-        entry = registry.entry("face_blendshapes.onnx")
-        self.blend_idx = np.asarray(entry.get("blendshape_landmark_indices") or registry.manifest()["blendshape_landmark_indices"])
+        self.blend_idx = np.asarray(registry.manifest()["blendshape_landmark_indices"])
         canon = registry.load_npz("canonical_face_mesh.npz")["vertices"]
         self.perm = mirror_permutation(canon)
         self.canonical = canon[:468] * np.array([1, -1, -1])

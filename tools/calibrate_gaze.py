@@ -93,8 +93,6 @@ def fit(x, y):
 
 
 def main():
-    from facelens import pipeline
-
     if not (DATA / "videos").exists():
         sys.exit(f"no videos under {DATA}")
     engine = facelens.Client().engine
@@ -106,10 +104,10 @@ def main():
     print(f"   pitch: geometric = {kp:.2f} * blend_pitch + c   (r = {r_p:.2f}, rms residual {rms_p:.1f} deg)")
 
     by_file = camera_faces(engine)
-    pipeline.GAZE_BLEND_YAW_SLOPE = ky
+    engine.gaze_blend_yaw_slope = ky
     engine.gaze_blend_weight, engine.gaze_geo_pitch_offset = 0.0, 0.0
     geo_bias, n = median_camera_pitch(engine, by_file)
-    pipeline.GAZE_BLEND_PITCH = (kp, 0.0)
+    engine.gaze_blend_pitch = (kp, 0.0)
     engine.gaze_blend_weight = 1.0
     blend_bias, _ = median_camera_pitch(engine, by_file)
     print(f"b. {n} camera-gaze faces: median pitch {geo_bias:.1f} (geometric), {blend_bias:.1f} (blendshapes)")

@@ -71,15 +71,14 @@ class Engine:
     def __init__(self, threads: Optional[int] = None, detector_max_side: int = 640) -> None:
         self.threads = threads
         self.detector = CenterFaceDetector(registry.session("centerface.onnx", threads), max_side=detector_max_side)
-        blend = registry.entry("face_blendshapes.onnx")
         canon = registry.load_npz("canonical_face_mesh.npz")
         self.mesh = FaceMesh(
             registry.session("face_landmarks_detector.onnx", threads),
             registry.session("face_blendshapes.onnx", threads),
-            _blendshape_indices(blend),
+            registry.manifest()["blendshape_landmark_indices"],
             mirror_permutation(canon["vertices"]),
         )
-        self.blendshape_names = _blendshape_names(blend)
+        self.blendshape_names = registry.manifest()["blendshape_names"]
         # MediaPipe's canonical face is y-up, z-toward-viewer; turn it into the camera-like frame (a proper rotation).
         self.canonical = np.ascontiguousarray(canon["vertices"][:468] * np.array([1, -1, -1], np.float32), np.float32)
         eyeballs = []
@@ -87,6 +86,9 @@ class Engine:
             mid = (self.canonical[outer] + self.canonical[inner]) / 2
             eyeballs.append(mid + np.array([0.0, 0.0, EYEBALL_DEPTH_CM], np.float32))
         self.eyeballs = np.ascontiguousarray(eyeballs, np.float32)
+        # Per engine, so that tools/calibrate_gaze.py can refit them on a live engine.
+        self.gaze_blend_yaw_slope = GAZE_BLEND_YAW_SLOPE
+        self.gaze_blend_pitch = GAZE_BLEND_PITCH
         self.gaze_blend_weight = GAZE_BLEND_WEIGHT
         self.gaze_geo_pitch_offset = GAZE_GEO_PITCH_OFFSET
 
@@ -115,7 +117,7 @@ class Engine:
                 by, bp = blendshape_gaze_signals(blend[i], self.blendshape_names)
                 gy, gp, gc, eih_yaw, eih_pitch, openness = _core.eye_direction(
                     sym, srot, float(sscale), strans, self.eyeballs, EYEBALL_RADIUS_CM, float(mesh.presence[i]),
-                    GAZE_BLEND_YAW_SLOPE * by, GAZE_BLEND_PITCH[0] * bp + GAZE_BLEND_PITCH[1],
+                    self.gaze_blend_yaw_slope * by, self.gaze_blend_pitch[0] * bp + self.gaze_blend_pitch[1],
                     self.gaze_blend_weight, self.gaze_geo_pitch_offset,
                 )
                 eye = (gy, gp, gc)
@@ -147,17 +149,3 @@ def blendshape_gaze_signals(scores: np.ndarray, names) -> Tuple[float, float]:
     left = ((b["eyeLookOutRight"] - b["eyeLookInRight"]) + (b["eyeLookInLeft"] - b["eyeLookOutLeft"])) / 2
     up = ((b["eyeLookUpLeft"] + b["eyeLookUpRight"]) - (b["eyeLookDownLeft"] + b["eyeLookDownRight"])) / 2
     return left, up
-
-
-def _blendshape_indices(entry: dict):
-    for key in ("blendshape_landmark_indices", "landmark_indices"):
-        if key in entry:
-            return entry[key]
-    return registry.manifest()["blendshape_landmark_indices"]
-
-
-def _blendshape_names(entry: dict):
-    for key in ("blendshape_names", "names"):
-        if key in entry:
-            return entry[key]
-    return registry.manifest().get("blendshape_names")
