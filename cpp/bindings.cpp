@@ -19,6 +19,7 @@
 #include "facelens/gaze.hpp"
 #include "facelens/preprocess.hpp"
 #include "facelens/quality.hpp"
+#include "facelens/search.hpp"
 #include "facelens/select.hpp"
 #include "facelens/warp.hpp"
 
@@ -450,4 +451,52 @@ PYBIND11_MODULE(_core, m) {
       py::arg("points"), py::arg("R"), py::arg("scale"), py::arg("t"), py::arg("eyeballs"),
       py::arg("radius") = 1.2, py::arg("presence") = 1.0, py::arg("prior_yaw") = 0.0,
       py::arg("prior_pitch") = 0.0, py::arg("prior_weight") = 0.0, py::arg("geo_pitch_offset") = 0.0);
+
+  // -------------------------------------------------------------- search_topk
+  m.def(
+      "search_topk",
+      [](const py::handle& matrix, const py::handle& query, int64_t k, const std::string& metric,
+         const py::object& bound) {
+        F32Array mat = as_f32(matrix, "matrix");
+        F32Array q = as_f32(query, "query");
+        check_shape(mat, "matrix", {-1, -1}, "[N, D]");
+        check_shape(q, "query", {-1}, "[D]");
+        const int64_t n = mat.shape(0), d = mat.shape(1);
+        if (q.shape(0) != d)
+          fail("query must have the matrix's " + std::to_string(d) + " columns, got " + shape_str(q));
+        if (d < 1) fail("matrix must have at least one column");
+        if (k < 0) fail("k must be >= 0");
+        facelens::SearchMetric met;
+        if (metric == "l2") {
+          met = facelens::SearchMetric::L2;
+        } else if (metric == "dot") {
+          met = facelens::SearchMetric::Dot;
+        } else {
+          fail("metric must be 'l2' or 'dot', got '" + metric + "'");
+        }
+        float b = met == facelens::SearchMetric::L2 ? INFINITY : -INFINITY;
+        if (!bound.is_none()) {
+          b = bound.cast<float>();
+          if (std::isnan(b)) fail("bound is NaN");
+        }
+        const float* qd = q.data();
+        for (int64_t j = 0; j < d; ++j)
+          if (!std::isfinite(qd[j])) fail("query must be finite");
+        const int64_t cap = std::min(n, k);
+        py::array_t<int64_t> idx({static_cast<py::ssize_t>(cap)});
+        py::array_t<float> score({static_cast<py::ssize_t>(cap)});
+        int64_t got = 0;
+        {
+          py::gil_scoped_release release;
+          got = facelens::search_topk(mat.data(), n, d, d, qd, k, met, b, idx.mutable_data(),
+                                      score.mutable_data());
+        }
+        if (got < cap) {
+          idx.resize({static_cast<py::ssize_t>(got)});
+          score.resize({static_cast<py::ssize_t>(got)});
+        }
+        return py::make_tuple(idx, score);
+      },
+      py::arg("matrix"), py::arg("query"), py::arg("k"), py::arg("metric") = "l2",
+      py::arg("bound") = py::none());
 }

@@ -243,3 +243,25 @@ def eye_direction(
     geometric eye-in-head angles before offset and blending, and eyelid openness 0..1. ValueError on fewer
     than 478 points, non-finite input, scale <= 0 or radius <= 0.
     """
+
+# ----------------------------------------------------------------------------
+# Vector search (face collections)
+# ----------------------------------------------------------------------------
+
+def search_topk(
+    matrix: npt.ArrayLike,
+    query: npt.ArrayLike,
+    k: int,
+    metric: str = "l2",
+    bound: Optional[float] = None,
+) -> Tuple[_I64, _F32]:
+    """Exhaustive top-k search of one query against the rows of a ``[N, D]`` matrix.
+
+    ``matrix`` should be C-contiguous ``float32`` (anything else is converted, i.e. copied, per call);
+    ``query``: ``[D]``, finite. ``metric="l2"``: score = Euclidean distance, smallest first, rows with a
+    distance above ``bound`` left out (compared as squared distances); ``metric="dot"``: score = dot product,
+    largest first, rows below ``bound`` left out. Rows scoring NaN are left out. Ties go to the lower row
+    index. Returns ``(indices int64 [m], scores float32 [m])`` with ``m = min(k, rows kept)``.
+    SIMD levels agree to float rounding (their summation order differs). ValueError on bad shapes,
+    ``k < 0``, an unknown metric, a NaN bound or a non-finite query.
+    """
