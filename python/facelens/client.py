@@ -11,7 +11,7 @@ import uuid
 from typing import Any, Dict, Optional
 
 from . import contract, images, response
-from .errors import ClientError, Exceptions, InternalServerError, ParamValidationError
+from .errors import ClientError, Exceptions, InternalServerError, InvalidParameterException, ParamValidationError
 from .storage import ObjectStore
 from .storage import home as default_home
 
@@ -79,13 +79,201 @@ class Client:
     def _detect_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
         attributes = contract.wanted_attributes(request.get("Attributes"))
         image = self._load_image(request["Image"])
-        faces = self.engine.analyze(image, want_eyes="EYE_DIRECTION" in attributes)
+        faces = self.engine.analyze(image, want_eyes="EYE_DIRECTION" in attributes, attributes=attributes)
         height, width = image.rgb.shape[:2]
         return response.detect_faces(faces, width, height, attributes)
 
     def can_paginate(self, operation_name: str) -> bool:
-        return False
+        from .paginators import PAGINATED
+
+        return operation_name in PAGINATED
+
+    def get_paginator(self, operation_name: str):
+        """boto3's paginators for the list operations: ``get_paginator("list_faces").paginate(CollectionId=...)``."""
+        from .paginators import PAGINATED, Paginator
+
+        if operation_name not in PAGINATED:
+            raise ValueError(f"Operation cannot be paginated: {operation_name}")
+        return Paginator(getattr(self, operation_name), operation_name)
 
     def close(self) -> None:
         self._engine = None
 
+    # -- face collections (issue 5) -------------------------------------------------------------------------
+    # The store lives in $FACELENS_HOME/collections.sqlite3 (see collections/store.py); it is opened on the first
+    # collection call, so DetectFaces alone never creates it.
+    @property
+    def collections(self):
+        store = getattr(self, "_collections", None)
+        if store is None:
+            with self._engine_lock:
+                store = getattr(self, "_collections", None)
+                if store is None:
+                    from .collections.store import CollectionStore
+                    from .collections import FACE_MODEL_VERSION
+
+                    store = self._collections = CollectionStore(self.home, FACE_MODEL_VERSION)
+        return store
+
+    def create_collection(self, **kwargs: Any) -> Dict[str, Any]:
+        """CreateCollection: an empty collection; ResourceAlreadyExistsException if the id is taken."""
+        return self._call("CreateCollection", self._create_collection, kwargs)
+
+    def delete_collection(self, **kwargs: Any) -> Dict[str, Any]:
+        """DeleteCollection: the collection and all its faces."""
+        return self._call("DeleteCollection", self._delete_collection, kwargs)
+
+    def describe_collection(self, **kwargs: Any) -> Dict[str, Any]:
+        """DescribeCollection: FaceCount, FaceModelVersion, CollectionARN, CreationTimestamp."""
+        return self._call("DescribeCollection", self._describe_collection, kwargs)
+
+    def list_collections(self, **kwargs: Any) -> Dict[str, Any]:
+        """ListCollections: ids in creation order, paginated by MaxResults (default 1000) and NextToken."""
+        return self._call("ListCollections", self._list_collections, kwargs)
+
+    def index_faces(self, **kwargs: Any) -> Dict[str, Any]:
+        """IndexFaces: detects faces, keeps those that pass QualityFilter (default AUTO) up to MaxFaces, stores
+        their descriptors. FaceRecords largest first; UnindexedFaces with Reasons."""
+        return self._call("IndexFaces", self._index_faces, kwargs)
+
+    def list_faces(self, **kwargs: Any) -> Dict[str, Any]:
+        """ListFaces: faces in indexing order, paginated by MaxResults (default 1000) and NextToken."""
+        return self._call("ListFaces", self._list_faces, kwargs)
+
+    def delete_faces(self, **kwargs: Any) -> Dict[str, Any]:
+        """DeleteFaces: DeletedFaces, and UnsuccessfulFaceDeletions (FACE_NOT_FOUND) for ids not in the collection."""
+        return self._call("DeleteFaces", self._delete_faces, kwargs)
+
+    def search_faces(self, **kwargs: Any) -> Dict[str, Any]:
+        """SearchFaces: the collection's faces most similar to one of its faces (which is left out)."""
+        return self._call("SearchFaces", self._search_faces, kwargs)
+
+    def search_faces_by_image(self, **kwargs: Any) -> Dict[str, Any]:
+        """SearchFacesByImage: the collection's faces most similar to the largest face of an image."""
+        return self._call("SearchFacesByImage", self._search_faces_by_image, kwargs)
+
+    def _image_and_id(self, image: Dict[str, Any]):
+        """The decoded image and its ImageId: a UUID derived from the sha256 of the image's bytes, so the same
+        image always gets the same ImageId."""
+        import hashlib
+
+        kind, value = contract.image_source(image)
+        if kind == "Bytes":
+            data, limit = bytes(value), images.MAX_BYTES
+        else:
+            data, limit = self.store.read(value, images.MAX_S3_BYTES), images.MAX_S3_BYTES
+        decoded = images.decode(data, max_bytes=limit)
+        return decoded, str(uuid.uuid5(_IMAGE_ID_NAMESPACE, hashlib.sha256(data).hexdigest()))
+
+    def _create_collection(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        info = self.collections.create(request["CollectionId"])
+        return response.create_collection(info.name, info.face_model_version)
+
+    def _delete_collection(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        self.collections.delete(request["CollectionId"])
+        return response.delete_collection()
+
+    def _describe_collection(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        info = self.collections.describe(request["CollectionId"])
+        return response.describe_collection(info.name, info.face_count, info.face_model_version, info.created)
+
+    def _list_collections(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        from .collections import tokens
+
+        store = self.collections
+        after = 0
+        if request.get("NextToken"):
+            after = tokens.parse(store.token_secret, request["NextToken"], "c", 0)
+        page, more = store.list(after, request.get("MaxResults") or _DEFAULT_PAGE)
+        token = tokens.make(store.token_secret, "c", 0, more) if more is not None else None
+        return response.list_collections([(c.name, c.face_model_version) for c in page], token)
+
+    def _index_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        from .collections import quality
+        from .collections.store import NewFace
+
+        contract.image_source(request["Image"])  # the request's shape first, as botocore checks it
+        store = self.collections
+        info = store.describe(request["CollectionId"])  # ResourceNotFoundException before any work
+        attributes = contract.wanted_attributes(request.get("DetectionAttributes"))
+        image, image_id = self._image_and_id(request["Image"])
+        faces = self.engine.analyze(image, want_eyes="EYE_DIRECTION" in attributes, attributes=attributes)
+        level = request.get("QualityFilter") or "AUTO"
+        kept, left_out = quality.select(faces, level, request.get("MaxFaces") or len(faces) or 1, image.scale)
+        height, width = image.rgb.shape[:2]
+        vectors = self.engine.descriptors(image, [faces[i] for i in kept])
+        new = []
+        for i, vector in zip(kept, vectors):
+            box = response.bounding_box(faces[i].box, width, height)
+            new.append(NewFace((box["Left"], box["Top"], box["Width"], box["Height"]), 100.0 * faces[i].score, vector))
+        stored = store.add_faces(info.name, image_id, request.get("ExternalImageId"), new)
+        return response.index_faces(
+            [(s, response.face_detail(faces[i], width, height, attributes)) for s, i in zip(stored, kept)],
+            [(response.face_detail(faces[i], width, height, attributes), why) for i, why in left_out],
+            info.face_model_version,
+        )
+
+    def _list_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        from .collections import tokens
+
+        store = self.collections
+        name = request["CollectionId"]
+        info = store.describe(name)
+        after = 0
+        if request.get("NextToken"):
+            after = tokens.parse(store.token_secret, request["NextToken"], "f", info.rid)
+        if request.get("UserId") is not None:  # facelens has no users (AssociateFaces): no face belongs to one
+            return response.list_faces([], None, info.face_model_version)
+        info, faces, more = store.list_faces(name, after, request.get("MaxResults") or _DEFAULT_PAGE,
+                                             request.get("FaceIds"))
+        token = tokens.make(store.token_secret, "f", info.rid, more) if more is not None else None
+        return response.list_faces(faces, token, info.face_model_version)
+
+    def _delete_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        deleted, missing = self.collections.delete_faces(request["CollectionId"], request["FaceIds"])
+        return response.delete_faces(deleted, missing)
+
+    def _matches(self, name: str, vector, request: Dict[str, Any], exclude: Optional[str] = None):
+        from .collections.similarity import distance_bound, similarity
+
+        threshold = float(request.get("FaceMatchThreshold", _DEFAULT_THRESHOLD))
+        bound = distance_bound(threshold)
+        hits = self.collections.search(name, vector, request.get("MaxFaces") or _DEFAULT_MAX_MATCHES,
+                                       bound + 1e-5 if bound >= 0 else bound, exclude=exclude)
+        scored = [(face, similarity(d)) for face, d in hits]
+        return [(face, s) for face, s in scored if s >= threshold]
+
+    def _search_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        store = self.collections
+        name, face_id = request["CollectionId"], request["FaceId"]
+        info = store.describe(name)
+        vector = store.face_vector(name, face_id)
+        if vector is None:
+            raise InvalidParameterException(f"faceId {face_id} was not found in the collection.")
+        matches = self._matches(name, vector, request, exclude=face_id)
+        return response.search_faces(face_id, matches, info.face_model_version)
+
+    def _search_faces_by_image(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        from .collections import quality
+
+        contract.image_source(request["Image"])
+        store = self.collections
+        name = request["CollectionId"]
+        info = store.describe(name)
+        image, _ = self._image_and_id(request["Image"])
+        faces = self.engine.analyze(image)
+        level = request.get("QualityFilter") or "NONE"
+        usable = [f for f in faces if not quality.reasons(f, level, image.scale)]
+        if not usable:
+            raise InvalidParameterException("There are no faces in the image. Should be at least 1.")
+        face = usable[0]  # the largest: faces come largest first
+        vector = self.engine.descriptors(image, [face])[0]
+        height, width = image.rgb.shape[:2]
+        matches = self._matches(name, vector, request)
+        return response.search_faces_by_image(face, width, height, matches, info.face_model_version)
+
+
+_IMAGE_ID_NAMESPACE = uuid.UUID("6f1c3c1e-6b1f-5d8a-9a43-3d6f2f0c9e57")  # facelens ImageIds: uuid5(this, sha256)
+_DEFAULT_PAGE = 1000  # ListCollections / ListFaces MaxResults when absent or 0
+_DEFAULT_THRESHOLD = 80.0  # FaceMatchThreshold
+_DEFAULT_MAX_MATCHES = 80  # SearchFaces(ByImage) MaxFaces when absent

@@ -28,6 +28,7 @@ class Member:
     pattern: Optional[str] = None
     enum: Tuple[str, ...] = ()
     item_enum: Tuple[str, ...] = ()
+    item_pattern: Optional[str] = None  # every item of a list must be a str matching it
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,50 @@ OPERATIONS: Dict[str, Operation] = {
         {"Image": _IMAGE, "Attributes": Member(list, item_enum=ATTRIBUTES)},
     ),
 }
+
+# -- face collections (issue 5) -------------------------------------------------------------------------------
+COLLECTION_ID = Member(str, required=True, min=1, max=255, pattern=r"[a-zA-Z0-9_.\-]+")
+EXTERNAL_IMAGE_ID = Member(str, min=1, max=255, pattern=r"[a-zA-Z0-9_.\-:]+")
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+QUALITY_FILTERS = ("NONE", "AUTO", "LOW", "MEDIUM", "HIGH")
+_PAGE = {"NextToken": Member(str, max=255), "MaxResults": Member(int, min=0, max=4096)}
+_SEARCH = {"MaxFaces": Member(int, min=1, max=4096), "FaceMatchThreshold": Member(float, min=0, max=100)}
+
+OPERATIONS.update({
+    "CreateCollection": Operation("CreateCollection", {"CollectionId": COLLECTION_ID, "Tags": Member(dict, max=200)}),
+    "DeleteCollection": Operation("DeleteCollection", {"CollectionId": COLLECTION_ID}),
+    "DescribeCollection": Operation("DescribeCollection", {"CollectionId": COLLECTION_ID}),
+    "ListCollections": Operation("ListCollections", dict(_PAGE)),
+    "IndexFaces": Operation("IndexFaces", {
+        "CollectionId": COLLECTION_ID,
+        "Image": _IMAGE,
+        "ExternalImageId": EXTERNAL_IMAGE_ID,
+        "DetectionAttributes": Member(list, item_enum=ATTRIBUTES),
+        "MaxFaces": Member(int, min=1),
+        "QualityFilter": Member(str, enum=QUALITY_FILTERS),
+    }),
+    "ListFaces": Operation("ListFaces", {
+        "CollectionId": COLLECTION_ID,
+        **_PAGE,
+        "UserId": Member(str, min=1, max=128, pattern=r"[a-zA-Z0-9_.\-:]+"),
+        "FaceIds": Member(list, min=1, max=4096, item_pattern=UUID_PATTERN),
+    }),
+    "DeleteFaces": Operation("DeleteFaces", {
+        "CollectionId": COLLECTION_ID,
+        "FaceIds": Member(list, required=True, min=1, max=4096, item_pattern=UUID_PATTERN),
+    }),
+    "SearchFaces": Operation("SearchFaces", {
+        "CollectionId": COLLECTION_ID,
+        "FaceId": Member(str, required=True, pattern=UUID_PATTERN),
+        **_SEARCH,
+    }),
+    "SearchFacesByImage": Operation("SearchFacesByImage", {
+        "CollectionId": COLLECTION_ID,
+        "Image": _IMAGE,
+        **_SEARCH,
+        "QualityFilter": Member(str, enum=QUALITY_FILTERS),
+    }),
+})
 
 _TYPE_NAMES = {str: "str", int: "int", float: "float", list: "list", dict: "dict", bytes: "bytes"}
 
@@ -84,13 +129,15 @@ def validate(operation: str, params: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def check_constraints(key: str, value: Any, m: Member) -> None:
-    if isinstance(value, (str, list, tuple)):
+    if isinstance(value, (str, list, tuple, Mapping)):
         n = len(value)
         if m.min is not None and n < m.min:
             raise InvalidParameterException(f"{key} must have length >= {m.min:g}; got {n}.")
         if m.max is not None and n > m.max:
             raise InvalidParameterException(f"{key} must have length <= {m.max:g}; got {n}.")
     elif isinstance(value, (int, float)):
+        if value != value:
+            raise InvalidParameterException(f"{key} must be a number; got NaN.")
         if m.min is not None and value < m.min:
             raise InvalidParameterException(f"{key} must be >= {m.min:g}; got {value}.")
         if m.max is not None and value > m.max:
@@ -104,6 +151,12 @@ def check_constraints(key: str, value: Any, m: Member) -> None:
             if item not in m.item_enum:
                 raise InvalidParameterException(
                     f"{key} contains {item!r:.80}, which is not one of {', '.join(m.item_enum)}."
+                )
+    if m.item_pattern is not None:
+        for item in value:
+            if not isinstance(item, str) or not re.fullmatch(m.item_pattern, item):
+                raise InvalidParameterException(
+                    f"{key} contains {item!r:.80}, which does not match the pattern {m.item_pattern}."
                 )
 
 

@@ -13,15 +13,21 @@ Conventions (camera frame: x to image-right, y to image-down, z away from the ca
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import numpy as np
 
 from . import _core
+from .engine.attributes import BLEND_KEYS, AttributeModels
 from .engine.detector import CenterFaceDetector
 from .engine.mesh import FaceMesh, mirror_permutation
 from .images import DecodedImage
+from .errors import ModelError
 from .models import registry
 
 # Mesh indices of the eyes (image-left eye is the subject's right eye).
@@ -63,10 +69,13 @@ class FaceAnalysis:
     eye_direction: Optional[Tuple[float, float, float]] = None  # (yaw, pitch, confidence 0..100)
     blendshapes: Optional[np.ndarray] = None  # [52] 0..1
     extras: dict = field(default_factory=dict)
+    attributes: dict = field(default_factory=dict)  # issue 4's attributes asked for (engine/attributes.py)
 
 
 class Engine:
     """Holds the model sessions; ``analyze`` is thread-safe and may run in parallel threads."""
+
+    _embedder = None  # engine.embedder.FaceEmbedder, loaded by descriptors() on first use
 
     def __init__(self, threads: Optional[int] = None, detector_max_side: int = 640) -> None:
         self.threads = threads
@@ -91,14 +100,24 @@ class Engine:
         self.gaze_blend_pitch = GAZE_BLEND_PITCH
         self.gaze_blend_weight = GAZE_BLEND_WEIGHT
         self.gaze_geo_pitch_offset = GAZE_GEO_PITCH_OFFSET
+        self.attribute_models = AttributeModels(threads, self.blendshape_names)
 
-    def analyze(self, image: DecodedImage, want_eyes: bool = False) -> List[FaceAnalysis]:
+    def analyze(
+        self, image: DecodedImage, want_eyes: bool = False, attributes: frozenset = frozenset()
+    ) -> List[FaceAnalysis]:
+        """``attributes``: request attribute names (AGE_RANGE, SMILE, ...); only what they need is computed."""
         rgb = image.rgb
         det = self.detector.detect(rgb)
         if len(det) == 0:
             return []
         mesh = self.mesh.run(rgb, det.boxes, det.points, mirror_average=want_eyes)
         blend = self.mesh.blendshape_scores(mesh.symmetric_crop_points) if want_eyes else None
+        if blend is None and BLEND_KEYS & attributes:
+            blend = self.mesh.blendshape_scores(mesh.crop_points)
+        attrs = self.attribute_models.analyze(
+            rgb, mesh.points if mesh.symmetric_points is None else mesh.symmetric_points, blend, mesh.presence,
+            attributes,
+        )
         faces = []
         for i in range(len(det)):
             pts = np.ascontiguousarray(mesh.points[i])
@@ -134,9 +153,23 @@ class Engine:
                     eye_direction=None if eye is None else tuple(float(v) for v in eye),
                     blendshapes=None if blend is None else blend[i],
                     extras=extras,
+                    attributes=attrs[i],
                 )
             )
         return faces
+
+
+    # -- face descriptors (collections; opt-in, so DetectFaces never pays for them) ---------------------------
+    def descriptors(self, image: DecodedImage, faces: List[FaceAnalysis]) -> np.ndarray:
+        """[len(faces), 128] float32 dlib face descriptors of faces found by ``analyze`` on the same image,
+        computed in one batch. The recognition network is loaded on first use."""
+        embedder = self._embedder
+        if embedder is None:
+            with _EMBEDDER_LOCK:
+                if self._embedder is None:
+                    self._embedder = _load_embedder(self.threads)
+                embedder = self._embedder
+        return embedder.embed(image.rgb, [f.mesh for f in faces])
 
 
 def blendshape_gaze_signals(scores: np.ndarray, names) -> Tuple[float, float]:
@@ -149,3 +182,20 @@ def blendshape_gaze_signals(scores: np.ndarray, names) -> Tuple[float, float]:
     left = ((b["eyeLookOutRight"] - b["eyeLookInRight"]) + (b["eyeLookInLeft"] - b["eyeLookOutLeft"])) / 2
     up = ((b["eyeLookUpLeft"] + b["eyeLookUpRight"]) - (b["eyeLookDownLeft"] + b["eyeLookDownRight"])) / 2
     return left, up
+
+
+_EMBEDDER_LOCK = threading.Lock()
+
+
+def _load_embedder(threads: Optional[int]):
+    from .engine.embedder import FaceEmbedder
+
+    name = "dlib_face_recognition_resnet_v1.onnx"
+    session = registry.session(name, threads)
+    info = registry.entry(name)["chip_template"]
+    path = registry.MODELS_DIR / info["file"]
+    data = path.read_bytes() if path.is_file() else b""
+    if hashlib.sha256(data).hexdigest() != info["sha256"]:
+        raise ModelError(f"facelens model file {path} is missing or corrupt; reinstall facelens")
+    chip = json.loads(data)
+    return FaceEmbedder(session, chip["chips"]["face_descriptor"])

@@ -93,8 +93,141 @@ def face_detail(face: FaceAnalysis, width: int, height: int, attributes: frozens
     if "EYE_DIRECTION" in attributes and face.eye_direction is not None:
         gy, gp, gc = face.eye_direction
         detail["EyeDirection"] = {"Yaw": _angle(gy), "Pitch": _angle(gp), "Confidence": _percent(gc)}
+    if face.attributes:
+        detail = _with_attributes(detail, face.attributes)
     return detail
+
+
+# FaceDetail's members in Rekognition's order (botocore's service model).
+_FACE_DETAIL_ORDER = (
+    "BoundingBox", "AgeRange", "Smile", "Eyeglasses", "Sunglasses", "Gender", "Beard", "Mustache", "EyesOpen",
+    "MouthOpen", "Emotions", "Landmarks", "Pose", "Quality", "Confidence", "FaceOccluded", "EyeDirection",
+)
+_BOOLEAN_ATTRIBUTES = ("Smile", "Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyesOpen", "MouthOpen", "FaceOccluded")
+
+
+def _with_attributes(detail: Dict[str, object], attrs: dict) -> Dict[str, object]:
+    """Adds the attributes computed by engine/attributes.py, each in its Rekognition shape and place."""
+    extra: Dict[str, object] = {}
+    if "AgeRange" in attrs:
+        low, high = attrs["AgeRange"]
+        extra["AgeRange"] = {"Low": int(low), "High": int(high)}
+    if "Gender" in attrs:
+        value, conf = attrs["Gender"]
+        extra["Gender"] = {"Value": str(value), "Confidence": _percent(conf)}
+    for name in _BOOLEAN_ATTRIBUTES:
+        if name in attrs:
+            value, conf = attrs[name]
+            extra[name] = {"Value": bool(value), "Confidence": _percent(conf)}
+    if "Emotions" in attrs:
+        extra["Emotions"] = [{"Type": str(t), "Confidence": _percent(c)} for t, c in attrs["Emotions"]]
+    merged = {**detail, **extra}
+    return {k: merged[k] for k in _FACE_DETAIL_ORDER if k in merged}
 
 
 def detect_faces(faces: List[FaceAnalysis], width: int, height: int, attributes: frozenset) -> Dict[str, object]:
     return {"FaceDetails": [face_detail(f, width, height, attributes) for f in faces]}
+
+
+# -- face collections (issue 5) --------------------------------------------------------------------------------
+# A collection's ARN as CreateCollection returns it (AWS returns it without the "arn:" prefix there, and with it
+# in DescribeCollection's CollectionARN). facelens is one local "region" and account.
+ARN_REGION = "local"
+ARN_ACCOUNT = "000000000000"
+
+
+def collection_arn(collection_id: str) -> str:
+    return f"aws:rekognition:{ARN_REGION}:{ARN_ACCOUNT}:collection/{collection_id}"
+
+
+def create_collection(collection_id: str, face_model_version: str) -> Dict[str, object]:
+    return {"StatusCode": 200, "CollectionArn": collection_arn(collection_id), "FaceModelVersion": face_model_version}
+
+
+def delete_collection() -> Dict[str, object]:
+    return {"StatusCode": 200}
+
+
+def describe_collection(collection_id: str, face_count: int, face_model_version: str, created: float) -> Dict[str, object]:
+    """``created``: epoch seconds; CreationTimestamp is a timezone-aware datetime, as botocore parses it."""
+    import datetime
+
+    return {
+        "FaceCount": int(face_count),
+        "FaceModelVersion": face_model_version,
+        "CollectionARN": "arn:" + collection_arn(collection_id),
+        "CreationTimestamp": datetime.datetime.fromtimestamp(created, tz=datetime.timezone.utc),
+        "UserCount": 0,
+    }
+
+
+def list_collections(collections: List[Tuple[str, str]], next_token) -> Dict[str, object]:
+    """``collections``: (CollectionId, FaceModelVersion) pairs of one page."""
+    out: Dict[str, object] = {
+        "CollectionIds": [c for c, _ in collections],
+        "FaceModelVersions": [v for _, v in collections],
+    }
+    if next_token:
+        out["NextToken"] = next_token
+    return out
+
+
+def stored_face(face, with_model_version: bool = True) -> Dict[str, object]:
+    """A collection's Face. ``face`` has face_id, box (Left, Top, Width, Height ratios), image_id,
+    external_image_id (or None), confidence (0..100) and model_version."""
+    left, top, width, height = face.box
+    out: Dict[str, object] = {
+        "FaceId": face.face_id,
+        "BoundingBox": {"Width": float(width), "Height": float(height), "Left": float(left), "Top": float(top)},
+        "ImageId": face.image_id,
+    }
+    if face.external_image_id is not None:
+        out["ExternalImageId"] = face.external_image_id
+    out["Confidence"] = _percent(face.confidence)
+    if with_model_version:
+        out["IndexFacesModelVersion"] = face.model_version
+    return out
+
+
+def index_faces(records: List[Tuple[object, Dict[str, object]]], unindexed: List[Tuple[Dict[str, object], List[str]]],
+                face_model_version: str) -> Dict[str, object]:
+    """``records``: (stored face, its FaceDetail), largest first; ``unindexed``: (FaceDetail, Reasons)."""
+    return {
+        "FaceRecords": [{"Face": stored_face(f, with_model_version=False), "FaceDetail": d} for f, d in records],
+        "FaceModelVersion": face_model_version,
+        "UnindexedFaces": [{"Reasons": list(r), "FaceDetail": d} for d, r in unindexed],
+    }
+
+
+def list_faces(faces: list, next_token, face_model_version: str) -> Dict[str, object]:
+    out: Dict[str, object] = {"Faces": [stored_face(f) for f in faces]}
+    if next_token:
+        out["NextToken"] = next_token
+    out["FaceModelVersion"] = face_model_version
+    return out
+
+
+def delete_faces(deleted: List[str], not_found: List[str]) -> Dict[str, object]:
+    return {
+        "DeletedFaces": list(deleted),
+        "UnsuccessfulFaceDeletions": [{"FaceId": f, "Reasons": ["FACE_NOT_FOUND"]} for f in not_found],
+    }
+
+
+def face_matches(matches: List[Tuple[object, float]]) -> List[Dict[str, object]]:
+    """``matches``: (stored face, Similarity 0..100), best first."""
+    return [{"Similarity": _percent(s), "Face": stored_face(f)} for f, s in matches]
+
+
+def search_faces(face_id: str, matches: List[Tuple[object, float]], face_model_version: str) -> Dict[str, object]:
+    return {"SearchedFaceId": face_id, "FaceMatches": face_matches(matches), "FaceModelVersion": face_model_version}
+
+
+def search_faces_by_image(face: FaceAnalysis, width: int, height: int, matches: List[Tuple[object, float]],
+                          face_model_version: str) -> Dict[str, object]:
+    return {
+        "SearchedFaceBoundingBox": bounding_box(face.box, width, height),
+        "SearchedFaceConfidence": _percent(100.0 * face.score),
+        "FaceMatches": face_matches(matches),
+        "FaceModelVersion": face_model_version,
+    }

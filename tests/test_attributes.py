@@ -1,0 +1,110 @@
+"""The FaceDetail attributes of issue 4 (engine/attributes.py): shapes, selection, and behaviour on labelled photos."""
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import image_bytes
+
+BOOLEANS = ("Smile", "Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyesOpen", "MouthOpen", "FaceOccluded")
+ORDER = ("BoundingBox", "AgeRange", "Smile", "Eyeglasses", "Sunglasses", "Gender", "Beard", "Mustache", "EyesOpen",
+         "MouthOpen", "Emotions", "Landmarks", "Pose", "Quality", "Confidence", "FaceOccluded", "EyeDirection")
+EMOTIONS = {"HAPPY", "SAD", "ANGRY", "CONFUSED", "DISGUSTED", "SURPRISED", "CALM", "FEAR"}
+
+_cache = {}
+
+
+def _face(client, rel, attrs=("ALL",), mirror=False):
+    key = (rel, attrs, mirror)
+    if key not in _cache:
+        data = image_bytes(rel)
+        if mirror:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[:, ::-1]
+            data = cv2.imencode(".png", img)[1].tobytes()
+        faces = client.detect_faces(Image={"Bytes": data}, Attributes=list(attrs))["FaceDetails"]
+        assert faces, rel
+        _cache[key] = faces[0]
+    return _cache[key]
+
+
+def test_all_shapes_types_and_order(client):
+    f = _face(client, "images/fr_obama.jpg")
+    assert tuple(f) == ORDER
+    assert isinstance(f["AgeRange"]["Low"], int) and isinstance(f["AgeRange"]["High"], int)
+    assert 0 <= f["AgeRange"]["Low"] <= f["AgeRange"]["High"] and f["AgeRange"]["High"] - f["AgeRange"]["Low"] <= 17
+    assert f["Gender"]["Value"] in ("Male", "Female") and 50 <= f["Gender"]["Confidence"] <= 100
+    for name in BOOLEANS:
+        assert list(f[name]) == ["Value", "Confidence"]
+        assert type(f[name]["Value"]) is bool and type(f[name]["Confidence"]) is float
+        assert 50 <= f[name]["Confidence"] <= 100
+    emo = f["Emotions"]
+    assert {e["Type"] for e in emo} == EMOTIONS and len(emo) == 8
+    conf = [e["Confidence"] for e in emo]
+    assert conf == sorted(conf, reverse=True) and all(0 <= c <= 100 for c in conf)
+
+
+def test_default_has_none_and_one_attribute_adds_only_itself(client, sample_bytes):
+    d = client.detect_faces(Image={"Bytes": sample_bytes})["FaceDetails"][0]
+    assert not set(d) & {"AgeRange", "Gender", "Emotions", *BOOLEANS}
+    s = client.detect_faces(Image={"Bytes": sample_bytes}, Attributes=["SMILE"])["FaceDetails"][0]
+    assert set(s) - set(d) == {"Smile"}
+    g = client.detect_faces(Image={"Bytes": sample_bytes}, Attributes=["AGE_RANGE", "EMOTIONS"])["FaceDetails"][0]
+    assert set(g) - set(d) == {"AgeRange", "Emotions"}
+
+
+def test_smiling_and_neutral_portraits_disagree(client):
+    assert _face(client, "images/fr_obama.jpg")["Smile"]["Value"] is True
+    assert _face(client, "images/fnp_paul_rudd_1.jpg")["Smile"]["Value"] is False
+    assert _face(client, "images/fr_obama.jpg")["Emotions"][0]["Type"] == "HAPPY"
+
+
+def test_closed_eyes(client):
+    assert _face(client, "images/inspireface/reaction_close_eyes.jpeg")["EyesOpen"]["Value"] is False
+    assert _face(client, "images/fnp_paul_rudd_1.jpg")["EyesOpen"]["Value"] is True
+
+
+def test_mouth_open(client):
+    assert _face(client, "images/pyfeat_0-f1-su-ph.jpg")["MouthOpen"]["Value"] is True
+    assert _face(client, "images/fnp_paul_rudd_1.jpg")["MouthOpen"]["Value"] is False
+
+
+def test_sunglasses(client):
+    assert _face(client, "images/prnet_2.jpg")["Sunglasses"]["Value"] is True
+    assert _face(client, "images/fnp_paul_rudd_1.jpg")["Sunglasses"]["Value"] is False
+
+
+def test_age_child_vs_older_adult_and_gender(client):
+    child = _face(client, "images/inspireface/attribute_2963.jpg")
+    older = _face(client, "images/fr_biden.jpg")
+    assert child["AgeRange"]["High"] < 15 < 55 < older["AgeRange"]["Low"]
+    assert older["Gender"]["Value"] == "Male"
+    assert _face(client, "images/skimage_astronaut.png")["Gender"]["Value"] == "Female"
+
+
+@pytest.mark.parametrize("rel", ["images/fr_obama.jpg", "images/inspireface/reaction_close_eyes.jpeg"])
+def test_mirrored_photo_gives_the_same_attributes(client, rel):
+    a, b = _face(client, rel), _face(client, rel, mirror=True)
+    for name in ("Smile", "EyesOpen", "MouthOpen", "Sunglasses"):
+        assert a[name]["Value"] == b[name]["Value"], name
+    assert a["Gender"]["Value"] == b["Gender"]["Value"]
+    assert abs(a["AgeRange"]["Low"] - b["AgeRange"]["Low"]) <= 4
+
+
+@pytest.mark.parametrize("rel", ["images/fr_obama.jpg", "images/fr_biden.jpg"])
+def test_covered_lower_face_is_occluded(client, rel):
+    """A grey block over the lower half of the face box (a mask or an object) turns FaceOccluded true."""
+    clear = _face(client, rel, attrs=("FACE_OCCLUDED",))
+    assert clear["FaceOccluded"]["Value"] is False
+    img = cv2.imdecode(np.frombuffer(image_bytes(rel), np.uint8), cv2.IMREAD_COLOR)
+    h, w = img.shape[:2]
+    b = clear["BoundingBox"]
+    x1, y1 = int(b["Left"] * w), int(b["Top"] * h)
+    x2, y2 = int((b["Left"] + b["Width"]) * w), int((b["Top"] + b["Height"]) * h)
+    img[(y1 + y2) // 2 : y2, x1:x2] = 128
+    faces = client.detect_faces(Image={"Bytes": cv2.imencode(".png", img)[1].tobytes()},
+                                Attributes=["FACE_OCCLUDED"])["FaceDetails"]
+    assert faces and faces[0]["FaceOccluded"]["Value"] is True
+
+
+def test_face_cut_by_the_image_border_is_occluded(client):
+    assert _face(client, "images/fr_obama_partial_face.jpg")["FaceOccluded"]["Value"] is True

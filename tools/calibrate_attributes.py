@@ -1,0 +1,298 @@
+"""Fits the constants of engine/attributes.py and prints them (paste into BINARY_MODELS / CONFUSED_B).
+
+Fit split: the faces of group photos in ../shared/data/annotated/attributes_by_eye_faces.tsv (matched to
+detections by IoU >= 0.3). The single-face photos of attributes_by_eye.tsv are never used here: they are the
+evaluation split of bench/attributes_accuracy.py.
+
+Each binary attribute is a logistic regression on the few features named in BINARY_MODELS (standardised,
+L2-penalised, classes weighted equally), so Confidence = 100 * max(p, 1 - p) is a fitted probability.
+CONFUSED: the four blendshape cues are standardised on the fit split, weighted equally, and the bias puts
+the fit split's 97th percentile at p = 0.5 (no face there is labelled CONFUSED).
+
+The emotion crop's geometry (HAAR_SIDE, HAAR_CENTRE_DOWN): fer cuts its face from an OpenCV Haar box; the box
+is predicted from the landmarks by the median ratios over the fit split's frontal faces. OpenCV 5 has no Haar
+cascades, so the boxes come from a throwaway venv with opencv-python-headless==4.10.0.84:
+    /tmp/cvenv/bin/python tools/calibrate_attributes.py --haar-dump /tmp/haar.json   (needs only cv2 4.x)
+    python tools/calibrate_attributes.py --haar /tmp/haar.json
+
+Run: python tools/calibrate_attributes.py [--cache /tmp/attr_feats.pkl] [--haar /tmp/haar.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import csv
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+DATA = Path(os.environ.get("FACELENS_TEST_DATA", ROOT.parent / "shared" / "data"))
+
+LABELS = {  # response name -> label column
+    "Smile": "smile", "EyesOpen": "eyes_open", "MouthOpen": "mouth_open", "Eyeglasses": "eyeglasses",
+    "Sunglasses": "sunglasses", "Beard": "beard", "Mustache": "mustache", "FaceOccluded": "face_occluded",
+}
+
+
+def read_tsv(name: str):
+    path = DATA / "annotated" / name
+    with open(path) as f:
+        return list(csv.DictReader((l for l in f if not l.startswith("#")), delimiter="\t"))
+
+
+def _iou(a, b):
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / ua if ua > 0 else 0.0
+
+
+def _image_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n":
+        return data
+    img = cv2.imread(str(path))
+    return cv2.imencode(".png", img)[1].tobytes()
+
+
+def collect(split: str):
+    """[(label row, FaceAnalysis)] for the 'faces' (group photos, fit) or 'single' (evaluation) split."""
+    import facelens
+    from facelens.contract import wanted_attributes
+
+    client = facelens.Client()
+    engine = client.engine
+    allattrs = wanted_attributes(["ALL"])
+    rows = read_tsv("attributes_by_eye_faces.tsv" if split == "faces" else "attributes_by_eye.tsv")
+    by_file = {}
+    for r in rows:
+        by_file.setdefault(r["file"], []).append(r)
+    out = []
+    for rel, labelled in by_file.items():
+        path = DATA / rel
+        if not path.exists():
+            continue
+        image = client._load_image({"Bytes": _image_bytes(path)})
+        faces = engine.analyze(image, want_eyes=True, attributes=allattrs)
+        if not faces:
+            continue
+        h, w = image.rgb.shape[:2]
+        if split == "single":
+            out.append((labelled[0], faces[0]))  # largest face
+            continue
+        orig = cv2.imread(str(path))
+        oh, ow = orig.shape[:2]
+        used = set()
+        for r in labelled:
+            x, y, bw, bh = (float(r[k]) for k in ("x", "y", "w", "h"))
+            lb = (x / ow, y / oh, (x + bw) / ow, (y + bh) / oh)
+            best, bi = 0.0, None
+            for i, f in enumerate(faces):
+                if i in used:
+                    continue
+                b = f.box
+                iou = _iou(lb, (b[0] / w, b[1] / h, b[2] / w, b[3] / h))
+                if iou > best:
+                    best, bi = iou, i
+            if bi is not None and best >= 0.3:
+                used.add(bi)
+                out.append((r, faces[bi]))
+    return out
+
+
+def slim(pairs):
+    return [(r, {k: v for k, v in f.attributes.items()}) for r, f in pairs]
+
+
+def load(split: str, cache: str = ""):
+    if cache and Path(cache + "." + split).exists():
+        with open(cache + "." + split, "rb") as fh:
+            return pickle.load(fh)
+    pairs = slim(collect(split))
+    if cache:
+        with open(cache + "." + split, "wb") as fh:
+            pickle.dump(pairs, fh)
+    return pairs
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0):
+    """Class-balanced L2 logistic regression by Newton's method on standardised x; returns raw (w, b)."""
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    z = (x - mu) / sd
+    a = np.hstack([z, np.ones((len(z), 1))])
+    sw = np.where(y == 1, 0.5 / max(1, y.sum()), 0.5 / max(1, (1 - y).sum())) * len(y)
+    beta = np.zeros(a.shape[1])
+    reg = np.full(a.shape[1], l2)
+    reg[-1] = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-a @ beta))
+        g = a.T @ (sw * (p - y)) + reg * beta
+        hess = (a * (sw * p * (1 - p))[:, None]).T @ a + np.diag(reg + 1e-9)
+        step = np.linalg.solve(hess, g)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    w = beta[:-1] / sd
+    b = beta[-1] - (beta[:-1] * mu / sd).sum()
+    return w, b
+
+
+# Lower-face outline for a synthetic mask: jaw from ear to ear through the chin, then over the nose bridge.
+MASK_COLOURS = ((235, 235, 235), (150, 190, 220), (30, 30, 30), (225, 200, 185))
+_MASK_OUTLINE = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323,
+                 454, 357, 351, 6, 122, 128)
+
+
+def synthetic_occlusions(seed: int = 0):
+    """FaceOccluded positives made from the fit split: each face labelled not occluded gets, in its own copy of the
+    photo, either a face mask (the lower-face outline filled with a mask fabric colour or any colour,
+    plus noise of sd 6 blurred by 1.5 px) or a random
+    rectangle over 35-55% of its box from one side (an object or a hand). Returns [features] of the faces that are
+    still detected (IoU >= 0.3 with the original box)."""
+    import facelens
+    from facelens.contract import wanted_attributes
+
+    rng = np.random.default_rng(seed)
+    client = facelens.Client()
+    engine = client.engine
+    allattrs = wanted_attributes(["ALL"])
+    out = []
+    k = 0
+    for rel, face in [(r["file"], f) for r, f in collect("faces") if r["face_occluded"] == "0"]:
+        image = client._load_image({"Bytes": _image_bytes(DATA / rel)})
+        rgb = image.rgb.copy()
+        box = face.box
+        if box[2] - box[0] < 40:
+            continue
+        colour = rng.integers(0, 256, 3)
+        if k % 2 == 0:
+            if k % 4 == 0:  # mask fabrics: white, surgical blue, black, beige; otherwise any colour
+                colour = np.array(MASK_COLOURS[(k // 4) % len(MASK_COLOURS)]) + rng.integers(-15, 16, 3)
+            poly = np.round(face.mesh[list(_MASK_OUTLINE), :2]).astype(np.int32)
+            layer = np.zeros(rgb.shape[:2], np.uint8)
+            cv2.fillPoly(layer, [poly], 255)
+            noise = cv2.GaussianBlur(rng.normal(0, 6, rgb.shape).astype(np.float32), (0, 0), 1.5)
+            fill = np.clip(colour + noise, 0, 255).astype(np.uint8)
+            rgb[layer > 0] = fill[layer > 0]
+        else:
+            x1, y1, x2, y2 = (int(v) for v in box)
+            frac = rng.uniform(0.35, 0.55)
+            side = k % 4
+            if side == 1:
+                x1 = int(x2 - frac * (x2 - x1))
+            elif side == 3:
+                y1 = int(y2 - frac * (y2 - y1))
+            rgb[max(0, y1):y2, max(0, x1):x2] = colour
+        k += 1
+        image = dataclasses.replace(image, rgb=rgb)
+        found = engine.analyze(image, want_eyes=True, attributes=allattrs)
+        best = max(found, key=lambda f: _iou(f.box, box), default=None)
+        if best is not None and _iou(best.box, box) >= 0.3:
+            out.append(best.attributes["features"])
+    return out
+
+
+def haar_dump(out: str) -> None:
+    """fer's face boxes (haarcascade_frontalface_default, scale 1.1, 5 neighbours, min 50 px) on the fit split."""
+    import json
+
+    casc = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    boxes = {}
+    for rel in sorted({r["file"] for r in read_tsv("attributes_by_eye_faces.tsv")}):
+        img = cv2.imread(str(DATA / rel))
+        if img is not None:
+            grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            found = casc.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(50, 50))
+            boxes[rel] = [[int(v) for v in b] for b in found]
+    with open(out, "w") as fh:
+        json.dump(boxes, fh)
+
+
+def haar_fit(path: str) -> None:
+    """Median Haar box side and centre, in eye-to-mouth distances, over frontal faces of the fit split."""
+    import json
+
+    import facelens
+
+    boxes = json.load(open(path))
+    client = facelens.Client()
+    ratios = []
+    for rel, found in boxes.items():
+        if not found:
+            continue
+        oh, ow = cv2.imread(str(DATA / rel)).shape[:2]
+        image = client._load_image({"Bytes": _image_bytes(DATA / rel)})
+        h, w = image.rgb.shape[:2]
+        sx, sy = w / ow, h / oh
+        for face in client.engine.analyze(image):
+            if abs(face.pose[0]) > 20 or abs(face.pose[2]) > 10:
+                continue
+            m = face.mesh[:, :2]
+            eyes = (m[[33, 133]].mean(0) + m[[263, 362]].mean(0)) / 2
+            mouth = m[[61, 291]].mean(0)
+            d = float(np.linalg.norm(mouth - eyes))
+            for x, y, bw, bh in found:
+                cx, cy, side = (x + bw / 2) * sx, (y + bh / 2) * sy, bw * sx
+                if abs(cx - eyes[0]) < 0.5 * d and abs(cy - (eyes[1] + mouth[1]) / 2) < 0.8 * d and 1.5 * d < side < 5 * d:
+                    ratios.append((side / d, (cy - eyes[1]) / d))
+    r = np.median(np.asarray(ratios), axis=0)
+    print(f"# {len(ratios)} frontal faces with a Haar box")
+    print(f"HAAR_SIDE = {r[0]:.4g}")
+    print(f"HAAR_CENTRE_DOWN = {r[1]:.4g}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", default="")
+    ap.add_argument("--haar-dump", default="")
+    ap.add_argument("--haar", default="")
+    args = ap.parse_args()
+    if args.haar_dump:
+        return haar_dump(args.haar_dump)
+    if args.haar:
+        haar_fit(args.haar)
+    from facelens.engine.attributes import BINARY_MODELS
+    pairs = load("faces", args.cache)
+    print(f"# fit split: {len(pairs)} labelled faces of attributes_by_eye_faces.tsv matched to detections")
+    print("BINARY_MODELS: Dict[str, Dict[str, object]] = {")
+    for name, col in LABELS.items():
+        if name == "EyesOpen":  # not fitted: see engine/attributes.py
+            m = BINARY_MODELS[name]
+            print(f'    "EyesOpen": {{"features": ("eye_open",), "w": {m["w"]}, "b": {m["b"]}}},  # prior, not fitted')
+            continue
+        feats = BINARY_MODELS[name]["features"]
+        xs, ys = [], []
+        for r, a in pairs:
+            if r[col] in ("0", "1"):
+                xs.append([a["features"][f] for f in feats])
+                ys.append(int(r[col]))
+        if name == "FaceOccluded":
+            synth = synthetic_occlusions()
+            xs += [[sf[f] for f in feats] for sf in synth]
+            ys += [1] * len(synth)
+            print(f"    # FaceOccluded: + {len(synth)} synthetic occlusions (masks, rectangles) of the fit split's faces")
+        x, y = np.asarray(xs, float), np.asarray(ys, float)
+        w, b = fit_logistic(x, y)
+        ws = ", ".join(f"{v:.4g}" for v in w)
+        fs = ", ".join(f'"{f}"' for f in feats)
+        print(f'    "{name}": {{"features": ({fs},), "w": ({ws},), "b": {b:.4g}}},  # n={len(y)}, positives={int(y.sum())}')
+    print("}")
+    cues = np.asarray([a["confused_cues"] for _, a in pairs if "confused_cues" in a])
+    sd = cues.std(0) + 1e-9
+    w = 1.0 / sd
+    s = cues @ w
+    b = -float(np.percentile(s, 97))
+    print(f"CONFUSED_W = ({', '.join(f'{v:.4g}' for v in w)})")
+    print(f"CONFUSED_B = {b:.4g}")
+
+
+if __name__ == "__main__":
+    main()
