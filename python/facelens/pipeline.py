@@ -13,10 +13,7 @@ Conventions (camera frame: x to image-right, y to image-down, z away from the ca
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
-
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
@@ -27,7 +24,6 @@ from .engine.attributes import BLEND_KEYS, AttributeModels
 from .engine.detector import CenterFaceDetector
 from .engine.mesh import FaceMesh, mirror_permutation
 from .images import DecodedImage
-from .errors import ModelError
 from .models import registry
 
 # Mesh indices of the eyes (image-left eye is the subject's right eye).
@@ -190,12 +186,5 @@ _EMBEDDER_LOCK = threading.Lock()
 def _load_embedder(threads: Optional[int]):
     from .engine.embedder import FaceEmbedder
 
-    name = "dlib_face_recognition_resnet_v1.onnx"
-    session = registry.session(name, threads)
-    info = registry.entry(name)["chip_template"]
-    path = registry.MODELS_DIR / info["file"]
-    data = path.read_bytes() if path.is_file() else b""
-    if hashlib.sha256(data).hexdigest() != info["sha256"]:
-        raise ModelError(f"facelens model file {path} is missing or corrupt; reinstall facelens")
-    chip = json.loads(data)
-    return FaceEmbedder(session, chip["chips"]["face_descriptor"])
+    session = registry.session("dlib_face_recognition_resnet_v1.onnx", threads)
+    return FaceEmbedder(session, registry.load_json("dlib_chip_template.json"))

@@ -17,7 +17,6 @@ Everything here works in image pixels; ``response.py`` builds the dicts.
 
 from __future__ import annotations
 
-import json
 from typing import Dict, List, Optional, Sequence
 
 import cv2
@@ -25,9 +24,8 @@ import numpy as np
 
 from .. import _core
 from ..models import registry
+from .align import DlibChip, mesh_points5
 
-# dlib's 5 points (shape_predictor_5_face_landmarks order) as FaceMesh indices.
-DLIB5 = (263, 362, 33, 133, 2)
 DLIB_MEAN = np.array([122.782, 117.001, 104.298], np.float32)
 
 EMOTIONS_FER = ("ANGRY", "DISGUSTED", "FEAR", "HAPPY", "SAD", "SURPRISED", "CALM")  # fer's order, neutral→CALM
@@ -74,76 +72,6 @@ CONFUSED_W = (3.337, 7.655, 5.491, 8.452)
 CONFUSED_B = -7.644
 
 
-def umeyama(src: np.ndarray, dst: np.ndarray):
-    """Least-squares similarity dst ≈ s * R @ src + t (no reflection). Returns (s, R, t)."""
-    src = np.asarray(src, np.float64)
-    dst = np.asarray(dst, np.float64)
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    cov = b.T @ a / len(src)
-    u, d, vt = np.linalg.svd(cov)
-    sgn = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sgn[1, 1] = -1
-    r = u @ sgn @ vt
-    var = (a ** 2).sum() / len(src)
-    s = float((d * np.diag(sgn)).sum() / var) if var > 1e-12 else 1.0
-    t = md - s * r @ ms
-    return s, r, t
-
-
-class ChipTemplate:
-    def __init__(self, size: int, padding: float, normalized: np.ndarray) -> None:
-        self.size = size
-        self.padding = padding
-        self.points = (padding + normalized) / (1 + 2 * padding) * size  # dlib's template, continuous coords
-
-    def matrix(self, pts5: np.ndarray):
-        """(M, k): M maps chip pixel indices to image pixel indices (dlib's extract_image_chip geometry)."""
-        s, r, t = umeyama(self.points, pts5)
-        size = self.size
-        c0 = s * r @ np.array([size / 2, size / 2]) + t
-        k = (size * s - 1) / (size - 1)
-        kr = k * r
-        m = np.hstack([kr, (c0 - kr @ np.array([(size - 1) / 2, (size - 1) / 2]))[:, None]])
-        return m, s
-
-
-def extract_chip(rgb: np.ndarray, tmpl: ChipTemplate, pts5: np.ndarray) -> np.ndarray:
-    """uint8-valued float32 chip [size, size, 3] (RGB, values floored as dlib does)."""
-    m, s = tmpl.matrix(pts5)
-    size = tmpl.size
-    d = size * s - 1
-    n = 0
-    while (d / 2 + 1) ** 2 > size * size:
-        d /= 2
-        n += 1
-    src = rgb
-    if n > 0:
-        # dlib samples from the n-th level of a 2x pyramid: shrink the chip's neighbourhood by 2**n first.
-        f = 2 ** n
-        corners = m @ np.array([[0, 0, 1], [size - 1, 0, 1], [0, size - 1, 1], [size - 1, size - 1, 1]], float).T
-        g = 2 * f + 2
-        x0 = int(max(0, np.floor(corners[0].min()) - g))
-        y0 = int(max(0, np.floor(corners[1].min()) - g))
-        x1 = int(min(rgb.shape[1], np.ceil(corners[0].max()) + g + 1))
-        y1 = int(min(rgb.shape[0], np.ceil(corners[1].max()) + g + 1))
-        if x1 - x0 >= 2 * f and y1 - y0 >= 2 * f:
-            region = rgb[y0:y1, x0:x1]
-            w, h = max(1, (x1 - x0) // f), max(1, (y1 - y0) // f)
-            src = cv2.resize(region, (w, h), interpolation=cv2.INTER_AREA)
-            sx, sy = (x1 - x0) / w, (y1 - y0) / h
-            m = m.copy()
-            m[:, 2] -= (x0, y0)
-            # input index u -> reduced index (u + 0.5) / sx - 0.5
-            m[0] /= sx
-            m[1] /= sy
-            m[0, 2] += 0.5 / sx - 0.5
-            m[1, 2] += 0.5 / sy - 0.5
-    chip = _core.warp_affine(np.ascontiguousarray(src), m.astype(np.float32), size, size)
-    return np.floor(chip)
-
-
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
 
@@ -172,12 +100,12 @@ class AttributeModels:
     def __init__(self, threads: Optional[int] = None, blendshape_names: Optional[Sequence[str]] = None) -> None:
         self.threads = threads
         self._age = self._gender = self._emotion = None
-        tmpl = json.loads((registry.MODELS_DIR / "dlib_chip_template.json").read_text())
-        norm = np.asarray(tmpl["normalized_points"], np.float64)
+        tmpl = registry.load_json("dlib_chip_template.json")
+        norm = tmpl["normalized_points"]
         chips = tmpl["chips"]
-        self.age_tmpl = ChipTemplate(chips["age"]["size"], chips["age"]["padding"], norm)
-        self.gender_tmpl = ChipTemplate(chips["gender"]["size"], chips["gender"]["padding"], norm)
-        self.analysis_tmpl = ChipTemplate(ANALYSIS_SIZE, 0.35, norm)
+        self.age_chip = DlibChip(chips["age"]["size"], chips["age"]["padding"], norm)
+        self.gender_chip = DlibChip(chips["gender"]["size"], chips["gender"]["padding"], norm)
+        self.analysis_chip = DlibChip(ANALYSIS_SIZE, 0.35, norm)
         self.age_weights = np.asarray(registry.entry("age").get("age_class_weights", [0.25] + list(range(1, 81))),
                                       np.float64)
         self.blend_index = {n: i for i, n in enumerate(blendshape_names or [])}
@@ -196,15 +124,17 @@ class AttributeModels:
         genders: List[Optional[tuple]] = [None] * n
         if n == 0:
             return ages, genders
-        pts5 = [np.asarray(m[list(DLIB5), :2], np.float64) for m in meshes]
+        # The attribute constants were fitted with chips cut at the mesh's own pixel convention (half a pixel off
+        # dlib's); keep it so that they stay valid.
+        pts5 = [mesh_points5(m) for m in meshes]
         if want_age:
-            batch = np.stack([extract_chip(rgb, self.age_tmpl, p) for p in pts5])
+            batch = np.stack([self.age_chip.cut(rgb, p) for p in pts5])
             batch = ((batch - DLIB_MEAN) / 256.0).transpose(0, 3, 1, 2).astype(np.float32)
             sess = self._session("_age", "age_v1.onnx")
             probs = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(batch)})[0]
             ages = [age_range(p, self.age_weights) for p in probs.astype(np.float64)]
         if want_gender:
-            batch = np.stack([extract_chip(rgb, self.gender_tmpl, p) for p in pts5])
+            batch = np.stack([self.gender_chip.cut(rgb, p) for p in pts5])
             batch = ((batch - DLIB_MEAN) / 256.0).transpose(0, 3, 1, 2).astype(np.float32)
             sess = self._session("_gender", "gender_v1.onnx")
             probs = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(batch)})[0]
@@ -309,9 +239,8 @@ class AttributeModels:
         return f
 
     def _region_features(self, rgb: np.ndarray, mesh: np.ndarray) -> Dict[str, float]:
-        tmpl = self.analysis_tmpl
-        m, _ = tmpl.matrix(np.asarray(mesh[list(DLIB5), :2], np.float64))
-        size = tmpl.size
+        m, _ = self.analysis_chip.matrix(mesh_points5(mesh))
+        size = self.analysis_chip.size
         chip = _core.warp_affine(rgb, m.astype(np.float32), size, size).astype(np.float32)
         lab = cv2.cvtColor(np.clip(chip, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
         L = lab[..., 0]

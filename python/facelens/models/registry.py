@@ -56,12 +56,25 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _expected_sha256(name: str) -> str:
+    """sha256 of a file the manifest lists, as a model or as a model's companion file (e.g. its chip template)."""
+    try:
+        return entry(name)["sha256"]
+    except ModelError:
+        models = manifest().get("models", {})
+        for m in models.values() if isinstance(models, dict) else models:
+            for value in m.values():
+                if isinstance(value, dict) and value.get("file") == name and "sha256" in value:
+                    return value["sha256"]
+        raise
+
+
 def path(name: str) -> Path:
     """Path of a verified model file (checked against the manifest's sha256 once per process)."""
     with _lock:
         if name in _verified:
             return _verified[name]
-        expected = entry(name).get("sha256")
+        expected = _expected_sha256(name)
         p = MODELS_DIR / name
         if not p.is_file():
             raise ModelError(f"facelens model file {p} is missing; reinstall facelens")
@@ -73,6 +86,10 @@ def path(name: str) -> Path:
             )
         _verified[name] = p
         return p
+
+
+def load_json(name: str) -> Dict[str, Any]:
+    return json.loads(path(name).read_text())
 
 
 def load_npz(name: str) -> Dict[str, np.ndarray]:
