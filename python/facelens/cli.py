@@ -64,6 +64,21 @@ def cmd_info(args) -> dict:
     }
 
 
+def cmd_serve(args) -> int:
+    """Runs the HTTP endpoint until SIGTERM/SIGINT; returns the exit code (no JSON output)."""
+    import os
+
+    from .server.run import serve
+
+    if args.home:
+        os.environ["FACELENS_HOME"] = args.home
+    if args.threads:
+        os.environ["FACELENS_THREADS"] = str(args.threads)
+    return serve(host=args.host, port=args.port, workers=args.workers,
+                 access_key_id=args.access_key_id or os.environ.get("FACELENS_ACCESS_KEY_ID"),
+                 secret_access_key=args.secret_access_key or os.environ.get("FACELENS_SECRET_ACCESS_KEY"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facelens", description="Amazon Rekognition's face API, run locally.")
     parser.add_argument("--home", help="facelens data folder (default $FACELENS_HOME or ~/.facelens)")
@@ -80,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_detect_faces)
 
+    p = sub.add_parser("serve", help="Rekognition's HTTP endpoint for boto3 (endpoint_url=http://HOST:PORT)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8087, help="port (default 8087)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own models (default 1)")
+    p.add_argument("--access-key-id", help="require SigV4 signatures with this key (or $FACELENS_ACCESS_KEY_ID)")
+    p.add_argument("--secret-access-key", help="its secret (or $FACELENS_SECRET_ACCESS_KEY)")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("info", help="version, SIMD level and models")
     p.set_defaults(func=cmd_info)
     return parser
@@ -89,6 +112,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .errors import ClientError, ModelError, ParamValidationError
 
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return args.func(args)
     try:
         result = args.func(args)
     except ClientError as e:

@@ -46,12 +46,16 @@ class Client:
                     self._engine = Engine(threads=self._threads, detector_max_side=self._detector_max_side)
         return self._engine
 
-    def _load_image(self, image: Dict[str, Any]) -> images.DecodedImage:
+    def _image_bytes(self, image: Dict[str, Any]):
+        """(bytes, size limit) of a request's Image: Bytes as given, or the S3Object from the local store."""
         kind, value = contract.image_source(image)
         if kind == "Bytes":
-            return images.decode(value)
-        data = self.store.read(value, images.MAX_S3_BYTES)
-        return images.decode(data, max_bytes=images.MAX_S3_BYTES)
+            return bytes(value), images.MAX_BYTES
+        return self.store.read(value, images.MAX_S3_BYTES), images.MAX_S3_BYTES
+
+    def _load_image(self, image: Dict[str, Any]) -> images.DecodedImage:
+        data, limit = self._image_bytes(image)
+        return images.decode(data, max_bytes=limit)
 
     def _call(self, operation: str, fn, params: Dict[str, Any]) -> Dict[str, Any]:
         try:
@@ -157,11 +161,7 @@ class Client:
         image always gets the same ImageId."""
         import hashlib
 
-        kind, value = contract.image_source(image)
-        if kind == "Bytes":
-            data, limit = bytes(value), images.MAX_BYTES
-        else:
-            data, limit = self.store.read(value, images.MAX_S3_BYTES), images.MAX_S3_BYTES
+        data, limit = self._image_bytes(image)
         decoded = images.decode(data, max_bytes=limit)
         return decoded, str(uuid.uuid5(_IMAGE_ID_NAMESPACE, hashlib.sha256(data).hexdigest()))
 
