@@ -180,30 +180,50 @@ class RekognitionApp:
         declared = headers.get("content-length")
         if declared:
             try:
-                if int(declared[0]) > self.max_body:
-                    raise self._too_large(int(declared[0]))
+                declared_size = int(declared[0])
             except ValueError:
                 raise WireError(400, "SerializationException", "Bad Content-Length.") from None
+            if declared_size > self.max_body:
+                await self._drain(receive, 0, declared_size)
         chunks: List[bytes] = []
         size = 0
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.body_timeout
         while True:
-            remaining = deadline - loop.time()
-            try:
-                message = await asyncio.wait_for(receive(), max(remaining, 0.001))
-            except asyncio.TimeoutError:
-                raise WireError(408, "RequestTimeoutException",
-                                f"The request body did not arrive within {self.body_timeout:g} s.") from None
-            if message["type"] == "http.disconnect":
-                raise WireError(400, "SerializationException", "The client disconnected before the body arrived.")
+            message = await self._receive(receive, deadline)
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = message.get("more_body", False)
             if size > self.max_body:
+                chunks.clear()
+                if more:
+                    await self._drain(receive, size, size)
                 raise self._too_large(size)
             chunks.append(chunk)
-            if not message.get("more_body", False):
+            if not more:
                 return b"".join(chunks)
+
+    async def _receive(self, receive, deadline: float):
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            message = await asyncio.wait_for(receive(), max(remaining, 0.001))
+        except asyncio.TimeoutError:
+            raise WireError(408, "RequestTimeoutException",
+                            f"The request body did not arrive within {self.body_timeout:g} s.") from None
+        if message["type"] == "http.disconnect":
+            raise WireError(400, "SerializationException", "The client disconnected before the body arrived.")
+        return message
+
+    async def _drain(self, receive, size: int, declared: int) -> None:
+        """Reads and discards an oversized body (up to 8x the limit) so that the client, still sending, reads the
+        413 instead of a broken pipe; then raises it."""
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
+        while size <= 8 * self.max_body:
+            message = await self._receive(receive, deadline)
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        raise self._too_large(max(size, declared))
 
     def _too_large(self, size: int) -> WireError:
         # The only large member of a Rekognition request is an image's Bytes: answer as AWS does for a big image.

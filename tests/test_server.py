@@ -1,0 +1,442 @@
+"""The HTTP endpoint (facelens.server) end to end with a real boto3 client.
+
+One uvicorn server per module on a free loopback port (in a background thread), sharing the session's Client:
+one without keys (any signature accepted) and one with SigV4 keys. Every response is checked against botocore's
+model: every key in the raw JSON must survive botocore's parser (it silently drops unknown keys).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+uvicorn = pytest.importorskip("uvicorn")
+from botocore.config import Config  # noqa: E402
+
+from facelens.server import create_app, operations  # noqa: E402
+from facelens.server.run import uvicorn_settings  # noqa: E402
+
+KEY_ID, SECRET = "AKIDFACELENSTEST", "s3cr3t/facelens+key"
+
+
+def _strip(resp):
+    return {k: v for k, v in resp.items() if k != "ResponseMetadata"}
+
+
+class _Server:
+    def __init__(self, app):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        settings = uvicorn_settings()
+        settings.pop("workers")
+        settings["timeout_graceful_shutdown"] = 5
+        config = uvicorn.Config(app, log_level="warning", **settings)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.time() + 60
+        while not self.server.started:
+            if time.time() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def servers(client):
+    open_server = _Server(create_app(client, keys={}))
+    keyed = _Server(create_app(client, keys={KEY_ID: SECRET}))
+    yield open_server, keyed
+    open_server.stop()
+    keyed.stop()
+
+
+def _boto(url, key="x", secret="y", **config):
+    return boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=secret,
+                        config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config))
+
+
+class _Dropped:
+    """Records, per call, the raw JSON body and botocore's parsed dict; ``check()`` finds keys botocore dropped."""
+
+    def __init__(self, rek):
+        self.calls = []
+        rek.meta.events.register("after-call.rekognition.*", self._after)
+
+    def _after(self, http_response, parsed, model, **kwargs):
+        if http_response.status_code == 200:
+            self.calls.append((model.name, json.loads(http_response.content or b"{}"), parsed))
+
+    @staticmethod
+    def missing(raw, parsed, path=""):
+        out = []
+        if isinstance(raw, dict):
+            for key, value in raw.items():
+                if not isinstance(parsed, dict) or key not in parsed:
+                    out.append(f"{path}.{key}")
+                else:
+                    out.extend(_Dropped.missing(value, parsed[key], f"{path}.{key}"))
+        elif isinstance(raw, list):
+            for i, item in enumerate(raw):
+                out.extend(_Dropped.missing(item, parsed[i] if i < len(parsed) else None, f"{path}[{i}]"))
+        return out
+
+    def check(self):
+        assert self.calls
+        for name, raw, parsed in self.calls:
+            assert not self.missing(raw, parsed), (name, self.missing(raw, parsed)[:10])
+        return {name for name, _, _ in self.calls}
+
+
+@pytest.fixture(scope="module")
+def rek(servers):
+    return _boto(servers[0].url)
+
+
+def _raw(url, body, target="RekognitionService.DetectFaces", method="POST", headers=None):
+    host, port = url.replace("http://", "").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    h = {"Content-Type": "application/x-amz-json-1.1"}
+    if target:
+        h["X-Amz-Target"] = target
+    h.update(headers or {})
+    conn.request(method, "/", body=body, headers=h)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), data
+
+
+def test_operations_are_discovered_from_the_client(client):
+    ops = operations(client)
+    assert {"DetectFaces", "IndexFaces", "SearchFaces", "SearchFacesByImage", "CreateCollection", "DeleteCollection",
+            "DescribeCollection", "ListCollections", "ListFaces", "DeleteFaces"} <= set(ops)
+    assert ops["SearchFacesByImage"] == "search_faces_by_image"
+
+
+@pytest.mark.parametrize("attributes", [None, ["DEFAULT", "EYE_DIRECTION"], ["ALL"]])
+def test_detect_faces_equals_in_process(servers, client, sample_bytes, attributes):
+    rek = _boto(servers[0].url)
+    dropped = _Dropped(rek)
+    kwargs = {"Image": {"Bytes": sample_bytes}}
+    if attributes:
+        kwargs["Attributes"] = attributes
+    remote = rek.detect_faces(**kwargs)
+    local = client.detect_faces(**kwargs)
+    assert remote["FaceDetails"], "sample.jpg has a face"
+    assert _strip(remote) == _strip(local)
+    assert dropped.check() == {"DetectFaces"}
+    meta = remote["ResponseMetadata"]
+    assert meta["HTTPStatusCode"] == 200 and len(meta["RequestId"]) == 36
+    assert meta["HTTPHeaders"]["content-type"] == "application/x-amz-json-1.1"
+    if attributes == ["ALL"]:
+        face = remote["FaceDetails"][0]
+        assert {"EyeDirection", "AgeRange", "Emotions", "FaceOccluded"} <= set(face)
+
+
+def test_collections_end_to_end(servers, client, sample_bytes):
+    rek = _boto(servers[0].url)
+    dropped = _Dropped(rek)
+    cid = "server-test-collection"
+    created = rek.create_collection(CollectionId=cid)
+    assert created["StatusCode"] == 200 and created["CollectionArn"].endswith(f"collection/{cid}")
+    with pytest.raises(rek.exceptions.ResourceAlreadyExistsException):
+        rek.create_collection(CollectionId=cid)
+    ids = []
+    for n in range(3):  # the same photo under three ExternalImageIds: three stored faces
+        out = rek.index_faces(CollectionId=cid, Image={"Bytes": sample_bytes}, ExternalImageId=f"img-{n}",
+                              DetectionAttributes=["DEFAULT"], QualityFilter="NONE")
+        assert out["FaceRecords"] and "UnindexedFaces" in out
+        ids.extend(r["Face"]["FaceId"] for r in out["FaceRecords"])
+    desc = rek.describe_collection(CollectionId=cid)
+    assert desc["FaceCount"] == len(ids) and desc["CollectionARN"].startswith("arn:")
+    local_desc = client.describe_collection(CollectionId=cid)
+    assert abs(desc["CreationTimestamp"].timestamp() - local_desc["CreationTimestamp"].timestamp()) < 1e-3
+
+    pages = list(rek.get_paginator("list_faces").paginate(CollectionId=cid, PaginationConfig={"PageSize": 1}))
+    assert len(pages) == len(ids)
+    assert [f["FaceId"] for p in pages for f in p["Faces"]] == ids
+    assert _strip(rek.list_faces(CollectionId=cid)) == _strip(client.list_faces(CollectionId=cid))
+    coll_pages = list(rek.get_paginator("list_collections").paginate(PaginationConfig={"PageSize": 1}))
+    assert cid in [c for p in coll_pages for c in p["CollectionIds"]]
+
+    search = rek.search_faces(CollectionId=cid, FaceId=ids[0])
+    assert {m["Face"]["FaceId"] for m in search["FaceMatches"]} == set(ids[1:])
+    assert _strip(search) == _strip(client.search_faces(CollectionId=cid, FaceId=ids[0]))
+    by_image = rek.search_faces_by_image(CollectionId=cid, Image={"Bytes": sample_bytes}, FaceMatchThreshold=80)
+    assert {m["Face"]["FaceId"] for m in by_image["FaceMatches"]} == set(ids)
+    assert "SearchedFaceBoundingBox" in by_image and "SearchedFaceConfidence" in by_image
+
+    deleted = rek.delete_faces(CollectionId=cid, FaceIds=[ids[0], "00000000-0000-4000-8000-000000000000"])
+    assert deleted["DeletedFaces"] == [ids[0]]
+    assert deleted["UnsuccessfulFaceDeletions"][0]["Reasons"] == ["FACE_NOT_FOUND"]
+    assert rek.delete_collection(CollectionId=cid)["StatusCode"] == 200
+    with pytest.raises(rek.exceptions.ResourceNotFoundException):
+        rek.describe_collection(CollectionId=cid)
+    assert dropped.check() >= {"CreateCollection", "IndexFaces", "DescribeCollection", "ListFaces", "ListCollections",
+                               "SearchFaces", "SearchFacesByImage", "DeleteFaces", "DeleteCollection"}
+
+
+def test_errors_arrive_as_client_exceptions(rek, sample_bytes):
+    with pytest.raises(rek.exceptions.InvalidImageFormatException) as e:
+        rek.detect_faces(Image={"Bytes": b"GIF89a" + b"\0" * 200})
+    assert e.value.response["Error"]["Message"]
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(rek.exceptions.InvalidParameterException):
+        rek.detect_faces(Image={"Bytes": sample_bytes}, Attributes=["NOT_AN_ATTRIBUTE"])
+    with pytest.raises(rek.exceptions.InvalidParameterException):
+        rek.describe_collection(CollectionId="bad id!")
+    with pytest.raises(rek.exceptions.ImageTooLargeException):
+        rek.detect_faces(Image={"Bytes": b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024 + 10)})
+    rek.create_collection(CollectionId="server-token-test")
+    try:
+        with pytest.raises(rek.exceptions.InvalidPaginationTokenException):
+            rek.list_faces(CollectionId="server-token-test", NextToken="forged.token")
+    finally:
+        rek.delete_collection(CollectionId="server-token-test")
+    # What botocore would refuse before sending reaches the server with validation off: ValidationException.
+    loose = _boto(rek.meta.endpoint_url, parameter_validation=False)
+    with pytest.raises(loose.exceptions.ClientError) as e:
+        loose.detect_faces()
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert "Image" in e.value.response["Error"]["Message"]
+
+
+def test_wire_errors(servers, sample_bytes):
+    url = servers[0].url
+    status, headers, body = _raw(url, b"{}", target="RekognitionService.RecognizeCelebritiesX")
+    assert status == 400 and json.loads(body)["__type"] == "UnknownOperationException"
+    assert "RecognizeCelebritiesX" in json.loads(body)["Message"]
+    assert headers["x-amzn-requestid"] and headers["content-type"] == "application/x-amz-json-1.1"
+    status, _, body = _raw(url, b"{}", target=None)
+    assert status == 400 and json.loads(body)["__type"] == "UnknownOperationException"
+    status, _, body = _raw(url, b"{not json")
+    assert status == 400 and json.loads(body)["__type"] == "SerializationException"
+    status, _, body = _raw(url, json.dumps({"Image": {"Bytes": "@@not base64@@"}}).encode())
+    assert status == 400 and json.loads(body)["__type"] == "SerializationException"
+    status, _, body = _raw(url, json.dumps({"Image": {"Bytes": base64.b64encode(sample_bytes).decode()}}).encode())
+    assert status == 200 and json.loads(body)["FaceDetails"]
+    status, _, body = _raw(url, b"", method="GET")
+    assert status == 404 and json.loads(body)["__type"] == "UnknownOperationException"
+
+
+def test_body_limit(servers):
+    app = servers[0].server.config.app
+    big = b"x" * (app.max_body + 1)
+    status, headers, body = _raw(servers[0].url, big)
+    assert status == 413 and json.loads(body)["__type"] == "ImageTooLargeException"
+
+
+def test_half_sent_body_times_out(client):
+    server = _Server(create_app(client, keys={}, body_timeout=0.5, preload=False))
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: RekognitionService.DetectFaces\r\n"
+                      b"Content-Length: 100\r\n\r\n{\"Image\"")
+            data = b""
+            while True:  # the head and the body may come in separate segments; the server then closes
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        assert b" 408 " in data.split(b"\r\n")[0] and b"RequestTimeoutException" in data
+    finally:
+        server.stop()
+
+
+def test_idle_connection_is_closed(client, monkeypatch):
+    from facelens.server import protocol
+
+    monkeypatch.setattr(protocol.GuardedH11Protocol, "header_timeout", 0.3)
+    server = _Server(create_app(client, keys={}, preload=False))
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+            t0 = time.time()
+            assert s.recv(4096) == b""  # closed by the server
+            assert time.time() - t0 < 5
+    finally:
+        server.stop()
+
+
+def test_sigv4(servers, sample_bytes):
+    keyed = servers[1].url
+    good = _boto(keyed, KEY_ID, SECRET)
+    assert good.list_collections()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert good.detect_faces(Image={"Bytes": sample_bytes})["FaceDetails"]
+    with pytest.raises(good.exceptions.ClientError) as e:
+        _boto(keyed, KEY_ID, "wrong-secret").list_collections()
+    assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(good.exceptions.ClientError) as e:
+        _boto(keyed, "AKIDUNKNOWN", SECRET).list_collections()
+    assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    status, _, body = _raw(keyed, b"{}", target="RekognitionService.ListCollections")  # unsigned
+    assert status == 403 and json.loads(body)["__type"] == "MissingAuthenticationTokenException"
+    # Without keys any signature is accepted.
+    assert _boto(servers[0].url, "anything", "else").list_collections()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_sigv4_tampered_body_is_rejected(servers):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = servers[1].url
+    body = b'{"MaxResults": 1}'
+    req = AWSRequest("POST", url + "/", data=body, headers={
+        "X-Amz-Target": "RekognitionService.ListCollections", "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials(KEY_ID, SECRET), "rekognition", "us-east-1").add_auth(req)
+    headers = {k: v for k, v in req.headers.items() if k.lower() not in ("content-type", "x-amz-target")}
+    status, _, _ = _raw(url, body, target="RekognitionService.ListCollections", headers=headers)
+    assert status == 200
+    status, _, out = _raw(url, b'{"MaxResults": 2}', target="RekognitionService.ListCollections", headers=headers)
+    assert status == 403 and json.loads(out)["__type"] == "InvalidSignatureException"
+
+
+def test_concurrent_clients(servers, client, sample_bytes):
+    expected = _strip(client.detect_faces(Image={"Bytes": sample_bytes}))
+    url = servers[0].url
+
+    def worker(_):
+        rek = _boto(url)
+        return [_strip(rek.detect_faces(Image={"Bytes": sample_bytes})) for _ in range(3)]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [r for batch in pool.map(worker, range(8)) for r in batch]
+    assert len(results) == 24
+    assert all(r == expected for r in results)
+
+
+def test_serve_without_uvicorn_says_so(monkeypatch, capsys):
+    import sys
+
+    from facelens import cli
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    assert cli.main(["serve", "--port", "1"]) == 2
+    assert "pip install" in capsys.readouterr().err
+
+
+def test_non_loopback_without_keys_warns(monkeypatch, capsys):
+    from facelens.server import run
+
+    monkeypatch.delenv("FACELENS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    assert run.serve(host="0.0.0.0", port=1) == 0
+    assert "WARNING" in capsys.readouterr().err
+    assert run.serve(host="127.0.0.1", port=1) == 0
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_sigterm_finishes_in_flight_request(tmp_path, sample_bytes):
+    """`facelens serve` in a subprocess: a request whose body is still arriving when SIGTERM comes is answered,
+    then the server exits."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, FACELENS_HOME=str(tmp_path), FACELENS_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "facelens", "serve", "--port", str(port)], env=env,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+                time.sleep(0.05)
+        body = json.dumps({"Image": {"Bytes": base64.b64encode(sample_bytes).decode()}}).encode()
+        conn.settimeout(30)
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: RekognitionService.DetectFaces\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:100])
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        conn.sendall(body[100:])
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        conn.close()
+        assert data.startswith(b"HTTP/1.1 200") and b"FaceDetails" in data
+        assert proc.wait(30) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_keep_alive_requests_are_not_delayed(rek):
+    """Small requests on a kept-alive connection take about a millisecond (no Nagle / delayed-ACK stall of 40 ms,
+    which the protocol's TCP_NODELAY prevents)."""
+    rek.list_collections()
+    t = time.perf_counter()
+    for _ in range(20):
+        rek.list_collections()
+    assert time.perf_counter() - t < 0.4
+
+
+def _signed(body=b"{}", key=KEY_ID, secret=SECRET, url="http://127.0.0.1:8087/"):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest("POST", url, data=body, headers={"X-Amz-Target": "RekognitionService.ListCollections",
+                                                     "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials(key, secret), "rekognition", "us-east-1").add_auth(req)
+    req.headers["Host"] = "127.0.0.1:8087"
+    return {k.lower(): [v] for k, v in req.headers.items()}
+
+
+def test_sigv4_verifier_rules():
+    import datetime as dt
+
+    from facelens.server.sigv4 import AuthError, Verifier
+
+    v = Verifier({KEY_ID: SECRET})
+    headers = _signed()
+    assert v.verify("POST", "/", "", headers, b"{}") == KEY_ID
+
+    def code(**kw):
+        with pytest.raises(AuthError) as e:
+            v.verify(kw.get("method", "POST"), kw.get("path", "/"), "", kw.get("headers", headers),
+                     kw.get("body", b"{}"), now=kw.get("now"))
+        return e.value.code
+
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=16)
+    assert code(now=later) == "InvalidSignatureException"  # signed more than 15 minutes ago
+    assert code(path="/other") == "InvalidSignatureException"
+    assert code(body=b'{"x": 1}') == "InvalidSignatureException"
+    assert code(headers={**headers, "x-amz-target": ["RekognitionService.DeleteCollection"]}) \
+        == "InvalidSignatureException"  # a signed header changed
+    assert code(headers={**headers, "authorization": ["AWS4-HMAC-SHA256 Credential=abc"]}) \
+        == "IncompleteSignatureException"
+    assert code(headers={**headers, "authorization": ["Basic Zm9vOmJhcg=="]}) == "IncompleteSignatureException"
+    assert code(headers={k: h for k, h in headers.items() if k != "authorization"}) \
+        == "MissingAuthenticationTokenException"
+    assert code(headers=_signed(key="AKIDOTHER")) == "UnrecognizedClientException"
+    assert code(headers=_signed(secret="nope")) == "InvalidSignatureException"
