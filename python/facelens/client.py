@@ -205,7 +205,7 @@ class Client:
         new = []
         for i, vector in zip(kept, vectors):
             box = response.bounding_box(faces[i].box, width, height)
-            new.append(NewFace((box["Left"], box["Top"], box["Width"], box["Height"]), 100.0 * faces[i].score, vector))
+            new.append(NewFace((box["Left"], box["Top"], box["Width"], box["Height"]), faces[i].confidence, vector))
         stored = store.add_faces(info.name, image_id, request.get("ExternalImageId"), new)
         return response.index_faces(
             [(s, response.face_detail(faces[i], width, height, attributes)) for s, i in zip(stored, kept)],

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _core
 from .engine.attributes import BLEND_KEYS, AttributeModels
-from .engine.detector import CenterFaceDetector
+from .engine.detector import CenterFaceDetector, calibrated_confidence
 from .engine.mesh import FaceMesh, mirror_permutation
 from .images import DecodedImage
 from .models import registry
@@ -56,7 +56,7 @@ SHARPNESS_K = 616.8
 @dataclass
 class FaceAnalysis:
     box: np.ndarray  # [x1, y1, x2, y2] image px
-    score: float  # detector confidence 0..1
+    score: float  # CenterFace's raw heat-map score 0..1 (see confidence)
     points5: np.ndarray  # [5, 2] image px
     mesh: np.ndarray  # [478, 3] image px
     mesh_presence: float  # 0..1
@@ -65,6 +65,11 @@ class FaceAnalysis:
     eye_direction: Optional[Tuple[float, float, float]] = None  # (yaw, pitch, confidence 0..100)
     blendshapes: Optional[np.ndarray] = None  # [52] 0..1
     extras: dict = field(default_factory=dict)
+
+    @property
+    def confidence(self) -> float:
+        """Rekognition's Confidence: the probability (%) that the box holds a face (see engine/detector.py)."""
+        return calibrated_confidence(self.score)
     attributes: dict = field(default_factory=dict)  # issue 4's attributes asked for (engine/attributes.py)
 
 

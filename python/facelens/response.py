@@ -88,7 +88,7 @@ def face_detail(face: FaceAnalysis, width: int, height: int, attributes: frozens
         "Landmarks": landmarks(face, width, height, full="ALL" in attributes),
         "Pose": {"Roll": _angle(roll), "Yaw": _angle(yaw), "Pitch": _angle(pitch)},
         "Quality": {"Brightness": _percent(brightness), "Sharpness": _percent(sharpness)},
-        "Confidence": _percent(100.0 * face.score),
+        "Confidence": _percent(face.confidence),
     }
     if "EYE_DIRECTION" in attributes and face.eye_direction is not None:
         gy, gp, gc = face.eye_direction
@@ -227,7 +227,7 @@ def search_faces_by_image(face: FaceAnalysis, width: int, height: int, matches: 
                           face_model_version: str) -> Dict[str, object]:
     return {
         "SearchedFaceBoundingBox": bounding_box(face.box, width, height),
-        "SearchedFaceConfidence": _percent(100.0 * face.score),
+        "SearchedFaceConfidence": _percent(face.confidence),
         "FaceMatches": face_matches(matches),
         "FaceModelVersion": face_model_version,
     }

@@ -4,7 +4,7 @@ Every level checks the same measures of a face, each against its own bar:
 
 | measure (Reason when it fails)                            |   LOW | MEDIUM = AUTO |  HIGH |
 |-----------------------------------------------------------|-------|---------------|-------|
-| detector Confidence, % (LOW_CONFIDENCE)                    |  >= 55 |          >= 60 | >= 75 |
+| Confidence, % (LOW_CONFIDENCE)                             |  >= 90 |          >= 93 | >= 98 |
 | shorter side of the BoundingBox, px (SMALL_BOUNDING_BOX)   |  >= 20 |          >= 40 | >= 64 |
 | abs(Pose.Yaw), degrees (EXTREME_POSE)                      |  <= 75 |          <= 55 | <= 35 |
 | abs(Pose.Pitch), degrees (EXTREME_POSE)                    |  <= 60 |          <= 45 | <= 30 |
@@ -13,7 +13,7 @@ Every level checks the same measures of a face, each against its own bar:
 | FaceMesh's face probability, % (LOW_FACE_QUALITY)          |  >= 20 |          >= 50 | >= 80 |
 
 NONE checks nothing. The bars were set from the measures of real faces in ../shared/data: the 155 faces of the
-identity sets (single-person photos: Confidence >= 62, 1st percentile 73; shorter side >= 75 px; Brightness
+identity sets (single-person photos: Confidence >= 94, 1st percentile 98; shorter side >= 75 px; Brightness
 >= 23; Sharpness >= 14, 5th percentile 23; |Yaw| <= 29; |Pitch| <= 24) all pass AUTO, so AUTO leaves out only
 what is clearly unusable, while the small and blurred faces of the WIDER FACE and dlib group photos (median
 side 35 px, median Sharpness 19) fail HIGH. A Gaussian blur of sigma 8 px brings a 400 px face to Sharpness 4,
@@ -36,7 +36,7 @@ LEVELS = ("NONE", "AUTO", "LOW", "MEDIUM", "HIGH")
 
 @dataclass(frozen=True)
 class QualityBar:
-    confidence: float  # min detector confidence, %
+    confidence: float  # min Confidence, %
     side: float  # min shorter side of the box, px
     yaw: float  # max |yaw|, degrees
     pitch: float  # max |pitch|, degrees
@@ -46,9 +46,9 @@ class QualityBar:
 
 
 BARS = {
-    "LOW": QualityBar(confidence=55, side=20, yaw=75, pitch=60, brightness=8, sharpness=2, presence=20),
-    "MEDIUM": QualityBar(confidence=60, side=40, yaw=55, pitch=45, brightness=15, sharpness=8, presence=50),
-    "HIGH": QualityBar(confidence=75, side=64, yaw=35, pitch=30, brightness=25, sharpness=25, presence=80),
+    "LOW": QualityBar(confidence=90, side=20, yaw=75, pitch=60, brightness=8, sharpness=2, presence=20),
+    "MEDIUM": QualityBar(confidence=93, side=40, yaw=55, pitch=45, brightness=15, sharpness=8, presence=50),
+    "HIGH": QualityBar(confidence=98, side=64, yaw=35, pitch=30, brightness=25, sharpness=25, presence=80),
 }
 BARS["AUTO"] = BARS["MEDIUM"]
 
@@ -76,7 +76,7 @@ def reasons(face: FaceAnalysis, level: str, scale: float = 1.0) -> List[str]:
         out.append("LOW_BRIGHTNESS")
     if sharpness < bar.sharpness:
         out.append("LOW_SHARPNESS")
-    if 100.0 * face.score < bar.confidence:
+    if face.confidence < bar.confidence:
         out.append("LOW_CONFIDENCE")
     if min(x2 - x1, y2 - y1) / scale < bar.side:
         out.append("SMALL_BOUNDING_BOX")

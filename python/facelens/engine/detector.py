@@ -14,6 +14,19 @@ import numpy as np
 from .. import _core
 
 
+# Confidence = 100 * sigmoid(a * logit(raw) + b): the probability that a detection is a face, fitted by
+# tools/calibrate_confidence.py (matched vs unmatched detections on WIDER FACE val, dlib_faces and nofaces/).
+# Raw 0.5 (the detection threshold) reads 85.8, 0.7 reads 97.1, 0.9 reads 99.8.
+CONFIDENCE_CALIBRATION = (2.0060, 1.8013)
+
+
+def calibrated_confidence(raw: float) -> float:
+    """Confidence in % from CenterFace's raw heat-map score (0..1)."""
+    raw = min(max(float(raw), 1e-6), 1 - 1e-6)
+    a, b = CONFIDENCE_CALIBRATION
+    return 100.0 / (1.0 + math.exp(-(a * math.log(raw / (1 - raw)) + b)))
+
+
 @dataclass
 class Detections:
     boxes: np.ndarray  # float32 [N, 4] x1, y1, x2, y2 (image px), largest first
