@@ -24,10 +24,16 @@ class Client:
             or ``~/.facelens``.
         threads: onnxruntime threads per model call (default: ``$FACELENS_THREADS`` or the CPU count, max 4).
         detector_max_side: the detector runs on the image scaled so its longer side is this many pixels.
+        video_sample_fps: video jobs analyse at most this many frames per second of video (default 5; see
+            ``facelens.video.reader``).
+        video_workers: video jobs run at once by the default in-process runner (more wait in its queue).
+        video_runner: a ``facelens.video.JobRunner`` to run video jobs instead of the in-process pool.
     """
 
-    def __init__(self, home: Optional[str] = None, threads: Optional[int] = None, detector_max_side: int = 640) -> None:
+    def __init__(self, home: Optional[str] = None, threads: Optional[int] = None, detector_max_side: int = 640,
+                 video_sample_fps: Optional[float] = None, video_workers: int = 1, video_runner=None) -> None:
         self.home = default_home(home)
+        self._video_options = (video_sample_fps, video_workers, video_runner)
         self.store = ObjectStore(self.home)
         self.exceptions = Exceptions()
         self._threads = threads
@@ -101,6 +107,10 @@ class Client:
         return Paginator(getattr(self, operation_name), operation_name)
 
     def close(self) -> None:
+        video = getattr(self, "_video", None)
+        if video is not None:
+            video.close()
+            self._video = None
         self._engine = None
 
     # -- face collections (issue 5) -------------------------------------------------------------------------
@@ -271,6 +281,48 @@ class Client:
         height, width = image.rgb.shape[:2]
         matches = self._matches(name, vector, request)
         return response.search_faces_by_image(face, width, height, matches, info.face_model_version)
+
+
+    # -- stored-video jobs (issue 6) ------------------------------------------------------------------------
+    # Jobs and results live in $FACELENS_HOME/video.sqlite3 (video/store.py), opened on the first video call;
+    # jobs run on video_runner (default: a bounded pool of threads in this process, video/jobs.py).
+    @property
+    def video(self):
+        service = getattr(self, "_video", None)
+        if service is None:
+            with self._engine_lock:
+                service = getattr(self, "_video", None)
+                if service is None:
+                    from .video.reader import DEFAULT_SAMPLE_FPS
+                    from .video.service import VideoJobs
+
+                    fps, workers, runner = self._video_options
+                    service = self._video = VideoJobs(
+                        self.home, self.store, lambda: self.engine, fps or DEFAULT_SAMPLE_FPS, runner, workers
+                    )
+        return service
+
+    def start_face_detection(self, **kwargs: Any) -> Dict[str, Any]:
+        """StartFaceDetection: starts a job that finds the faces in a stored video (Video.S3Object); returns
+        its JobId at once. FaceAttributes DEFAULT | ALL (ALL includes EyeDirection and FaceOccluded)."""
+        return self._call("StartFaceDetection", lambda r: self.video.start_face_detection(r), kwargs)
+
+    def get_face_detection(self, **kwargs: Any) -> Dict[str, Any]:
+        """GetFaceDetection: JobStatus, and once SUCCEEDED VideoMetadata and Faces[] ({Timestamp ms, Face}) in
+        timestamp order, paginated by MaxResults (default and maximum 1000) and NextToken."""
+        return self._call("GetFaceDetection", lambda r: self.video.get_face_detection(r), kwargs)
+
+    def video_job_progress(self, JobId: str) -> Dict[str, Any]:  # noqa: N803 - boto3-style argument
+        """facelens only: {JobId, JobStatus, FramesDone, FramesTotal, Percent} of any video job. FramesTotal is
+        the number of frames the job will analyse (estimated from the container until the job ends)."""
+        result = self._call("GetFaceDetection", lambda r: self.video.progress(r["JobId"]), {"JobId": JobId})
+        result.pop("ResponseMetadata", None)
+        return result
+
+    def wait_for_video_job(self, JobId: str, timeout: Optional[float] = None, poll: float = 0.05) -> str:  # noqa: N803
+        """facelens only: blocks until the job is no longer IN_PROGRESS and returns its JobStatus
+        (TimeoutError after ``timeout`` seconds)."""
+        return self.video.wait(JobId, timeout, poll)
 
 
 _IMAGE_ID_NAMESPACE = uuid.UUID("6f1c3c1e-6b1f-5d8a-9a43-3d6f2f0c9e57")  # facelens ImageIds: uuid5(this, sha256)

@@ -188,3 +188,59 @@ def wanted_attributes(attributes: Optional[Sequence[str]]) -> frozenset:
         return frozenset(ATTRIBUTES)
     asked.add("DEFAULT")
     return frozenset(asked)
+
+
+# -- stored-video jobs (issue 6) ------------------------------------------------------------------------------
+JOB_ID = Member(str, required=True, min=1, max=64, pattern=r"^[a-zA-Z0-9-_]+$")
+_VIDEO_START = {
+    "Video": Member(dict, required=True),
+    "ClientRequestToken": Member(str, min=1, max=64, pattern=r"^[a-zA-Z0-9-_]+$"),
+    "NotificationChannel": Member(dict),
+    "JobTag": Member(str, min=1, max=1024, pattern=r"[a-zA-Z0-9_.\-:+=\/]+"),
+}
+# MaxResults has no maximum in the model: the service returns at most 1000 items a page whatever is asked.
+_VIDEO_GET = {"JobId": JOB_ID, "MaxResults": Member(int, min=1), "NextToken": Member(str, max=255)}
+SNS_TOPIC_ARN = Member(str, required=True, pattern=r"(^arn:aws:sns:.*:\w{12}:.+$)")
+ROLE_ARN = Member(str, required=True, pattern=r"arn:aws:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+
+OPERATIONS.update({
+    "StartFaceDetection": Operation("StartFaceDetection", {
+        **_VIDEO_START, "FaceAttributes": Member(str, enum=("DEFAULT", "ALL")),
+    }),
+    "GetFaceDetection": Operation("GetFaceDetection", dict(_VIDEO_GET)),
+})
+
+
+def video_source(video: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The S3Object of a request's Video (the only source Rekognition Video reads)."""
+    unknown = [k for k in video if k != "S3Object"]
+    if unknown:
+        raise ParamValidationError(f'Unknown parameter in Video: "{unknown[0]}", must be one of: S3Object')
+    s3object = video.get("S3Object")
+    if s3object is None:
+        raise InvalidParameterException("Video must specify an S3Object.")
+    if not isinstance(s3object, Mapping):
+        raise ParamValidationError(
+            f"Invalid type for parameter Video.S3Object, type: {type(s3object).__name__}, valid types: dict"
+        )
+    unknown = [k for k in s3object if k not in ("Bucket", "Name", "Version")]
+    if unknown:
+        raise ParamValidationError(
+            f'Unknown parameter in Video.S3Object: "{unknown[0]}", must be one of: Bucket, Name, Version'
+        )
+    return s3object
+
+
+def notification_channel(channel: Mapping[str, Any]) -> Dict[str, str]:
+    """A validated NotificationChannel: both ARNs present (botocore's shape) and well formed (the service)."""
+    members = {"SNSTopicArn": SNS_TOPIC_ARN, "RoleArn": ROLE_ARN}
+    problems = [f'Unknown parameter in NotificationChannel: "{k}", must be one of: SNSTopicArn, RoleArn'
+                for k in channel if k not in members]
+    problems += [f'Missing required parameter in NotificationChannel: "{k}"' for k in members if channel.get(k) is None]
+    problems += [f"Invalid type for parameter NotificationChannel.{k}, type: {type(channel[k]).__name__}, "
+                 "valid types: str" for k in members if channel.get(k) is not None and not isinstance(channel[k], str)]
+    if problems:
+        raise ParamValidationError("\n".join(problems))
+    for key, m in members.items():
+        check_constraints(f"NotificationChannel.{key}", channel[key], m)
+    return {k: channel[k] for k in members}

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterator, Tuple
 PAGINATED: Dict[str, Tuple[Tuple[str, ...], str]] = {
     "list_collections": (("CollectionIds", "FaceModelVersions"), "MaxResults"),
     "list_faces": (("Faces",), "MaxResults"),
+    "get_face_detection": (("Faces",), "MaxResults"),
 }
 
 

@@ -231,3 +231,31 @@ def search_faces_by_image(face: FaceAnalysis, width: int, height: int, matches: 
         "FaceMatches": face_matches(matches),
         "FaceModelVersion": face_model_version,
     }
+
+
+# -- stored-video jobs (issue 6) -------------------------------------------------------------------------------
+def face_detection(timestamp_ms: int, face: FaceAnalysis, width: int, height: int, attributes: frozenset) -> Dict[str, object]:
+    """One FaceDetection of GetFaceDetection: the FaceDetail of a face in the frame at ``timestamp_ms``."""
+    return {"Timestamp": int(timestamp_ms), "Face": face_detail(face, width, height, attributes)}
+
+
+def video_job(row, items_key: str, items: list, next_token) -> Dict[str, object]:
+    """A Get* response in the model's member order: JobStatus, StatusMessage, VideoMetadata, NextToken, the
+    items, JobId, Video, JobTag. While IN_PROGRESS (and when FAILED) there are no items and no VideoMetadata."""
+    out: Dict[str, object] = {"JobStatus": row.status}
+    if row.status == "FAILED" and row.status_message:
+        out["StatusMessage"] = row.status_message
+    if row.status == "SUCCEEDED":
+        out["VideoMetadata"] = dict(row.metadata or {})
+        if next_token:
+            out["NextToken"] = next_token
+        out[items_key] = items
+    out["JobId"] = row.job_id
+    out["Video"] = {"S3Object": dict(row.request["Video"]["S3Object"])}
+    if row.job_tag is not None:
+        out["JobTag"] = row.job_tag
+    return out
+
+
+def get_face_detection(row, faces: list, next_token) -> Dict[str, object]:
+    return video_job(row, "Faces", faces, next_token)

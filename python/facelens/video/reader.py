@@ -21,8 +21,11 @@ import numpy as np
 DEFAULT_SAMPLE_FPS = 5.0
 MAX_VIDEO_BYTES = 10 * 1024 ** 3  # Rekognition Video's limit for a stored video (10 GB)
 
-# Demuxers that read single pictures: PyAV opens a JPEG or PNG as a one-frame "video", which is not a video.
-_IMAGE_DEMUXERS = ("image2",)
+# The containers facelens reads (FFmpeg demuxer names). Rekognition accepts MP4 and MOV; AVI, Matroska/WebM,
+# MPEG-TS and raw H.264/HEVC streams are read too. Anything else is refused even if FFmpeg can open it: FFmpeg
+# reads a JPEG as a one-frame "video" (image2) and any text file as ANSI art (tty).
+VIDEO_CONTAINERS = frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "avi", "matroska", "webm", "mpegts", "h264",
+                              "hevc"})
 
 
 class NotAVideo(Exception):
@@ -67,9 +70,11 @@ def _open(path: Path):
         container = av.open(str(path), mode="r")
     except Exception as e:  # av.error.InvalidDataError and friends
         raise NotAVideo(f"Unsupported video format or corrupt file: {_reason(e)}") from None
-    if container.format.name in _IMAGE_DEMUXERS or container.format.name.endswith("_pipe"):
+    names = set(container.format.name.split(","))
+    if not names & VIDEO_CONTAINERS:
+        kind = container.format.long_name or container.format.name
         container.close()
-        raise NotAVideo(f"Unsupported video format: the file is a still image ({container.format.name}).")
+        raise NotAVideo(f"Unsupported video format ({kind}): MP4, MOV, AVI, MKV/WebM, MPEG-TS, H.264/HEVC are read.")
     if not container.streams.video:
         container.close()
         raise NotAVideo("The file has no video stream.")
@@ -118,9 +123,11 @@ def _info(container) -> VideoInfo:
     )
 
 
-def sample_frames(path: Path, sample_fps: float = DEFAULT_SAMPLE_FPS) -> Iterator[Tuple[int, np.ndarray]]:
+def sample_frames(path: Path, sample_fps: float = DEFAULT_SAMPLE_FPS,
+                  stats: Optional[Dict[str, float]] = None) -> Iterator[Tuple[int, np.ndarray]]:
     """Yields (timestamp ms, RGB uint8 [H, W, 3]) for the frames to analyse, in presentation order.
-    NotAVideo if the file cannot be opened or decoded."""
+    NotAVideo if the file cannot be opened or decoded. ``stats``, if given, receives "decoded" (frames decoded)
+    and "end_ms" (where the last decoded frame ends: the duration of streams whose container does not say)."""
     if not sample_fps > 0:
         raise ValueError("sample_fps must be > 0")
     container = _open(path)
@@ -144,6 +151,9 @@ def sample_frames(path: Path, sample_fps: float = DEFAULT_SAMPLE_FPS) -> Iterato
                     t_ms = 0.0
                 t_ms = max(0.0, t_ms)
                 last_ms = t_ms
+                if stats is not None:
+                    stats["decoded"] = decoded
+                    stats["end_ms"] = max(stats.get("end_ms", 0.0), t_ms + 1000.0 / float(stream.guessed_rate or 25))
                 if t_ms + 1e-6 < next_ms:
                     continue
                 while next_ms <= t_ms + 1e-6:

@@ -1,0 +1,276 @@
+"""``VideoJobs``: Start*/Get* for stored-video jobs on top of the job store and a job runner.
+
+Start validates the request, resolves ``Video.S3Object`` in the local object store (a missing object is
+InvalidS3ObjectException at once), applies ClientRequestToken idempotency, records the job IN_PROGRESS and hands
+its work to the runner; it returns the 64-hex-character JobId at once. The work decodes the video (a file that
+is not a decodable video makes the job FAILED with a StatusMessage), analyses the sampled frames with the same
+engine as DetectFaces and stores VideoMetadata and every result in one transaction with SUCCEEDED.
+
+Notifications: NotificationChannel is validated and recorded with the job. There is no SNS locally: when a job
+with a channel finishes, Rekognition's completion message ({JobId, Status, API, JobTag, Timestamp, Video}) is
+appended as one JSON line to ``$FACELENS_HOME/sns/<topic name>.jsonl``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from .. import contract, images, response
+from ..errors import (
+    IdempotentParameterMismatchException,
+    InvalidS3ObjectException,
+    ResourceNotFoundException,
+    VideoTooLargeException,
+)
+from . import reader, tokens
+from .jobs import JobRunner, LocalJobRunner
+from .store import JobStore
+
+MAX_RESULTS = 1000  # Get* MaxResults: the default and the most one page holds
+RESULT_BATCH = 500  # results are written to the database in batches of about this many while a job runs
+PROGRESS_WRITE_S = 0.5  # progress reaches the database (other processes) at most this often
+
+_LIVE_JOBS: set = set()  # JobIds submitted to a runner in this process and not finished
+_LIVE_LOCK = threading.Lock()
+
+
+def _params_hash(request: Dict[str, Any]) -> str:
+    rest = {k: v for k, v in request.items() if k != "ClientRequestToken"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class VideoJobs:
+    def __init__(self, home: Path, object_store, engine: Callable[[], Any], sample_fps: float = reader.DEFAULT_SAMPLE_FPS,
+                 runner: Optional[JobRunner] = None, workers: int = 1) -> None:
+        if not sample_fps > 0:
+            raise ValueError("video_sample_fps must be > 0")
+        self.home = Path(home)
+        self.objects = object_store
+        self._engine = engine
+        self.sample_fps = float(sample_fps)
+        self.runner: JobRunner = runner if runner is not None else LocalJobRunner(workers)
+        self.store = JobStore(self.home)
+        self._progress: Dict[str, tuple] = {}
+        self._mine: set = set()
+        self._lock = threading.Lock()
+
+    # -- Start ------------------------------------------------------------------------------------------------
+    def _video_path(self, video: Dict[str, Any]) -> Path:
+        s3object = contract.video_source(video)
+        path = self.objects.path_of(s3object)
+        try:
+            ok = path.is_file()
+            size = path.stat().st_size if ok else 0
+        except OSError:
+            ok = False
+        if not ok:
+            raise InvalidS3ObjectException(
+                "Unable to get object metadata from S3. Check object key, region and/or access permissions "
+                f"(no object s3://{s3object.get('Bucket')}/{s3object.get('Name')} under {self.objects.root / 's3'})."
+            )
+        if size > reader.MAX_VIDEO_BYTES:
+            raise VideoTooLargeException(f"The video is {size} bytes; the maximum is {reader.MAX_VIDEO_BYTES} bytes.")
+        return path
+
+    def start(self, operation: str, request: Dict[str, Any], make_work) -> Dict[str, Any]:
+        """Common Start*: ``make_work(job_id, path, request)`` returns the function the runner calls."""
+        path = self._video_path(request["Video"])
+        channel = request.get("NotificationChannel")
+        if channel is not None:
+            channel = contract.notification_channel(channel)
+        token = request.get("ClientRequestToken")
+        wanted = _params_hash(request)
+        row, created = self.store.create(
+            secrets.token_hex(32), operation, token, wanted, request, request.get("JobTag"), channel, 0,
+            self.sample_fps,
+        )
+        if not created:
+            if row.params_hash != wanted:
+                raise IdempotentParameterMismatchException(
+                    "ClientRequestToken was used with different parameters in a previous request."
+                )
+            return {"JobId": row.job_id}
+        job_id = row.job_id
+        with _LIVE_LOCK:
+            _LIVE_JOBS.add(job_id)
+        with self._lock:
+            self._mine.add(job_id)
+            self._progress[job_id] = (0, 0, 0.0)
+        work = make_work(job_id, path, request)
+
+        def run(stop: threading.Event) -> None:
+            try:
+                work(stop)
+            finally:
+                with _LIVE_LOCK:
+                    _LIVE_JOBS.discard(job_id)
+                with self._lock:
+                    self._mine.discard(job_id)
+                    self._progress.pop(job_id, None)
+                self._notify(job_id)
+
+        try:
+            self.runner.submit(job_id, run)
+        except Exception as e:
+            with _LIVE_LOCK:
+                _LIVE_JOBS.discard(job_id)
+            self.store.fail(job_id, f"The job could not be queued: {e}")
+        return {"JobId": job_id}
+
+    def _notify(self, job_id: str) -> None:
+        row = self.store.get(job_id)
+        if row is None or not row.notification:
+            return
+        topic = row.notification["SNSTopicArn"].rsplit(":", 1)[-1]
+        s3 = row.request["Video"]["S3Object"]
+        message = {
+            "JobId": job_id, "Status": row.status, "API": "Start" + row.operation, "JobTag": row.job_tag,
+            "Timestamp": int((row.finished or time.time()) * 1000),
+            "Video": {"S3ObjectName": s3.get("Name"), "S3Bucket": s3.get("Bucket")},
+        }
+        folder = self.home / "sns"
+        folder.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in topic) or "topic"
+        with open(folder / f"{safe}.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps({"TopicArn": row.notification["SNSTopicArn"], "Message": message}) + "\n")
+
+    # -- the work of a job ------------------------------------------------------------------------------------
+    def _frames(self, job_id: str, path: Path, stop: threading.Event, analyse) -> None:
+        """Runs ``analyse(timestamp_ms, DecodedImage) -> [items]`` over the sampled frames; stores the outcome."""
+        try:
+            info = reader.probe(path)
+            total = info.planned_frames(self.sample_fps)
+            self._set_progress(job_id, 0, total, force=True)
+            items: List[Dict[str, Any]] = []
+            done = 0
+            stats: Dict[str, float] = {}
+            seq = 1  # the number of the first item in ``items``
+            for timestamp, rgb in reader.sample_frames(path, self.sample_fps, stats):
+                if stop.is_set():
+                    self.store.fail(job_id, "The job was stopped before it finished: its client was closed.")
+                    return
+                items.extend(analyse(timestamp, images.from_array(rgb)))
+                if len(items) >= RESULT_BATCH:
+                    self.store.add_results(job_id, seq, items)
+                    seq += len(items)
+                    items = []
+                done += 1
+                total = max(total, done)
+                self._set_progress(job_id, done, total)
+            metadata = info.metadata()
+            if not metadata["DurationMillis"] and stats.get("end_ms"):  # raw streams: known once decoded
+                metadata["DurationMillis"] = int(round(stats["end_ms"]))
+            self.store.succeed(job_id, metadata, items, done, first_seq=seq)
+        except reader.NotAVideo as e:
+            self.store.fail(job_id, str(e))
+        except Exception as e:  # a bug of ours: the job fails, the runner goes on
+            self.store.fail(job_id, f"Internal error: {type(e).__name__}: {e}")
+
+    def _set_progress(self, job_id: str, done: int, total: int, force: bool = False) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last_write = self._progress.get(job_id, (0, 0, 0.0))[2]
+            write = force or now - last_write >= PROGRESS_WRITE_S
+            self._progress[job_id] = (done, total, now if write else last_write)
+        if write:
+            self.store.progress(job_id, done, total)
+
+    # -- Get --------------------------------------------------------------------------------------------------
+    def job(self, job_id: str, operation: str):
+        row = self.store.get(job_id)
+        if row is None or row.operation != operation:
+            raise ResourceNotFoundException(f"Job {job_id} was not found.")
+        if row.status == "IN_PROGRESS" and self._orphaned(row):
+            self.store.fail(job_id, f"The process that ran the job (pid {row.owner_pid}) ended before it finished.")
+            row = self.store.get(job_id)
+        return row
+
+    def _orphaned(self, row) -> bool:
+        if row.owner_host != socket.gethostname():
+            return False
+        if row.owner_pid == os.getpid():
+            with _LIVE_LOCK:
+                return row.job_id not in _LIVE_JOBS
+        return not _pid_alive(row.owner_pid)
+
+    def page(self, row, request: Dict[str, Any]):
+        """(items, NextToken or None) of a Get* request on a finished job."""
+        limit = min(int(request.get("MaxResults") or MAX_RESULTS), MAX_RESULTS)
+        after = 0
+        if request.get("NextToken"):
+            after = tokens.parse(self.store.token_secret, request["NextToken"], row.job_id)
+        if row.status != "SUCCEEDED":
+            return [], None
+        items, more = self.store.results(row.job_id, after, limit)
+        return items, (tokens.make(self.store.token_secret, row.job_id, more) if more is not None else None)
+
+    def progress(self, job_id: str) -> Dict[str, Any]:
+        row = self.store.get(job_id)
+        if row is None:
+            raise ResourceNotFoundException(f"Job {job_id} was not found.")
+        row = self.job(job_id, row.operation)
+        done, total = row.frames_done, row.frames_total
+        with self._lock:
+            live = self._progress.get(job_id)
+        if live is not None and row.status == "IN_PROGRESS":
+            done, total = live[0], live[1]
+        percent = 100.0 if row.status == "SUCCEEDED" else (100.0 * done / total if total else 0.0)
+        return {"JobId": job_id, "JobStatus": row.status, "FramesDone": done, "FramesTotal": total,
+                "Percent": round(percent, 1)}
+
+    def wait(self, job_id: str, timeout: Optional[float] = None, poll: float = 0.05) -> str:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status = self.progress(job_id)["JobStatus"]
+            if status != "IN_PROGRESS":
+                return status
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"video job {job_id} still IN_PROGRESS after {timeout} s")
+            time.sleep(poll)
+
+    def close(self) -> None:
+        self.runner.shutdown(wait=False)
+        with self._lock:
+            mine = list(self._mine)
+        for job_id in mine:  # queued jobs that will never run, and running ones (they stop at their next frame)
+            self.store.fail(job_id, "The job was stopped before it finished: its client was closed.")
+            with _LIVE_LOCK:
+                _LIVE_JOBS.discard(job_id)
+
+    # -- face detection ---------------------------------------------------------------------------------------
+    def start_face_detection(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        return self.start("FaceDetection", request, self._face_detection_work)
+
+    def _face_detection_work(self, job_id: str, path: Path, request: Dict[str, Any]):
+        attributes = contract.wanted_attributes([request.get("FaceAttributes") or "DEFAULT"])
+        want_eyes = "EYE_DIRECTION" in attributes
+
+        def analyse(timestamp: int, image) -> List[Dict[str, Any]]:
+            faces = self._engine().analyze(image, want_eyes=want_eyes, attributes=attributes)
+            height, width = image.rgb.shape[:2]
+            return [response.face_detection(timestamp, f, width, height, attributes) for f in faces]
+
+        return lambda stop: self._frames(job_id, path, stop, analyse)
+
+    def get_face_detection(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        row = self.job(request["JobId"], "FaceDetection")
+        faces, next_token = self.page(row, request)
+        return response.get_face_detection(row, faces, next_token)

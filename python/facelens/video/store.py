@@ -1,0 +1,224 @@
+"""Video jobs on disk: ``$FACELENS_HOME/video.sqlite3``.
+
+- ``jobs``: one row per job (its operation, request, the ClientRequestToken and a hash of the other parameters
+  for idempotency, JobTag, NotificationChannel, status, StatusMessage, VideoMetadata, progress, the process
+  that runs it).
+- ``results``: the job's result items (e.g. FaceDetection dicts as JSON) numbered ``seq`` = 1, 2, ... in the
+  order Get* returns them. A running job writes them in batches (memory stays flat on long videos) but Get*
+  returns none until the transaction that stores the last batch and marks the job SUCCEEDED; a FAILED job's
+  rows are deleted. So a job is either IN_PROGRESS (no results shown) or finished with all of them: pages are
+  stable and complete, and any other process opening the same home answers Get* for it.
+- ``meta``: the secret that signs this home's pagination tokens.
+
+WAL journal, one connection per thread, ``BEGIN IMMEDIATE`` writes (as collections/store.py does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+DB_NAME = "video.sqlite3"
+BUSY_TIMEOUT_S = 60.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    operation TEXT NOT NULL,
+    request_token TEXT,
+    params_hash TEXT NOT NULL,
+    request TEXT NOT NULL,
+    job_tag TEXT,
+    notification TEXT,
+    status TEXT NOT NULL,
+    status_message TEXT,
+    metadata TEXT,
+    frames_done INTEGER NOT NULL DEFAULT 0,
+    frames_total INTEGER NOT NULL DEFAULT 0,
+    sample_fps REAL NOT NULL,
+    owner_host TEXT NOT NULL,
+    owner_pid INTEGER NOT NULL,
+    created REAL NOT NULL,
+    finished REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_token ON jobs (operation, request_token) WHERE request_token IS NOT NULL;
+CREATE TABLE IF NOT EXISTS results (
+    job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;
+"""
+
+_JOB_COLUMNS = (
+    "job_id, operation, request_token, params_hash, request, job_tag, notification, status, status_message, "
+    "metadata, frames_done, frames_total, sample_fps, owner_host, owner_pid, created, finished"
+)
+
+
+@dataclass(frozen=True)
+class JobRow:
+    job_id: str
+    operation: str
+    request_token: Optional[str]
+    params_hash: str
+    request: Dict[str, Any]
+    job_tag: Optional[str]
+    notification: Optional[Dict[str, Any]]
+    status: str
+    status_message: Optional[str]
+    metadata: Optional[Dict[str, Any]]
+    frames_done: int
+    frames_total: int
+    sample_fps: float
+    owner_host: str
+    owner_pid: int
+    created: float
+    finished: Optional[float]
+
+
+def _row(r) -> JobRow:
+    return JobRow(
+        r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], json.loads(r[6]) if r[6] else None, r[7], r[8],
+        json.loads(r[9]) if r[9] else None, r[10], r[11], r[12], r[13], r[14], r[15], r[16],
+    )
+
+
+class JobStore:
+    def __init__(self, home: Path) -> None:
+        self.path = Path(home) / DB_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        with self._write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'token_secret'").fetchone()
+            if row is None:
+                secret = secrets.token_bytes(32)
+                db.execute("INSERT INTO meta (key, value) VALUES ('token_secret', ?)", (secret,))
+            else:
+                secret = bytes(row[0])
+        self.token_secret = secret
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- jobs ---------------------------------------------------------------------------------------------
+    def create(self, job_id: str, operation: str, request_token: Optional[str], params_hash: str,
+               request: Dict[str, Any], job_tag: Optional[str], notification: Optional[Dict[str, Any]],
+               frames_total: int, sample_fps: float) -> Tuple[JobRow, bool]:
+        """Inserts a new IN_PROGRESS job, or returns the job already started with the same ClientRequestToken
+        for the same operation. (row, created)."""
+        with self._write() as db:
+            if request_token is not None:
+                r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE operation = ? AND request_token = ?",
+                               (operation, request_token)).fetchone()
+                if r is not None:
+                    return _row(r), False
+            db.execute(
+                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, NULL, 0, ?, ?, "
+                "?, ?, ?, NULL)",
+                (job_id, operation, request_token, params_hash, json.dumps(request), job_tag,
+                 json.dumps(notification) if notification else None, int(frames_total), float(sample_fps),
+                 socket.gethostname(), os.getpid(), time.time()),
+            )
+            r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return _row(r), True
+
+    def get(self, job_id: str) -> Optional[JobRow]:
+        r = self._conn().execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return _row(r) if r is not None else None
+
+    def progress(self, job_id: str, done: int, total: int) -> None:
+        with self._write() as db:
+            db.execute("UPDATE jobs SET frames_done = ?, frames_total = ? WHERE job_id = ? AND status = 'IN_PROGRESS'",
+                       (int(done), int(total), job_id))
+
+    def add_results(self, job_id: str, first_seq: int, items: Sequence[Dict[str, Any]]) -> None:
+        """Stores results of a job still IN_PROGRESS (Get* shows none of them until ``succeed``), numbered from
+        ``first_seq``; a job's results are written in batches so that a long video needs no memory for them."""
+        with self._write() as db:
+            if not self._in_progress(db, job_id):
+                return
+            db.executemany("INSERT OR REPLACE INTO results (job_id, seq, item) VALUES (?, ?, ?)",
+                           ((job_id, first_seq + i, json.dumps(item, separators=(",", ":")))
+                            for i, item in enumerate(items)))
+
+    def succeed(self, job_id: str, metadata: Dict[str, Any], items: Sequence[Dict[str, Any]], frames: int,
+                first_seq: int = 1) -> None:
+        """Stores the last results (from ``first_seq``) and marks the job SUCCEEDED, in one transaction; nothing
+        if the job is no longer IN_PROGRESS (stopped and marked FAILED meanwhile)."""
+        with self._write() as db:
+            if not self._in_progress(db, job_id):
+                return
+            db.execute("DELETE FROM results WHERE job_id = ? AND seq >= ?", (job_id, first_seq))
+            db.executemany("INSERT INTO results (job_id, seq, item) VALUES (?, ?, ?)",
+                           ((job_id, first_seq + i, json.dumps(item, separators=(",", ":")))
+                            for i, item in enumerate(items)))
+            db.execute(
+                "UPDATE jobs SET status = 'SUCCEEDED', metadata = ?, frames_done = ?, frames_total = ?, finished = ? "
+                "WHERE job_id = ?",
+                (json.dumps(metadata), int(frames), int(frames), time.time(), job_id),
+            )
+
+    @staticmethod
+    def _in_progress(db: sqlite3.Connection, job_id: str) -> bool:
+        row = db.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return row is not None and row[0] == "IN_PROGRESS"
+
+    def fail(self, job_id: str, message: str, only_in_progress: bool = True) -> None:
+        """Marks the job FAILED with a StatusMessage and drops any results it had stored."""
+        with self._write() as db:
+            row = db.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            if row is None or (only_in_progress and row[0] != "IN_PROGRESS"):
+                return
+            db.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+            db.execute(
+                "UPDATE jobs SET status = 'FAILED', status_message = ?, finished = ? WHERE job_id = ?"
+                + (" AND status = 'IN_PROGRESS'" if only_in_progress else ""),
+                (message[:1000], time.time(), job_id),
+            )
+
+    def results(self, job_id: str, after: int, limit: int) -> Tuple[List[Dict[str, Any]], Optional[int]]:
+        """Items with seq > after, at most ``limit``; and the seq of the last one returned if more follow."""
+        rows = self._conn().execute(
+            "SELECT seq, item FROM results WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (job_id, int(after), int(limit) + 1),
+        ).fetchall()
+        more = rows[limit - 1][0] if len(rows) > limit else None
+        return [json.loads(item) for _, item in rows[:limit]], more
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
