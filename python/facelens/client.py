@@ -188,14 +188,14 @@ class Client:
         return response.describe_collection(info.name, info.face_count, info.face_model_version, info.created)
 
     def _list_collections(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        from .collections import tokens
+        from . import tokens
 
         store = self.collections
         after = 0
         if request.get("NextToken"):
-            after = tokens.parse(store.token_secret, request["NextToken"], "c", 0)
+            after = tokens.parse(store.token_secret, request["NextToken"], "ListCollections")
         page, more = store.list(after, request.get("MaxResults") or _DEFAULT_PAGE)
-        token = tokens.make(store.token_secret, "c", 0, more) if more is not None else None
+        token = tokens.make(store.token_secret, "ListCollections", more) if more is not None else None
         return response.list_collections([(c.name, c.face_model_version) for c in page], token)
 
     def _index_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
@@ -224,19 +224,19 @@ class Client:
         )
 
     def _list_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        from .collections import tokens
+        from . import tokens
 
         store = self.collections
         name = request["CollectionId"]
         info = store.describe(name)
         after = 0
         if request.get("NextToken"):
-            after = tokens.parse(store.token_secret, request["NextToken"], "f", info.rid)
+            after = tokens.parse(store.token_secret, request["NextToken"], f"ListFaces.{info.rid}")
         if request.get("UserId") is not None:  # facelens has no users (AssociateFaces): no face belongs to one
             return response.list_faces([], None, info.face_model_version)
         info, faces, more = store.list_faces(name, after, request.get("MaxResults") or _DEFAULT_PAGE,
                                              request.get("FaceIds"))
-        token = tokens.make(store.token_secret, "f", info.rid, more) if more is not None else None
+        token = tokens.make(store.token_secret, f"ListFaces.{info.rid}", more) if more is not None else None
         return response.list_faces(faces, token, info.face_model_version)
 
     def _delete_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:

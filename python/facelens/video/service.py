@@ -30,7 +30,8 @@ from ..errors import (
     ResourceNotFoundException,
     VideoTooLargeException,
 )
-from . import reader, tokens
+from .. import tokens
+from . import reader
 from .jobs import JobRunner, LocalJobRunner
 from .store import JobStore
 
