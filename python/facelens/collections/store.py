@@ -25,14 +25,14 @@ import sqlite3
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
+from ..sqlite import Database
 from .index import DIM, VectorIndex
 
 DB_NAME = "collections.sqlite3"
@@ -124,68 +124,26 @@ class CollectionStore:
         self.home = Path(home)
         self.path = self.home / DB_NAME
         self.face_model_version = face_model_version
-        self._local = threading.local()
+        self.db = Database(self.path, synchronous="FULL", busy_timeout=BUSY_TIMEOUT_S)
         self._indexes: Dict[int, VectorIndex] = {}
         self._indexes_lock = threading.Lock()
         self.home.mkdir(parents=True, exist_ok=True)
         self._setup()
 
-    # -- connections and transactions ------------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
-
     def _setup(self) -> None:
-        conn = self._conn()
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:  # switching to WAL needs a moment alone with the file; the setting then persists
-            try:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                break
-            except sqlite3.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        if str(mode).lower() != "wal":
-            raise RuntimeError(f"SQLite refused WAL mode for {self.path} (got {mode!r})")
-        with self._write() as c:
+        with self.db.write() as c:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
             c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('token_secret', ?)", (secrets.token_bytes(32),))
-        with self._read() as c:
+        with self.db.read() as c:
             self.token_secret = bytes(c.execute("SELECT value FROM meta WHERE key='token_secret'").fetchone()[0])
 
     # -- collections ------------------------------------------------------------------------------------------
     def create(self, name: str) -> CollectionInfo:
         now = time.time()
-        with self._write() as c:
+        with self.db.write() as c:
             try:
                 cur = c.execute("INSERT INTO collections (name, created, face_model_version) VALUES (?, ?, ?)",
                                 (name, now, self.face_model_version))
@@ -194,7 +152,7 @@ class CollectionStore:
             return CollectionInfo(cur.lastrowid, name, now, self.face_model_version, 0)
 
     def delete(self, name: str) -> None:
-        with self._write() as c:
+        with self.db.write() as c:
             row = c.execute("SELECT rid FROM collections WHERE name=?", (name,)).fetchone()
             if row is None:
                 raise _not_found(name)
@@ -203,7 +161,7 @@ class CollectionStore:
             self._indexes.pop(row[0], None)
 
     def describe(self, name: str) -> CollectionInfo:
-        with self._read() as c:
+        with self.db.read() as c:
             return self._info(c, name)
 
     def _info(self, c: sqlite3.Connection, name: str) -> CollectionInfo:
@@ -215,7 +173,7 @@ class CollectionStore:
 
     def list(self, after: int, limit: int) -> Tuple[List[CollectionInfo], Optional[int]]:
         """Collections in creation order after position ``after``; the position to continue from, if any."""
-        with self._read() as c:
+        with self.db.read() as c:
             rows = c.execute("SELECT rid, name, created, face_model_version, face_count FROM collections "
                              "WHERE rid > ? ORDER BY rid LIMIT ?", (after, limit + 1)).fetchall()
         more = len(rows) > limit
@@ -229,7 +187,7 @@ class CollectionStore:
         collection is not stored again (its record comes back instead). Returns the records in ``faces``'s
         order, once committed."""
         out: List[StoredFace] = []
-        with self._write() as c:
+        with self.db.write() as c:
             info = self._info(c, name)
             existing = [
                 _row_face(r) for r in c.execute(
@@ -265,7 +223,7 @@ class CollectionStore:
         vectors = np.ascontiguousarray(vectors, dtype="<f4").reshape(-1, DIM)
         image_id = image_id or str(uuid.uuid4())
         ids = [str(uuid.uuid4()) for _ in range(len(vectors))]
-        with self._write() as c:
+        with self.db.write() as c:
             info = self._info(c, name)
             c.executemany(
                 f"INSERT INTO faces (rid, {_FACE_COLUMNS}, vector) VALUES (?, ?, ?, NULL, 0, 0, 1, 1, 100, ?, ?)",
@@ -278,7 +236,7 @@ class CollectionStore:
     def list_faces(self, name: str, after: int, limit: int,
                    face_ids: Optional[Sequence[str]] = None) -> Tuple[CollectionInfo, List[StoredFace], Optional[int]]:
         """Faces in indexing order after position ``after`` (optionally only those in ``face_ids``)."""
-        with self._read() as c:
+        with self.db.read() as c:
             info = self._info(c, name)
             if face_ids is None:
                 rows = c.execute(f"SELECT seq, {_FACE_COLUMNS} FROM faces WHERE rid=? AND seq > ? ORDER BY seq "
@@ -296,7 +254,7 @@ class CollectionStore:
         """(deleted, not found), each in request order without repeats."""
         wanted = list(dict.fromkeys(face_ids))
         deleted, missing = [], []
-        with self._write() as c:
+        with self.db.write() as c:
             info = self._info(c, name)
             for fid in wanted:
                 cur = c.execute("DELETE FROM faces WHERE face_id=? AND +rid=?", (fid, info.rid))
@@ -308,7 +266,7 @@ class CollectionStore:
 
     def face_vector(self, name: str, face_id: str) -> Optional[np.ndarray]:
         """The stored descriptor of a face of the collection (None if the collection has no such face)."""
-        with self._read() as c:
+        with self.db.read() as c:
             info = self._info(c, name)
             row = c.execute("SELECT vector FROM faces WHERE face_id=? AND +rid=?", (face_id, info.rid)).fetchone()
         return None if row is None else np.frombuffer(row[0], dtype="<f4").astype(np.float32)
@@ -317,7 +275,7 @@ class CollectionStore:
         out: Dict[str, StoredFace] = {}
         if not face_ids:
             return out
-        with self._read() as c:
+        with self.db.read() as c:
             info = self._info(c, name)
             ids = list(dict.fromkeys(face_ids))
             for start in range(0, len(ids), 4096):  # by the UNIQUE index on face_id
@@ -331,7 +289,7 @@ class CollectionStore:
     def index(self, name: str) -> VectorIndex:
         """The collection's in-memory index, brought up to date with the database (other processes' writes
         included)."""
-        with self._read() as c:
+        with self.db.read() as c:
             row = c.execute("SELECT rid, version, purge FROM collections WHERE name=?", (name,)).fetchone()
         if row is None:
             raise _not_found(name)
@@ -351,7 +309,7 @@ class CollectionStore:
         return index
 
     def _refresh(self, index: VectorIndex, full: bool) -> None:
-        with self._read() as c:
+        with self.db.read() as c:
             row = c.execute("SELECT version, purge FROM collections WHERE rid=?", (index.rid,)).fetchone()
             if row is None:  # deleted meanwhile: an empty index; the caller's next lookup reports it
                 index.reset([], np.zeros((0, DIM), np.float32), 0)

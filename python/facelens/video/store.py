@@ -20,12 +20,12 @@ import os
 import secrets
 import socket
 import sqlite3
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ..sqlite import Database
 
 DB_NAME = "video.sqlite3"
 BUSY_TIMEOUT_S = 60.0
@@ -98,10 +98,10 @@ class JobStore:
     def __init__(self, home: Path) -> None:
         self.path = Path(home) / DB_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        conn = self._conn()
-        conn.executescript(_SCHEMA)
-        with self._write() as db:
+        # NORMAL: results of a job are rewritten if lost; a job's rows still survive a killed process.
+        self.db = Database(self.path, synchronous="NORMAL", busy_timeout=BUSY_TIMEOUT_S)
+        self.db.conn().executescript(_SCHEMA)
+        with self.db.write() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'token_secret'").fetchone()
             if row is None:
                 secret = secrets.token_bytes(32)
@@ -110,35 +110,13 @@ class JobStore:
                 secret = bytes(row[0])
         self.token_secret = secret
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
     # -- jobs ---------------------------------------------------------------------------------------------
     def create(self, job_id: str, operation: str, request_token: Optional[str], params_hash: str,
                request: Dict[str, Any], job_tag: Optional[str], notification: Optional[Dict[str, Any]],
                frames_total: int, sample_fps: float) -> Tuple[JobRow, bool]:
         """Inserts a new IN_PROGRESS job, or returns the job already started with the same ClientRequestToken
         for the same operation. (row, created)."""
-        with self._write() as db:
+        with self.db.write() as db:
             if request_token is not None:
                 r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE operation = ? AND request_token = ?",
                                (operation, request_token)).fetchone()
@@ -155,18 +133,18 @@ class JobStore:
         return _row(r), True
 
     def get(self, job_id: str) -> Optional[JobRow]:
-        r = self._conn().execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        r = self.db.conn().execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return _row(r) if r is not None else None
 
     def progress(self, job_id: str, done: int, total: int) -> None:
-        with self._write() as db:
+        with self.db.write() as db:
             db.execute("UPDATE jobs SET frames_done = ?, frames_total = ? WHERE job_id = ? AND status = 'IN_PROGRESS'",
                        (int(done), int(total), job_id))
 
     def add_results(self, job_id: str, first_seq: int, items: Sequence[Dict[str, Any]]) -> None:
         """Stores results of a job still IN_PROGRESS (Get* shows none of them until ``succeed``), numbered from
         ``first_seq``; a job's results are written in batches so that a long video needs no memory for them."""
-        with self._write() as db:
+        with self.db.write() as db:
             if not self._in_progress(db, job_id):
                 return
             db.executemany("INSERT OR REPLACE INTO results (job_id, seq, item) VALUES (?, ?, ?)",
@@ -177,7 +155,7 @@ class JobStore:
                 first_seq: int = 1) -> None:
         """Stores the last results (from ``first_seq``) and marks the job SUCCEEDED, in one transaction; nothing
         if the job is no longer IN_PROGRESS (stopped and marked FAILED meanwhile)."""
-        with self._write() as db:
+        with self.db.write() as db:
             if not self._in_progress(db, job_id):
                 return
             db.execute("DELETE FROM results WHERE job_id = ? AND seq >= ?", (job_id, first_seq))
@@ -197,7 +175,7 @@ class JobStore:
 
     def fail(self, job_id: str, message: str, only_in_progress: bool = True) -> None:
         """Marks the job FAILED with a StatusMessage and drops any results it had stored."""
-        with self._write() as db:
+        with self.db.write() as db:
             row = db.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             if row is None or (only_in_progress and row[0] != "IN_PROGRESS"):
                 return
@@ -210,7 +188,7 @@ class JobStore:
 
     def results(self, job_id: str, after: int, limit: int) -> Tuple[List[Dict[str, Any]], Optional[int]]:
         """Items with seq > after, at most ``limit``; and the seq of the last one returned if more follow."""
-        rows = self._conn().execute(
+        rows = self.db.conn().execute(
             "SELECT seq, item FROM results WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (job_id, int(after), int(limit) + 1),
         ).fetchall()
@@ -218,7 +196,4 @@ class JobStore:
         return [json.loads(item) for _, item in rows[:limit]], more
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.db.close()
