@@ -46,7 +46,160 @@ def cmd_detect_faces(args) -> dict:
     params = {"Image": _image_arg(args)}
     if args.attributes:
         params["Attributes"] = _attributes(args.attributes)
-    return _client(args).detect_faces(**params)
+    if args.draw:
+        params["Attributes"] = _with_eye_direction(params.get("Attributes"))
+    client = _client(args)
+    result = client.detect_faces(**params)
+    if args.draw:
+        _draw(client, params["Image"], result, args.draw)
+    return result
+
+
+def _with_eye_direction(attributes: Optional[List[str]]) -> List[str]:
+    """Attributes for a --draw request: what was asked for plus EYE_DIRECTION (for the gaze arrows)."""
+    attributes = list(attributes or ["DEFAULT"])
+    if "ALL" not in attributes and "EYE_DIRECTION" not in attributes:
+        attributes.append("EYE_DIRECTION")
+    return attributes
+
+
+def _draw(client, image: dict, result: dict, path: str) -> None:
+    """Writes ``image`` with ``result``'s faces drawn on it (draw.py) to ``path`` (PNG, or what its suffix says)."""
+    import cv2
+
+    from .draw import draw_faces
+
+    decoded = client._load_image(image)
+    rgb = decoded.rgb
+    if rgb.shape[1] != decoded.width or rgb.shape[0] != decoded.height:  # reduced on decode: back to full size
+        rgb = cv2.resize(rgb, (decoded.width, decoded.height), interpolation=cv2.INTER_LINEAR)
+    bgr = draw_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), result, bgr=True)
+    if not cv2.imwrite(path, bgr):
+        raise SystemExit(f"facelens: cannot write {path}")
+
+
+def _with_pages(method, key: str, **params) -> dict:
+    """Calls a paginated operation, following NextToken to the end; returns the first page with ``key``'s
+    list holding every page's items (and no NextToken)."""
+    first = method(**params)
+    page = first
+    while page.get("NextToken"):
+        page = method(**params, NextToken=page["NextToken"])
+        first[key].extend(page.get(key, []))
+    first.pop("NextToken", None)
+    return first
+
+
+def cmd_index_faces(args) -> dict:
+    params = {"CollectionId": args.collection, "Image": _image_arg(args)}
+    if args.external_image_id is not None:
+        params["ExternalImageId"] = args.external_image_id
+    if args.max_faces is not None:
+        params["MaxFaces"] = args.max_faces
+    if args.quality_filter:
+        params["QualityFilter"] = args.quality_filter.upper()
+    if args.attributes:
+        params["DetectionAttributes"] = _attributes(args.attributes)
+    client = _client(args)
+    result = client.index_faces(**params)
+    if args.draw:
+        _draw(client, params["Image"], result, args.draw)
+    return result
+
+
+def _search_params(args) -> dict:
+    params = {"CollectionId": args.collection}
+    if args.threshold is not None:
+        params["FaceMatchThreshold"] = args.threshold
+    if args.max_faces is not None:
+        params["MaxFaces"] = args.max_faces
+    return params
+
+
+def cmd_search_faces_by_image(args) -> dict:
+    params = _search_params(args)
+    params["Image"] = _image_arg(args)
+    if args.quality_filter:
+        params["QualityFilter"] = args.quality_filter.upper()
+    return _client(args).search_faces_by_image(**params)
+
+
+def cmd_search_faces(args) -> dict:
+    return _client(args).search_faces(FaceId=args.face_id, **_search_params(args))
+
+
+def cmd_create_collection(args) -> dict:
+    return _client(args).create_collection(CollectionId=args.collection)
+
+
+def cmd_delete_collection(args) -> dict:
+    return _client(args).delete_collection(CollectionId=args.collection)
+
+
+def cmd_describe_collection(args) -> dict:
+    return _client(args).describe_collection(CollectionId=args.collection)
+
+
+def cmd_list_collections(args) -> dict:
+    client = _client(args)
+    first = client.list_collections()
+    page = first
+    while page.get("NextToken"):
+        page = client.list_collections(NextToken=page["NextToken"])
+        first["CollectionIds"].extend(page.get("CollectionIds", []))
+        first.setdefault("FaceModelVersions", []).extend(page.get("FaceModelVersions", []))
+    first.pop("NextToken", None)
+    return first
+
+
+def cmd_list_faces(args) -> dict:
+    return _with_pages(_client(args).list_faces, "Faces", CollectionId=args.collection)
+
+
+def cmd_delete_faces(args) -> dict:
+    return _client(args).delete_faces(CollectionId=args.collection, FaceIds=args.face_ids)
+
+
+def _progress_bar(progress: dict, width: int = 30) -> str:
+    percent = float(progress.get("Percent") or 0.0)
+    filled = int(round(width * min(max(percent, 0.0), 100.0) / 100))
+    return (f"\r[{'#' * filled}{'.' * (width - filled)}] {percent:5.1f}% "
+            f"{progress.get('FramesDone', 0)}/{progress.get('FramesTotal', '?')} frames "
+            f"{progress.get('JobStatus', '')}")
+
+
+def _wait_with_progress(client, job_id: str, poll: float = 0.2) -> None:
+    """Shows a progress bar on stderr (video_job_progress) until the job is no longer IN_PROGRESS."""
+    import time
+
+    while True:
+        progress = client.video_job_progress(job_id)
+        sys.stderr.write(_progress_bar(progress))
+        sys.stderr.flush()
+        if progress.get("JobStatus") != "IN_PROGRESS":
+            sys.stderr.write("\n")
+            return
+        time.sleep(poll)
+
+
+def cmd_start_face_detection(args) -> dict:
+    params = {"Video": {"S3Object": {"Bucket": args.bucket, "Name": args.name}}}
+    if args.attributes:
+        params["FaceAttributes"] = args.attributes.upper()
+    if args.job_tag:
+        params["JobTag"] = args.job_tag
+    if args.client_request_token:
+        params["ClientRequestToken"] = args.client_request_token
+    client = _client(args)
+    started = client.start_face_detection(**params)
+    if not args.wait:
+        return started
+    _wait_with_progress(client, started["JobId"])
+    return _with_pages(client.get_face_detection, "Faces", JobId=started["JobId"])
+
+
+def cmd_get_face_detection(args) -> dict:
+    return _with_pages(_client(args).get_face_detection, "Faces", JobId=args.job_id)
 
 
 def cmd_info(args) -> dict:
@@ -93,7 +246,73 @@ def build_parser() -> argparse.ArgumentParser:
         "--attributes", nargs="+", metavar="ATTR",
         help="attributes to return (space or comma separated): " + ", ".join(ATTRIBUTES),
     )
+    p.add_argument("--draw", metavar="OUT.png",
+                   help="also write the image with boxes, landmarks, head-pose axes and gaze arrows "
+                        "(adds EYE_DIRECTION)")
     p.set_defaults(func=cmd_detect_faces)
+
+    def image_args(p):
+        p.add_argument("image", nargs="?", help="JPEG or PNG file, or - for stdin")
+        p.add_argument("--bucket", help="bucket of the local object store ($FACELENS_HOME/s3/<bucket>)")
+        p.add_argument("--name", help="object name in the bucket")
+
+    p = sub.add_parser("index-faces", help="IndexFaces: add an image's faces to a collection")
+    p.add_argument("collection", metavar="COLLECTION")
+    image_args(p)
+    p.add_argument("--external-image-id", help="ExternalImageId stored with the faces")
+    p.add_argument("--max-faces", type=int, help="MaxFaces: index at most N faces, largest first")
+    p.add_argument("--quality-filter", help="QualityFilter: NONE, AUTO (default), LOW, MEDIUM, HIGH")
+    p.add_argument("--attributes", nargs="+", metavar="ATTR", help="DetectionAttributes (DEFAULT or ALL)")
+    p.add_argument("--draw", metavar="OUT.png", help="also write the image with the indexed faces drawn on it")
+    p.set_defaults(func=cmd_index_faces)
+
+    p = sub.add_parser("search-faces-by-image", help="SearchFacesByImage: faces like the image's largest face")
+    p.add_argument("collection", metavar="COLLECTION")
+    image_args(p)
+    p.add_argument("--threshold", type=float, help="FaceMatchThreshold (default 80)")
+    p.add_argument("--max-faces", type=int, help="MaxFaces (default 80)")
+    p.add_argument("--quality-filter", help="QualityFilter: NONE (default), AUTO, LOW, MEDIUM, HIGH")
+    p.set_defaults(func=cmd_search_faces_by_image)
+
+    p = sub.add_parser("search-faces", help="SearchFaces: faces like one of the collection's faces")
+    p.add_argument("collection", metavar="COLLECTION")
+    p.add_argument("face_id", metavar="FACE_ID")
+    p.add_argument("--threshold", type=float, help="FaceMatchThreshold (default 80)")
+    p.add_argument("--max-faces", type=int, help="MaxFaces (default 80)")
+    p.set_defaults(func=cmd_search_faces)
+
+    for name, func, what in (("create-collection", cmd_create_collection, "CreateCollection"),
+                             ("delete-collection", cmd_delete_collection, "DeleteCollection"),
+                             ("describe-collection", cmd_describe_collection, "DescribeCollection")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("collection", metavar="ID")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("list-collections", help="ListCollections (every page)")
+    p.set_defaults(func=cmd_list_collections)
+
+    p = sub.add_parser("list-faces", help="ListFaces (every page)")
+    p.add_argument("collection", metavar="ID")
+    p.set_defaults(func=cmd_list_faces)
+
+    p = sub.add_parser("delete-faces", help="DeleteFaces")
+    p.add_argument("collection", metavar="ID")
+    p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
+    p.set_defaults(func=cmd_delete_faces)
+
+    p = sub.add_parser("start-face-detection", help="StartFaceDetection on a stored video; --wait for the results")
+    p.add_argument("--bucket", required=True, help="bucket of the local object store ($FACELENS_HOME/s3/<bucket>)")
+    p.add_argument("--name", required=True, help="video object name in the bucket")
+    p.add_argument("--attributes", choices=["DEFAULT", "ALL", "default", "all"], help="FaceAttributes")
+    p.add_argument("--job-tag", help="JobTag")
+    p.add_argument("--client-request-token", help="ClientRequestToken (idempotency)")
+    p.add_argument("--wait", action="store_true",
+                   help="show a progress bar on stderr, then print every page of GetFaceDetection merged")
+    p.set_defaults(func=cmd_start_face_detection)
+
+    p = sub.add_parser("get-face-detection", help="GetFaceDetection (every page merged)")
+    p.add_argument("job_id", metavar="JOB_ID")
+    p.set_defaults(func=cmd_get_face_detection)
 
     p = sub.add_parser("serve", help="Rekognition's HTTP endpoint for boto3 (endpoint_url=http://HOST:PORT)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -106,6 +325,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="version, SIMD level and models")
     p.set_defaults(func=cmd_info)
     return parser
+
+
+def _json_default(value):
+    """Datetimes (CreationTimestamp, ...) as ISO 8601 strings with their UTC offset; numpy scalars as numbers."""
+    import datetime
+
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -122,8 +352,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ParamValidationError, ModelError) as e:
         print(f"facelens: {e}", file=sys.stderr)
         return EXIT_CLIENT_ERROR
-    json.dump(result, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    except SystemExit as e:  # usage errors from the helpers (_image_arg, _draw): a message, exit 2
+        if not isinstance(e.code, str):
+            raise
+        message = e.code if e.code.startswith("facelens:") else f"facelens: {e.code}"
+        print(message, file=sys.stderr)
+        return EXIT_CLIENT_ERROR
+    try:
+        json.dump(result, sys.stdout, indent=2, default=_json_default)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `facelens ... | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
