@@ -9,7 +9,6 @@ attributes_by_eye.tsv, faces labelled with open eyes.
 """
 
 import csv
-import os
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -19,25 +18,10 @@ import numpy as np
 
 import facelens
 
-DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from labelled import DATA, image_bytes, match, read_tsv  # noqa: E402
 IBUG = {36: "leftEyeLeft", 39: "leftEyeRight", 42: "rightEyeLeft", 45: "rightEyeRight", 30: "nose",
         48: "mouthLeft", 54: "mouthRight", 8: "chinBottom"}
-
-
-def iou(a, b):
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-def match(gts, dets, thr=0.4):
-    used, tp = set(), 0
-    for g in gts:
-        best = max(((iou(g, d), j) for j, d in enumerate(dets) if j not in used), default=(0, -1))
-        if best[0] >= thr:
-            used.add(best[1])
-            tp += 1
-    return tp
 
 
 class Runner:
@@ -46,10 +30,7 @@ class Runner:
 
     def faces(self, path, attrs=("DEFAULT",)):
         img = cv2.imread(str(path))
-        data = path.read_bytes()
-        if data[:3] != b"\xff\xd8\xff" and data[:4] != b"\x89PNG":  # a few labelled files are WebP/PPM
-            data = cv2.imencode(".png", img)[1].tobytes()
-        resp = self.client.detect_faces(Image={"Bytes": data}, Attributes=list(attrs))
+        resp = self.client.detect_faces(Image={"Bytes": image_bytes(path)}, Attributes=list(attrs))
         return resp["FaceDetails"], img.shape[1], img.shape[0]
 
     def boxes(self, path):
@@ -76,11 +57,10 @@ def detection(r, rows):
     rows.append(("dlib_faces box precision @IoU 0.4", f"{tp / n_det:.3f}", f"{n_det} detections"))
     root = DATA / "annotated/widerface_val"
     by_image = {}
-    with open(root / "gt_boxes_xywh.tsv") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if row["invalid"] == "0":
-                x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
-                by_image.setdefault(row["image"], []).append((x, y, x + w, y + h))
+    for row in read_tsv("annotated/widerface_val/gt_boxes_xywh.tsv"):
+        if row["invalid"] == "0":
+            x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
+            by_image.setdefault(row["image"], []).append((x, y, x + w, y + h))
     for lo, hi in ((40, 1e9), (20, 40), (10, 20)):
         tp = n = 0
         for name, boxes in by_image.items():
@@ -128,11 +108,8 @@ def landmarks(r, rows):
 
 
 def gaze(r, rows):
-    with open(DATA / "annotated/attributes_by_eye.tsv") as f:
-        lines = [x for x in csv.reader(f, delimiter="\t") if x and not x[0].startswith("#")]
-    labelled = [dict(zip(lines[0], x)) for x in lines[1:]]
     by = {}
-    for row in labelled:
+    for row in read_tsv("annotated/attributes_by_eye.tsv"):
         if row["gaze"] in ("camera", "left", "right", "up", "down") and row["eyes_open"] == "1":
             faces = r.faces(DATA / row["file"], ("EYE_DIRECTION",))[0]
             if faces:

@@ -24,7 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "python"))
-from calibrate_attributes import DATA, LABELS, _image_bytes, _iou, read_tsv  # noqa: E402
+from calibrate_attributes import LABELS, read_tsv  # noqa: E402
+from labelled import DATA, image_bytes, iou  # noqa: E402
 
 GENDER = {
     "images/fnp_angelina_jolie_1.jpg": "Female", "images/fnp_kate_siegel_1.jpg": "Female",
@@ -60,7 +61,7 @@ def _detect(client, rel):
     path = DATA / rel
     if not path.exists():
         return None
-    return client.detect_faces(Image={"Bytes": _image_bytes(path)}, Attributes=["ALL"])["FaceDetails"]
+    return client.detect_faces(Image={"Bytes": image_bytes(path)}, Attributes=["ALL"])["FaceDetails"]
 
 
 def scores(pairs):
@@ -96,9 +97,9 @@ def evaluate(client, split):
             best, bi = 0.0, None
             for i, f in enumerate(faces):
                 b = f["BoundingBox"]
-                iou = _iou(lb, (b["Left"], b["Top"], b["Left"] + b["Width"], b["Top"] + b["Height"]))
-                if i not in used and iou > best:
-                    best, bi = iou, i
+                overlap = iou(lb, (b["Left"], b["Top"], b["Left"] + b["Width"], b["Top"] + b["Height"]))
+                if i not in used and overlap > best:
+                    best, bi = overlap, i
             if bi is not None and best >= 0.3:
                 used.add(bi)
                 matched.append((r, faces[bi]))

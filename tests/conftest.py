@@ -3,7 +3,7 @@
 Tests that need ``../shared/data`` (beside the repository, or $FACELENS_TEST_DATA) skip when it is absent.
 """
 
-import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,8 @@ import pytest
 import facelens._core as core
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import labelled  # noqa: E402  (the one reader of ../shared/data's tables, shared with tools/ and bench/)
 
 # SIMD levels that are compiled in and that this CPU runs: every kernel test runs at each of them.
 LEVELS = core.supported_levels()
@@ -22,7 +24,9 @@ def level(request):
     core.set_simd_level(request.param)
     yield request.param
     core.set_simd_level("auto")
-DATA = Path(os.environ.get("FACELENS_TEST_DATA", ROOT.parent / "shared" / "data"))
+
+
+DATA = labelled.DATA
 
 
 def data_path(rel: str) -> Path:
@@ -38,14 +42,7 @@ def read(rel: str) -> bytes:
 
 def image_bytes(rel: str) -> bytes:
     """A labelled photo as JPEG/PNG bytes (the few in other formats are re-encoded as PNG by OpenCV)."""
-    data = read(rel)
-    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n":
-        return data
-    import cv2
-    import numpy as np
-
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    return cv2.imencode(".png", img)[1].tobytes()
+    return labelled.image_bytes(data_path(rel))
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,16 @@ def check_consistent(home, client, name):
     return count
 
 
+def acknowledged_ids(procs):
+    """The FaceIds the writer processes printed after each call returned (each must exit cleanly)."""
+    acknowledged = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        acknowledged += out.split()
+    return acknowledged
+
+
 def test_two_processes_write_at_once(tmp_path):
     home = tmp_path / "home"
     client = facelens.Client(home=str(home))
@@ -85,11 +95,7 @@ def test_two_processes_write_at_once(tmp_path):
     procs = [spawn(_STORE_WRITER, home, "shared", 300, go) for _ in range(2)]
     time.sleep(0.3)
     go.touch()
-    acknowledged = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        acknowledged += out.split()
+    acknowledged = acknowledged_ids(procs)
     assert len(acknowledged) == 600 == len(set(acknowledged))
     assert set(listed_ids(client, "shared")) == set(acknowledged)
     assert check_consistent(home, client, "shared") == 600
@@ -108,11 +114,7 @@ def test_two_processes_index_faces_at_once(tmp_path):
     for p in procs:  # both have loaded their models
         assert p.stdout.readline().strip() == "ready", p.stderr.read()
     go.touch()
-    acknowledged = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        acknowledged += out.split()
+    acknowledged = acknowledged_ids(procs)
     assert len(acknowledged) == 12 == len(set(acknowledged))
     listed = set(listed_ids(client, "shared"))
     assert set(acknowledged) <= listed and len(listed) == 14  # + one warm-up face per process

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import data_path, read
+from labelled import match, read_tsv
 
 LANDMARK_TYPES_ALL = {
     "eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight", "leftEyeBrowLeft", "leftEyeBrowRight",
@@ -35,23 +36,6 @@ def boxes_px(faces, width, height):
         for f in faces
     ]
 
-
-def iou(a, b):
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def match(gts, dets, thr):
-    """Greedy one-to-one matching by IoU; returns the number of matched ground-truth boxes."""
-    used, tp = set(), 0
-    for g in gts:
-        best = max(((iou(g, d), j) for j, d in enumerate(dets) if j not in used), default=(0, -1))
-        if best[0] >= thr:
-            used.add(best[1])
-            tp += 1
-    return tp
 
 
 # -- the response contract ---------------------------------------------------------------------------------
@@ -181,11 +165,10 @@ def test_widerface_recall_on_typical_pose_faces_of_40px_and_more(client):
     # CenterFace misses most profile faces (WIDER's "atypical pose"); bench/accuracy.py reports them separately.
     root = data_path("annotated/widerface_val")
     gts = {}
-    with open(root / "gt_boxes_xywh.tsv") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
-            if min(w, h) >= 40 and row["invalid"] == "0" and row["pose"] == "0":
-                gts.setdefault(row["image"], []).append((x, y, x + w, y + h))
+    for row in read_tsv("annotated/widerface_val/gt_boxes_xywh.tsv"):
+        x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
+        if min(w, h) >= 40 and row["invalid"] == "0" and row["pose"] == "0":
+            gts.setdefault(row["image"], []).append((x, y, x + w, y + h))
     tp = n = 0
     for name, boxes in gts.items():
         img = cv2.imread(str(root / name))

@@ -1,20 +1,15 @@
 """EyeDirection on labelled photos: signs, the looking-at-camera case, and what lowers its confidence."""
 
-import csv
-
 import cv2
 import numpy as np
 import pytest
 
-from conftest import data_path, image_bytes
+from conftest import data_path, image_bytes, labelled
 
 
 def _labelled():
-    path = data_path("annotated/attributes_by_eye.tsv")
-    with open(path) as f:
-        rows = [r for r in csv.reader(f, delimiter="\t") if r and not r[0].startswith("#")]
-    header = rows[0]
-    return [dict(zip(header, r)) for r in rows[1:]]
+    data_path("annotated/attributes_by_eye.tsv")  # skips when the data is absent
+    return labelled.read_tsv("annotated/attributes_by_eye.tsv")
 
 
 def _largest(client, data):

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import csv
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -33,7 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
-DATA = Path(os.environ.get("FACELENS_TEST_DATA", ROOT.parent / "shared" / "data"))
+from labelled import DATA, image_bytes, iou  # noqa: E402  (tools/ is this script's own folder)
 
 LABELS = {  # response name -> label column
     "Smile": "smile", "EyesOpen": "eyes_open", "MouthOpen": "mouth_open", "Eyeglasses": "eyeglasses",
@@ -42,25 +40,10 @@ LABELS = {  # response name -> label column
 
 
 def read_tsv(name: str):
-    path = DATA / "annotated" / name
-    with open(path) as f:
-        return list(csv.DictReader((l for l in f if not l.startswith("#")), delimiter="\t"))
+    """A label table of annotated/ (see labelled.read_tsv)."""
+    import labelled
 
-
-def _iou(a, b):
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / ua if ua > 0 else 0.0
-
-
-def _image_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n":
-        return data
-    img = cv2.imread(str(path))
-    return cv2.imencode(".png", img)[1].tobytes()
+    return labelled.read_tsv(f"annotated/{name}")
 
 
 def collect(split: str):
@@ -80,7 +63,7 @@ def collect(split: str):
         path = DATA / rel
         if not path.exists():
             continue
-        image = client._load_image({"Bytes": _image_bytes(path)})
+        image = client._load_image({"Bytes": image_bytes(path)})
         faces = engine.analyze(image, want_eyes=True, attributes=allattrs)
         if not faces:
             continue
@@ -99,9 +82,9 @@ def collect(split: str):
                 if i in used:
                     continue
                 b = f.box
-                iou = _iou(lb, (b[0] / w, b[1] / h, b[2] / w, b[3] / h))
-                if iou > best:
-                    best, bi = iou, i
+                overlap = iou(lb, (b[0] / w, b[1] / h, b[2] / w, b[3] / h))
+                if overlap > best:
+                    best, bi = overlap, i
             if bi is not None and best >= 0.3:
                 used.add(bi)
                 out.append((r, faces[bi]))
@@ -167,7 +150,7 @@ def synthetic_occlusions(seed: int = 0):
     out = []
     k = 0
     for rel, face in [(r["file"], f) for r, f in collect("faces") if r["face_occluded"] == "0"]:
-        image = client._load_image({"Bytes": _image_bytes(DATA / rel)})
+        image = client._load_image({"Bytes": image_bytes(DATA / rel)})
         rgb = image.rgb.copy()
         box = face.box
         if box[2] - box[0] < 40:
@@ -194,8 +177,8 @@ def synthetic_occlusions(seed: int = 0):
         k += 1
         image = dataclasses.replace(image, rgb=rgb)
         found = engine.analyze(image, want_eyes=True, attributes=allattrs)
-        best = max(found, key=lambda f: _iou(f.box, box), default=None)
-        if best is not None and _iou(best.box, box) >= 0.3:
+        best = max(found, key=lambda f: iou(f.box, box), default=None)
+        if best is not None and iou(best.box, box) >= 0.3:
             out.append(best.attributes["features"])
     return out
 
@@ -229,7 +212,7 @@ def haar_fit(path: str) -> None:
         if not found:
             continue
         oh, ow = cv2.imread(str(DATA / rel)).shape[:2]
-        image = client._load_image({"Bytes": _image_bytes(DATA / rel)})
+        image = client._load_image({"Bytes": image_bytes(DATA / rel)})
         h, w = image.rgb.shape[:2]
         sx, sy = w / ow, h / oh
         for face in client.engine.analyze(image):

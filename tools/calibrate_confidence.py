@@ -11,34 +11,24 @@ Fit split: annotated/widerface_val (4 photos, 328 boxes) and annotated/dlib_face
     python tools/calibrate_confidence.py    # prints CONFIDENCE_CALIBRATION for python/facelens/engine/detector.py
 """
 
-import csv
-import os
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import cv2
 import numpy as np
+from labelled import DATA, iou, read_tsv
 
 import facelens
 from facelens import images
 
-DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 LOW_THRESHOLD = 0.2
-
-
-def iou(a, b):
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def ground_truth():
     out = {}
     root = DATA / "annotated/widerface_val"
-    with open(root / "gt_boxes_xywh.tsv") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
-            out.setdefault(root / row["image"], []).append((x, y, x + w, y + h))
+    for row in read_tsv("annotated/widerface_val/gt_boxes_xywh.tsv"):
+        x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
+        out.setdefault(root / row["image"], []).append((x, y, x + w, y + h))
     root = DATA / "annotated/dlib_faces"
     for xml_name in ("training.xml", "testing.xml"):
         for image in ET.parse(root / xml_name).getroot().iter("image"):

@@ -14,17 +14,15 @@ EyeDirection, are not used here.
     python tools/calibrate_gaze.py        # prints the GAZE_* constants for python/facelens/pipeline.py
 """
 
-import os
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
+from labelled import DATA, read_tsv
 
 import facelens
 from facelens import images
 
-DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FIT_CLIPS = ["pyfeat_WolfgangLanger_Pexels.mp4", "pyfeat_single_face.mp4", "fr_short_hamilton_clip.mp4",
              "pyfeat_face_noface.mov", "pyfeat_noface_face.mov"]
 EVERY = 3  # frames
@@ -56,12 +54,7 @@ def samples(engine):
 
 def camera_faces(engine):
     """Boxes of the group-photo faces labelled gaze=camera with open eyes, by file."""
-    import csv
-
-    path = DATA / "annotated" / "attributes_by_eye_faces.tsv"
-    with open(path) as f:
-        lines = [x for x in csv.reader(f, delimiter="\t") if x and not x[0].startswith("#")]
-    rows = [dict(zip(lines[0], x)) for x in lines[1:]]
+    rows = read_tsv("annotated/attributes_by_eye_faces.tsv")
     by_file = {}
     for r in rows:
         if r["gaze"] == "camera" and r["eyes_open"] == "1":
