@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <sstream>
 #include <string>
 
@@ -21,6 +22,7 @@
 #include "facelens/quality.hpp"
 #include "facelens/search.hpp"
 #include "facelens/select.hpp"
+#include "facelens/track.hpp"
 #include "facelens/warp.hpp"
 
 namespace py = pybind11;
@@ -145,6 +147,20 @@ F32Array as_map(const py::handle& obj, const char* name, py::ssize_t channels, b
   }
   return a;
 }
+
+}  // namespace
+
+namespace {
+
+// facelens.Tracker: the C++ tracker plus the per-detection boxes of the last
+// update. The mutex serialises calls from Python threads (update runs without
+// the GIL).
+struct PyTracker {
+  explicit PyTracker(const facelens::TrackerParams& p) : tracker(p) {}
+  facelens::Tracker tracker;
+  std::vector<float> last_boxes;
+  std::mutex mu;
+};
 
 }  // namespace
 
@@ -499,4 +515,138 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("matrix"), py::arg("query"), py::arg("k"), py::arg("metric") = "l2",
       py::arg("bound") = py::none());
+
+  // ------------------------------------------------------------------ tracker
+  m.def(
+      "linear_assignment",
+      [](const py::handle& cost) {
+        if (cost.is_none()) fail("cost must be a [rows, cols] array");
+        F64Array c = F64Array::ensure(cost);
+        if (!c) {
+          PyErr_Clear();
+          fail("cost must be convertible to a float64 array");
+        }
+        check_shape(c, "cost", {-1, -1}, "[rows, cols]");
+        const int64_t rows = c.shape(0), cols = c.shape(1);
+        const double* cd = c.data();
+        for (int64_t i = 0; i < rows * cols; ++i)
+          if (!std::isfinite(cd[i])) fail("cost must be finite");
+        py::array_t<int64_t> out({static_cast<py::ssize_t>(rows)});
+        int64_t* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          facelens::linear_assignment(cd, rows, cols, o);
+        }
+        return out;
+      },
+      py::arg("cost"),
+      "Minimum-cost rectangular assignment; int64 [rows] column of each row, -1 if unassigned.");
+
+  py::class_<PyTracker>(m, "Tracker")
+      .def(py::init([](double iou_threshold, double max_age_s, int64_t min_hits, double center_threshold,
+                       double new_track_score) {
+             facelens::TrackerParams p;
+             p.iou_threshold = iou_threshold;
+             p.max_age_s = max_age_s;
+             p.min_hits = min_hits;
+             p.center_threshold = center_threshold;
+             p.new_track_score = new_track_score;
+             return new PyTracker(p);
+           }),
+           py::arg("iou_threshold") = 0.3, py::arg("max_age_s") = 1.0, py::arg("min_hits") = 2,
+           py::arg("center_threshold") = 0.6, py::arg("new_track_score") = 0.0)
+      .def(
+          "update",
+          [](PyTracker& self, const py::handle& boxes, const py::handle& scores, double dt_s) {
+            F32Array b = as_f32(boxes, "boxes");
+            F32Array s = as_f32(scores, "scores");
+            check_shape(b, "boxes", {-1, 4}, "[N, 4]");
+            check_shape(s, "scores", {-1}, "[N]");
+            if (s.shape(0) != b.shape(0))
+              fail("boxes and scores must have the same length, got " + std::to_string(b.shape(0)) +
+                   " and " + std::to_string(s.shape(0)));
+            if (!std::isfinite(dt_s) || dt_s < 0.0)
+              fail("dt_s must be finite and >= 0, got " + std::to_string(dt_s));
+            const int64_t n = b.shape(0);
+            const float* bd = b.data();
+            const float* sd = s.data();
+            for (int64_t i = 0; i < 4 * n; ++i)
+              if (!std::isfinite(bd[i])) fail("boxes must be finite");
+            for (int64_t i = 0; i < n; ++i)
+              if (!std::isfinite(sd[i])) fail("scores must be finite");
+            py::array_t<int64_t> out({static_cast<py::ssize_t>(n)});
+            int64_t* o = out.mutable_data();
+            {
+              py::gil_scoped_release release;
+              std::lock_guard<std::mutex> lock(self.mu);
+              self.last_boxes.resize(4 * n);
+              self.tracker.update(bd, sd, n, dt_s, o, self.last_boxes.data());
+            }
+            return out;
+          },
+          py::arg("boxes"), py::arg("scores"), py::arg("dt_s"))
+      .def("filtered_boxes",
+           [](PyTracker& self) {
+             std::lock_guard<std::mutex> lock(self.mu);
+             const py::ssize_t n = static_cast<py::ssize_t>(self.last_boxes.size() / 4);
+             py::array_t<float> out({n, py::ssize_t{4}});
+             if (n) std::memcpy(out.mutable_data(), self.last_boxes.data(), sizeof(float) * 4 * n);
+             return out;
+           })
+      .def("live_tracks",
+           [](PyTracker& self) {
+             std::lock_guard<std::mutex> lock(self.mu);
+             const auto& ts = self.tracker.tracks();
+             const py::ssize_t n = static_cast<py::ssize_t>(ts.size());
+             py::array_t<int64_t> idx({n});
+             py::array_t<float> bx({n, py::ssize_t{4}});
+             py::array_t<double> age({n});
+             for (py::ssize_t i = 0; i < n; ++i) {
+               double b4[4];
+               facelens::Tracker::box_of(ts[i], b4);
+               idx.mutable_data()[i] = ts[i].index;
+               for (int k = 0; k < 4; ++k) bx.mutable_data()[4 * i + k] = static_cast<float>(b4[k]);
+               age.mutable_data()[i] = ts[i].since_update_s;
+             }
+             return py::make_tuple(idx, bx, age);
+           })
+      .def("reset",
+           [](PyTracker& self) {
+             std::lock_guard<std::mutex> lock(self.mu);
+             self.tracker.reset();
+             self.last_boxes.clear();
+           })
+      .def_property_readonly("tracks_confirmed",
+                             [](PyTracker& self) {
+                               std::lock_guard<std::mutex> lock(self.mu);
+                               return self.tracker.tracks_confirmed();
+                             })
+      .def_property_readonly("frame_count",
+                             [](PyTracker& self) {
+                               std::lock_guard<std::mutex> lock(self.mu);
+                               return self.tracker.frame_count();
+                             })
+      .def_property_readonly("time_s",
+                             [](PyTracker& self) {
+                               std::lock_guard<std::mutex> lock(self.mu);
+                               return self.tracker.time_s();
+                             })
+      .def_property_readonly("iou_threshold", [](PyTracker& self) { return self.tracker.params().iou_threshold; })
+      .def_property_readonly("max_age_s", [](PyTracker& self) { return self.tracker.params().max_age_s; })
+      .def_property_readonly("min_hits", [](PyTracker& self) { return self.tracker.params().min_hits; })
+      .def_property_readonly("center_threshold",
+                             [](PyTracker& self) { return self.tracker.params().center_threshold; })
+      .def_property_readonly("new_track_score",
+                             [](PyTracker& self) { return self.tracker.params().new_track_score; })
+      .def("__repr__", [](PyTracker& self) {
+        std::lock_guard<std::mutex> lock(self.mu);
+        const auto& p = self.tracker.params();
+        std::ostringstream s;
+        s << "Tracker(iou_threshold=" << p.iou_threshold << ", max_age_s=" << p.max_age_s
+          << ", min_hits=" << p.min_hits << ", center_threshold=" << p.center_threshold
+          << ", new_track_score=" << p.new_track_score << "; frames=" << self.tracker.frame_count()
+          << ", live=" << self.tracker.tracks().size() << ", confirmed=" << self.tracker.tracks_confirmed()
+          << ")";
+        return s.str();
+      });
 }

@@ -265,3 +265,96 @@ def search_topk(
     SIMD levels agree to float rounding (their summation order differs). ValueError on bad shapes,
     ``k < 0``, an unknown metric, a NaN bound or a non-finite query.
     """
+
+# ----------------------------------------------------------------------------
+# Video person tracking (GetPersonTracking's Person.Index)
+# ----------------------------------------------------------------------------
+
+def linear_assignment(cost: npt.ArrayLike) -> _I64:
+    """Minimum-cost rectangular assignment of a finite ``[rows, cols]`` cost matrix (float64).
+
+    Returns int64 ``[rows]``: the column assigned to each row, ``-1`` for unassigned rows (when
+    rows > cols). Shortest augmenting path Hungarian, O(min^2 * max); ties go to the lower column
+    index found first. ValueError on a non-2-D or non-finite matrix.
+    """
+
+class Tracker:
+    """Multi-object tracker giving each person a stable index across sampled video frames.
+
+    SORT-style: a constant-velocity Kalman filter per track on (centre x, centre y, log w, log h)
+    with velocities per SECOND, predicted with the real time step ``dt_s`` between the sampled
+    frames (any rate, irregular allowed); noise relative to the box height. Each update:
+
+    1. tracks are predicted; tracks not matched for more than ``max_age_s`` seconds are deleted;
+    2. detections with ``x2 <= x1`` or ``y2 <= y1`` are ignored (index -1, NaN filtered box);
+    3. optimal assignment (Hungarian per connected component) maximising the summed IoU of the
+       predicted track boxes with the detections, pairs with IoU < ``iou_threshold`` excluded;
+    4. second chance for the leftovers (fast movers): centre distance / predicted height below
+       ``center_threshold`` and heights within a factor 1.5, minimised the same way
+       (``center_threshold=0`` disables it);
+    5. matched tracks are corrected; a tentative track that misses a frame is deleted; every
+       unmatched detection with ``score >= new_track_score`` starts a tentative track;
+    6. a track is confirmed when it has ``min_hits`` associated frames (its first included), or at
+       once when born in the first ``min_hits - 1`` updates after construction / :meth:`reset`.
+       Confirmed tracks get indexes 0, 1, 2, ... in order of confirmation (ties: detection order);
+       tentative tracks never consume one and an index is never reused.
+
+    Box coordinates are any consistent unit (pixels or ratios). Calls are serialised by an
+    internal lock; ``update`` releases the GIL.
+    """
+
+    def __init__(
+        self,
+        iou_threshold: float = 0.3,
+        max_age_s: float = 1.0,
+        min_hits: int = 2,
+        center_threshold: float = 0.6,
+        new_track_score: float = 0.0,
+    ) -> None:
+        """ValueError unless 0 <= iou_threshold <= 1, max_age_s finite >= 0, min_hits >= 1,
+        center_threshold finite >= 0 and new_track_score not NaN."""
+
+    def update(self, boxes: npt.ArrayLike, scores: npt.ArrayLike, dt_s: float) -> _I64:
+        """Advances by ``dt_s`` seconds and associates one frame's detections.
+
+        ``boxes``: ``[N, 4]`` (x1, y1, x2, y2), ``scores``: ``[N]`` (both converted to float32,
+        finite); ``dt_s``: seconds since the previous update (finite, >= 0; ignored on the first).
+        Returns int64 ``[N]``: the index of each detection's track, -1 while that track is not
+        confirmed (or the detection was ignored). ValueError on bad shapes, non-finite values or
+        a bad ``dt_s`` (the tracker state is then unchanged).
+        """
+
+    def filtered_boxes(self) -> _F32:
+        """float32 ``[N, 4]``: the Kalman-corrected box of each detection's track from the last
+        :meth:`update` (NaN rows for detections without a track); ``[0, 4]`` before any update."""
+
+    def live_tracks(self) -> Tuple[_I64, _F32, npt.NDArray[np.float64]]:
+        """The tracks alive now, in creation order: ``(index int64 [T] (-1 = tentative),
+        boxes float32 [T, 4] (current estimate, predicted for tracks not matched in the last
+        update), seconds since each was last matched float64 [T])``."""
+
+    def reset(self) -> None:
+        """Forgets all tracks and restarts the indexes at 0 and the frame/time counters."""
+
+    @property
+    def tracks_confirmed(self) -> int:
+        """Number of indexes issued so far (= the next index)."""
+
+    @property
+    def frame_count(self) -> int:
+        """Updates since construction / reset."""
+
+    @property
+    def time_s(self) -> float:
+        """Sum of the ``dt_s`` given since construction / reset."""
+
+    @property
+    def iou_threshold(self) -> float: ...
+    @property
+    def max_age_s(self) -> float: ...
+    @property
+    def min_hits(self) -> int: ...
+    @property
+    def center_threshold(self) -> float: ...
+    @property
+    def new_track_score(self) -> float: ...
