@@ -182,24 +182,95 @@ def _wait_with_progress(client, job_id: str, poll: float = 0.2) -> None:
         time.sleep(poll)
 
 
-def cmd_start_face_detection(args) -> dict:
-    params = {"Video": {"S3Object": {"Bucket": args.bucket, "Name": args.name}}}
-    if args.attributes:
-        params["FaceAttributes"] = args.attributes.upper()
-    if args.job_tag:
-        params["JobTag"] = args.job_tag
-    if args.client_request_token:
-        params["ClientRequestToken"] = args.client_request_token
-    client = _client(args)
-    started = client.start_face_detection(**params)
-    if not args.wait:
-        return started
-    _wait_with_progress(client, started["JobId"])
-    return _with_pages(client.get_face_detection, "Faces", JobId=started["JobId"])
+# Video job types: CLI name -> (Start method, Get method, items key, SortBy choices of Get)
+VIDEO_JOBS = {
+    "face-detection": ("start_face_detection", "get_face_detection", "Faces", ()),
+    "person-tracking": ("start_person_tracking", "get_person_tracking", "Persons", ("INDEX", "TIMESTAMP")),
+    "face-search": ("start_face_search", "get_face_search", "Persons", ("INDEX", "TIMESTAMP")),
+    "celebrity-recognition": ("start_celebrity_recognition", "get_celebrity_recognition", "Celebrities",
+                              ("ID", "TIMESTAMP")),
+}
 
 
-def cmd_get_face_detection(args) -> dict:
-    return _with_pages(_client(args).get_face_detection, "Faces", JobId=args.job_id)
+def _start_video_job(kind: str):
+    start, get, key, _ = VIDEO_JOBS[kind]
+
+    def command(args) -> dict:
+        params = {"Video": {"S3Object": {"Bucket": args.bucket, "Name": args.name}}}
+        if getattr(args, "attributes", None):
+            params["FaceAttributes"] = args.attributes.upper()
+        if getattr(args, "collection_id", None):
+            params["CollectionId"] = args.collection_id
+        if getattr(args, "face_match_threshold", None) is not None:
+            params["FaceMatchThreshold"] = args.face_match_threshold
+        if args.job_tag:
+            params["JobTag"] = args.job_tag
+        if args.client_request_token:
+            params["ClientRequestToken"] = args.client_request_token
+        client = _client(args)
+        started = getattr(client, start)(**params)
+        if not args.wait:
+            return started
+        _wait_with_progress(client, started["JobId"])
+        return _with_pages(getattr(client, get), key, JobId=started["JobId"])
+
+    return command
+
+
+def _get_video_job(kind: str):
+    _, get, key, _ = VIDEO_JOBS[kind]
+
+    def command(args) -> dict:
+        params = {"JobId": args.job_id}
+        if getattr(args, "sort_by", None):
+            params["SortBy"] = args.sort_by
+        return _with_pages(getattr(_client(args), get), key, **params)
+
+    return command
+
+
+# -- celebrities (issue 6) ---------------------------------------------------------------------------------------
+def _read_files(paths: List[str]) -> List[bytes]:
+    out = []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                out.append(f.read())
+        except OSError as e:
+            raise SystemExit(f"facelens: cannot read {path}: {e.strerror}")
+    return out
+
+
+def cmd_celebrities_add(args) -> dict:
+    gallery = _client(args).celebrities
+    celebrity_id = gallery.add(args.celebrity_name, images=_read_files(args.images), urls=args.url or None,
+                               known_gender=args.gender)
+    return gallery.get(celebrity_id)
+
+
+def cmd_celebrities_add_images(args) -> dict:
+    return _client(args).celebrities.add_images(args.celebrity_id, _read_files(args.images))
+
+
+def cmd_celebrities_list(args) -> dict:
+    return {"Celebrities": _client(args).celebrities.list()}
+
+
+def cmd_celebrities_get(args) -> dict:
+    return _client(args).celebrities.get(args.celebrity_id)
+
+
+def cmd_celebrities_remove(args) -> dict:
+    _client(args).celebrities.remove(args.celebrity_id)
+    return {"Id": args.celebrity_id, "Removed": True}
+
+
+def cmd_recognize_celebrities(args) -> dict:
+    return _client(args).recognize_celebrities(Image=_image_arg(args))
+
+
+def cmd_get_celebrity_info(args) -> dict:
+    return _client(args).get_celebrity_info(Id=args.celebrity_id)
 
 
 def cmd_info(args) -> dict:
@@ -300,19 +371,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
     p.set_defaults(func=cmd_delete_faces)
 
-    p = sub.add_parser("start-face-detection", help="StartFaceDetection on a stored video; --wait for the results")
-    p.add_argument("--bucket", required=True, help="bucket of the local object store ($FACELENS_HOME/s3/<bucket>)")
-    p.add_argument("--name", required=True, help="video object name in the bucket")
-    p.add_argument("--attributes", choices=["DEFAULT", "ALL", "default", "all"], help="FaceAttributes")
-    p.add_argument("--job-tag", help="JobTag")
-    p.add_argument("--client-request-token", help="ClientRequestToken (idempotency)")
-    p.add_argument("--wait", action="store_true",
-                   help="show a progress bar on stderr, then print every page of GetFaceDetection merged")
-    p.set_defaults(func=cmd_start_face_detection)
+    for kind, (start, get, key, sorts) in VIDEO_JOBS.items():
+        operation = "".join(w.capitalize() for w in kind.split("-"))
+        p = sub.add_parser(f"start-{kind}", help=f"Start{operation} on a stored video; --wait for the results")
+        p.add_argument("--bucket", required=True, help="bucket of the local object store ($FACELENS_HOME/s3/<bucket>)")
+        p.add_argument("--name", required=True, help="video object name in the bucket")
+        if kind == "face-detection":
+            p.add_argument("--attributes", choices=["DEFAULT", "ALL", "default", "all"], help="FaceAttributes")
+        if kind == "face-search":
+            p.add_argument("--collection-id", required=True, help="CollectionId to search")
+            p.add_argument("--face-match-threshold", type=float, help="FaceMatchThreshold (default 80)")
+        p.add_argument("--job-tag", help="JobTag")
+        p.add_argument("--client-request-token", help="ClientRequestToken (idempotency)")
+        p.add_argument("--wait", action="store_true",
+                       help=f"show a progress bar on stderr, then print every page of Get{operation} merged")
+        p.set_defaults(func=_start_video_job(kind))
 
-    p = sub.add_parser("get-face-detection", help="GetFaceDetection (every page merged)")
-    p.add_argument("job_id", metavar="JOB_ID")
-    p.set_defaults(func=cmd_get_face_detection)
+        p = sub.add_parser(f"get-{kind}", help=f"Get{operation} (every page merged)")
+        p.add_argument("job_id", metavar="JOB_ID")
+        if sorts:
+            p.add_argument("--sort-by", choices=sorts, help="SortBy (default TIMESTAMP)")
+        p.set_defaults(func=_get_video_job(kind))
+
+    # -- celebrities (issue 6)
+    p = sub.add_parser("celebrities", help="the celebrity gallery RecognizeCelebrities matches against")
+    gallery = p.add_subparsers(dest="celebrities_command", required=True)
+    g = gallery.add_parser("add", help="add a celebrity from one or more reference photos (largest face of each)")
+    g.add_argument("celebrity_name", metavar="NAME")
+    g.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG or PNG reference photos")
+    g.add_argument("--url", action="append", metavar="URL", help="a Url of the celebrity (repeatable)")
+    g.add_argument("--gender", choices=["Male", "Female", "Nonbinary", "Unlisted"], help="KnownGender")
+    g.set_defaults(func=cmd_celebrities_add)
+    g = gallery.add_parser("add-images", help="add reference photos to a celebrity")
+    g.add_argument("celebrity_id", metavar="ID")
+    g.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG or PNG reference photos")
+    g.set_defaults(func=cmd_celebrities_add_images)
+    g = gallery.add_parser("list", help="every celebrity of the gallery")
+    g.set_defaults(func=cmd_celebrities_list)
+    g = gallery.add_parser("get", help="one celebrity of the gallery")
+    g.add_argument("celebrity_id", metavar="ID")
+    g.set_defaults(func=cmd_celebrities_get)
+    g = gallery.add_parser("remove", help="remove a celebrity from the gallery")
+    g.add_argument("celebrity_id", metavar="ID")
+    g.set_defaults(func=cmd_celebrities_remove)
+
+    p = sub.add_parser("recognize-celebrities", help="RecognizeCelebrities: the gallery's celebrities in an image")
+    image_args(p)
+    p.set_defaults(func=cmd_recognize_celebrities)
+
+    p = sub.add_parser("get-celebrity-info", help="GetCelebrityInfo: Name, Urls, KnownGender of a celebrity Id")
+    p.add_argument("celebrity_id", metavar="ID")
+    p.set_defaults(func=cmd_get_celebrity_info)
 
     p = sub.add_parser("serve", help="Rekognition's HTTP endpoint for boto3 (endpoint_url=http://HOST:PORT)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

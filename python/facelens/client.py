@@ -283,6 +283,48 @@ class Client:
         return response.search_faces_by_image(face, width, height, matches, info.face_model_version)
 
 
+    # -- celebrities (issue 6) ------------------------------------------------------------------------------
+    # The user's celebrity gallery lives in $FACELENS_HOME/celebrities.sqlite3 (celebrities/store.py), opened on
+    # the first celebrity call. client.celebrities.add(...) fills it; RecognizeCelebrities matches against it.
+    @property
+    def celebrities(self):
+        """The celebrity gallery: ``add(name, image=..., images=[...], urls=[...], known_gender=...) -> Id``,
+        ``add_images(id, images)``, ``remove(id)``, ``list()``, ``get(id)``, ``match(descriptors)``
+        (see ``facelens.celebrities.gallery.CelebrityGallery``)."""
+        gallery = getattr(self, "_celebrities", None)
+        if gallery is None:
+            with self._engine_lock:
+                gallery = getattr(self, "_celebrities", None)
+                if gallery is None:
+                    from .celebrities import CelebrityGallery, CelebrityStore
+
+                    gallery = self._celebrities = CelebrityGallery(
+                        CelebrityStore(self.home), lambda: self.engine, self._image_bytes)
+        return gallery
+
+    def recognize_celebrities(self, **kwargs: Any) -> Dict[str, Any]:
+        """RecognizeCelebrities: the 64 largest faces of the image, each matched against the celebrity gallery;
+        CelebrityFaces (MatchConfidence >= 80) and UnrecognizedFaces, largest first."""
+        return self._call("RecognizeCelebrities", self._recognize_celebrities, kwargs)
+
+    def get_celebrity_info(self, **kwargs: Any) -> Dict[str, Any]:
+        """GetCelebrityInfo: Urls, Name and KnownGender of a gallery celebrity (ResourceNotFoundException if none)."""
+        return self._call("GetCelebrityInfo", self._get_celebrity_info, kwargs)
+
+    def _recognize_celebrities(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        from .celebrities import MAX_FACES
+
+        image = self._load_image(request["Image"])
+        faces = self.engine.analyze(image, attributes=response.COMPARED_FACE_ATTRIBUTES)[:MAX_FACES]
+        found = self.celebrities.recognize_faces(image, faces)
+        height, width = image.rgb.shape[:2]
+        recognized = [(c, f, conf) for f, (c, conf) in zip(faces, found) if c is not None]
+        unrecognized = [f for f, (c, _) in zip(faces, found) if c is None]
+        return response.recognize_celebrities(recognized, unrecognized, width, height)
+
+    def _get_celebrity_info(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        return response.get_celebrity_info(self.celebrities.store.get(request["Id"]))
+
     # -- stored-video jobs (issue 6) ------------------------------------------------------------------------
     # Jobs and results live in $FACELENS_HOME/video.sqlite3 (video/store.py), opened on the first video call;
     # jobs run on video_runner (default: a bounded pool of threads in this process, video/jobs.py).
@@ -323,6 +365,39 @@ class Client:
         """facelens only: blocks until the job is no longer IN_PROGRESS and returns its JobStatus
         (TimeoutError after ``timeout`` seconds)."""
         return self.video.wait(JobId, timeout, poll)
+
+    def start_person_tracking(self, **kwargs: Any) -> Dict[str, Any]:
+        """StartPersonTracking: starts a job that tracks the people in a stored video; returns its JobId at once."""
+        return self._call("StartPersonTracking", lambda r: self.video.start_person_tracking(r), kwargs)
+
+    def get_person_tracking(self, **kwargs: Any) -> Dict[str, Any]:
+        """GetPersonTracking: Persons[] ({Timestamp, Person: {Index, BoundingBox, Face}}), SortBy TIMESTAMP
+        (default) or INDEX (by person, then detection confidence), paginated like GetFaceDetection."""
+        return self._call("GetPersonTracking", lambda r: self.video.get_person_tracking(r), kwargs)
+
+    def start_face_search(self, **kwargs: Any) -> Dict[str, Any]:
+        """StartFaceSearch: starts a job that searches a collection for the faces of the people in a stored
+        video (FaceMatchThreshold, default 80); ResourceNotFoundException at once if the collection is missing."""
+        return self._call("StartFaceSearch", lambda r: self.video.start_face_search(
+            r, self.collections.describe, self._video_face_matches), kwargs)
+
+    def _video_face_matches(self, collection_id: str, vector, threshold: float):
+        return self._matches(collection_id, vector, {"FaceMatchThreshold": threshold})
+
+    def get_face_search(self, **kwargs: Any) -> Dict[str, Any]:
+        """GetFaceSearch: Persons[] ({Timestamp, Person, FaceMatches}) for the faces that matched, SortBy
+        TIMESTAMP (default) or INDEX."""
+        return self._call("GetFaceSearch", lambda r: self.video.get_face_search(r), kwargs)
+
+    def start_celebrity_recognition(self, **kwargs: Any) -> Dict[str, Any]:
+        """StartCelebrityRecognition: starts a job that recognises the gallery's celebrities
+        (``client.celebrities``) in a stored video."""
+        return self._call("StartCelebrityRecognition",
+                          lambda r: self.video.start_celebrity_recognition(r, lambda: self.celebrities), kwargs)
+
+    def get_celebrity_recognition(self, **kwargs: Any) -> Dict[str, Any]:
+        """GetCelebrityRecognition: Celebrities[] ({Timestamp, Celebrity}), SortBy TIMESTAMP (default) or ID."""
+        return self._call("GetCelebrityRecognition", lambda r: self.video.get_celebrity_recognition(r), kwargs)
 
 
 _IMAGE_ID_NAMESPACE = uuid.UUID("6f1c3c1e-6b1f-5d8a-9a43-3d6f2f0c9e57")  # facelens ImageIds: uuid5(this, sha256)

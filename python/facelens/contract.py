@@ -208,6 +208,18 @@ OPERATIONS.update({
         **_VIDEO_START, "FaceAttributes": Member(str, enum=("DEFAULT", "ALL")),
     }),
     "GetFaceDetection": Operation("GetFaceDetection", dict(_VIDEO_GET)),
+    "StartFaceSearch": Operation("StartFaceSearch", {
+        **_VIDEO_START, "CollectionId": COLLECTION_ID, "FaceMatchThreshold": Member(float, min=0, max=100),
+    }),
+    "GetFaceSearch": Operation("GetFaceSearch", {**_VIDEO_GET, "SortBy": Member(str, enum=("INDEX", "TIMESTAMP"))}),
+    "StartPersonTracking": Operation("StartPersonTracking", dict(_VIDEO_START)),
+    "GetPersonTracking": Operation("GetPersonTracking", {
+        **_VIDEO_GET, "SortBy": Member(str, enum=("INDEX", "TIMESTAMP")),
+    }),
+    "StartCelebrityRecognition": Operation("StartCelebrityRecognition", dict(_VIDEO_START)),
+    "GetCelebrityRecognition": Operation("GetCelebrityRecognition", {
+        **_VIDEO_GET, "SortBy": Member(str, enum=("ID", "TIMESTAMP")),
+    }),
 })
 
 
@@ -244,3 +256,12 @@ def notification_channel(channel: Mapping[str, Any]) -> Dict[str, str]:
     for key, m in members.items():
         check_constraints(f"NotificationChannel.{key}", channel[key], m)
     return {k: channel[k] for k in members}
+
+
+# -- celebrities (issue 6) ------------------------------------------------------------------------------------
+CELEBRITY_ID = Member(str, required=True, pattern=r"[0-9A-Za-z]*")  # RekognitionUniqueId
+
+OPERATIONS.update({
+    "RecognizeCelebrities": Operation("RecognizeCelebrities", {"Image": _IMAGE}),
+    "GetCelebrityInfo": Operation("GetCelebrityInfo", {"Id": CELEBRITY_ID}),
+})

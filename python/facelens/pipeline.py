@@ -172,6 +172,19 @@ class Engine:
                 embedder = self._embedder
         return embedder.embed(image.rgb, [f.mesh for f in faces])
 
+    # -- people (video person tracking and face search; loaded on first use) ---------------------------------
+    @property
+    def person_detector(self):
+        detector = getattr(self, "_person_detector", None)
+        if detector is None:
+            with _EMBEDDER_LOCK:
+                detector = getattr(self, "_person_detector", None)
+                if detector is None:
+                    from .engine.person import PersonDetector
+
+                    detector = self._person_detector = PersonDetector(threads=self.threads)
+        return detector
+
 
 def blendshape_gaze_signals(scores: np.ndarray, names) -> Tuple[float, float]:
     """Unitless gaze signals from the eye-look blendshapes: (toward image-left, up), each about -1..1.

@@ -259,3 +259,102 @@ def video_job(row, items_key: str, items: list, next_token) -> Dict[str, object]
 
 def get_face_detection(row, faces: list, next_token) -> Dict[str, object]:
     return video_job(row, "Faces", faces, next_token)
+
+
+def person_detail(index: int, person_box, face, width: int, height: int) -> Dict[str, object]:
+    """PersonDetail: the tracked person's Index, its BoundingBox and, when its face is seen, the Face (DEFAULT
+    attributes, as Rekognition returns for person tracking and face search)."""
+    out: Dict[str, object] = {"Index": int(index), "BoundingBox": bounding_box(person_box, width, height)}
+    if face is not None:
+        out["Face"] = face_detail(face, width, height, frozenset({"DEFAULT"}))
+    return out
+
+
+def person_detection(timestamp_ms: int, index: int, person_box, face, width: int, height: int) -> Dict[str, object]:
+    """One PersonDetection of GetPersonTracking."""
+    return {"Timestamp": int(timestamp_ms), "Person": person_detail(index, person_box, face, width, height)}
+
+
+def person_match(timestamp_ms: int, index: int, person_box, face, width: int, height: int,
+                 matches: List[Tuple[object, float]]) -> Dict[str, object]:
+    """One PersonMatch of GetFaceSearch: the person whose face matched, and the collection's faces it matched."""
+    return {"Timestamp": int(timestamp_ms), "Person": person_detail(index, person_box, face, width, height),
+            "FaceMatches": face_matches(matches)}
+
+
+def get_person_tracking(row, persons: list, next_token) -> Dict[str, object]:
+    return video_job(row, "Persons", persons, next_token)
+
+
+def get_face_search(row, persons: list, next_token) -> Dict[str, object]:
+    return video_job(row, "Persons", persons, next_token)
+
+
+def get_celebrity_recognition(row, celebrities: list, next_token) -> Dict[str, object]:
+    return video_job(row, "Celebrities", celebrities, next_token)
+
+
+# -- celebrities (issue 6) -------------------------------------------------------------------------------------
+# ComparedFace's members in the model's order; Emotions and Smile are computed for every face (as AWS returns them).
+_COMPARED_FACE_ORDER = ("BoundingBox", "Confidence", "Landmarks", "Pose", "Quality", "Emotions", "Smile")
+COMPARED_FACE_ATTRIBUTES = frozenset({"DEFAULT", "EMOTIONS", "SMILE"})  # what Engine.analyze must compute for it
+
+
+def compared_face(face: FaceAnalysis, width: int, height: int) -> Dict[str, object]:
+    """One ComparedFace: BoundingBox, Confidence, the 5 default Landmarks, Pose, Quality, Emotions, Smile (the last
+    two present when ``face`` was analysed with COMPARED_FACE_ATTRIBUTES)."""
+    detail = face_detail(face, width, height, COMPARED_FACE_ATTRIBUTES)
+    return {k: detail[k] for k in _COMPARED_FACE_ORDER if k in detail}
+
+
+def known_gender(gender) -> Dict[str, object]:
+    return {"Type": str(gender)}
+
+
+def celebrity(record, face: FaceAnalysis, width: int, height: int, match_confidence: float) -> Dict[str, object]:
+    """One Celebrity of RecognizeCelebrities. ``record``: a ``celebrities.Celebrity`` (id, name, urls,
+    known_gender or None)."""
+    out: Dict[str, object] = {
+        "Urls": list(record.urls),
+        "Name": record.name,
+        "Id": record.id,
+        "Face": compared_face(face, width, height),
+        "MatchConfidence": _percent(match_confidence),
+    }
+    if record.known_gender is not None:
+        out["KnownGender"] = known_gender(record.known_gender)
+    return out
+
+
+def recognize_celebrities(recognized: List[Tuple[object, FaceAnalysis, float]], unrecognized: List[FaceAnalysis],
+                          width: int, height: int) -> Dict[str, object]:
+    """``recognized``: (Celebrity record, face, MatchConfidence) per recognized face; ``unrecognized``: the other
+    faces. Both largest first."""
+    return {
+        "CelebrityFaces": [celebrity(r, f, width, height, c) for r, f, c in recognized],
+        "UnrecognizedFaces": [compared_face(f, width, height) for f in unrecognized],
+    }
+
+
+def get_celebrity_info(record) -> Dict[str, object]:
+    out: Dict[str, object] = {"Urls": list(record.urls), "Name": record.name}
+    if record.known_gender is not None:
+        out["KnownGender"] = known_gender(record.known_gender)
+    return out
+
+
+def celebrity_recognition(timestamp_ms: int, face: FaceAnalysis, width: int, height: int, record,
+                          match_confidence: float) -> Dict[str, object]:
+    """One CelebrityRecognition of GetCelebrityRecognition: Timestamp and the CelebrityDetail (Urls, Name, Id,
+    Confidence = the match confidence, the face's BoundingBox, Face with DEFAULT attributes, KnownGender)."""
+    detail: Dict[str, object] = {
+        "Urls": list(record.urls),
+        "Name": record.name,
+        "Id": record.id,
+        "Confidence": _percent(match_confidence),
+        "BoundingBox": bounding_box(face.box, width, height),
+        "Face": face_detail(face, width, height, frozenset({"DEFAULT"})),
+    }
+    if record.known_gender is not None:
+        detail["KnownGender"] = known_gender(record.known_gender)
+    return {"Timestamp": int(timestamp_ms), "Celebrity": detail}

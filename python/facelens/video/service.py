@@ -1,10 +1,12 @@
-"""``VideoJobs``: Start*/Get* for stored-video jobs on top of the job store and a job runner.
+"""``VideoJobs``: Start*/Get* of the four stored-video job types on top of the job store and a job runner.
 
 Start validates the request, resolves ``Video.S3Object`` in the local object store (a missing object is
 InvalidS3ObjectException at once), applies ClientRequestToken idempotency, records the job IN_PROGRESS and hands
 its work to the runner; it returns the 64-hex-character JobId at once. The work decodes the video (a file that
-is not a decodable video makes the job FAILED with a StatusMessage), analyses the sampled frames with the same
-engine as DetectFaces and stores VideoMetadata and every result in one transaction with SUCCEEDED.
+is not a decodable video makes the job FAILED with a StatusMessage), runs the job type's task (``tasks.py``: face
+detection, person tracking, face search, celebrity recognition) on every sampled frame and stores VideoMetadata and
+every result in one transaction with SUCCEEDED. Get* pages through the results in timestamp order or, with SortBy,
+by person index or celebrity Id.
 
 Notifications: NotificationChannel is validated and recorded with the job. There is no SNS locally: when a job
 with a channel finishes, Rekognition's completion message ({JobId, Status, API, JobTag, Timestamp, Video}) is
@@ -31,7 +33,7 @@ from ..errors import (
     VideoTooLargeException,
 )
 from .. import tokens
-from . import reader
+from . import reader, tasks
 from .jobs import JobRunner, LocalJobRunner
 from .store import JobStore
 
@@ -215,13 +217,19 @@ class VideoJobs:
     def page(self, row, request: Dict[str, Any]):
         """(items, NextToken or None) of a Get* request on a finished job."""
         limit = min(int(request.get("MaxResults") or MAX_RESULTS), MAX_RESULTS)
+        sort_by = request.get("SortBy") or "TIMESTAMP"
+        # A token pages through one order of one job: the scope names both (TIMESTAMP keeps the bare JobId).
+        scope = row.job_id if sort_by == "TIMESTAMP" else f"{row.job_id}.{sort_by}"
         after = 0
         if request.get("NextToken"):
-            after = tokens.parse(self.store.token_secret, request["NextToken"], row.job_id)
+            after = tokens.parse(self.store.token_secret, request["NextToken"], scope)
         if row.status != "SUCCEEDED":
             return [], None
-        items, more = self.store.results(row.job_id, after, limit)
-        return items, (tokens.make(self.store.token_secret, row.job_id, more) if more is not None else None)
+        if sort_by == "TIMESTAMP":
+            items, more = self.store.results(row.job_id, after, limit)
+        else:
+            items, more = self.store.results_by_key(row.job_id, after, limit)
+        return items, (tokens.make(self.store.token_secret, scope, more) if more is not None else None)
 
     def progress(self, job_id: str) -> Dict[str, Any]:
         row = self.store.get(job_id)
@@ -256,22 +264,51 @@ class VideoJobs:
             with _LIVE_LOCK:
                 _LIVE_JOBS.discard(job_id)
 
-    # -- face detection ---------------------------------------------------------------------------------------
+    # -- the four kinds of job (what each does with a frame: tasks.py) ------------------------------------------
+    def _task_work(self, make_task):
+        def make_work(job_id: str, path: Path, request: Dict[str, Any]):
+            task = make_task(request)
+            return lambda stop: self._frames(job_id, path, stop, task)
+
+        return make_work
+
     def start_face_detection(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        return self.start("FaceDetection", request, self._face_detection_work)
-
-    def _face_detection_work(self, job_id: str, path: Path, request: Dict[str, Any]):
-        attributes = contract.wanted_attributes([request.get("FaceAttributes") or "DEFAULT"])
-        want_eyes = "EYE_DIRECTION" in attributes
-
-        def analyse(timestamp: int, image) -> List[Dict[str, Any]]:
-            faces = self._engine().analyze(image, want_eyes=want_eyes, attributes=attributes)
-            height, width = image.rgb.shape[:2]
-            return [response.face_detection(timestamp, f, width, height, attributes) for f in faces]
-
-        return lambda stop: self._frames(job_id, path, stop, analyse)
+        return self.start("FaceDetection", request,
+                          self._task_work(lambda r: tasks.make_face_detection(self._engine, r)))
 
     def get_face_detection(self, request: Dict[str, Any]) -> Dict[str, Any]:
         row = self.job(request["JobId"], "FaceDetection")
         faces, next_token = self.page(row, request)
         return response.get_face_detection(row, faces, next_token)
+
+    def start_person_tracking(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        return self.start("PersonTracking", request,
+                          self._task_work(lambda r: tasks.make_person_tracking(self._engine, r)))
+
+    def get_person_tracking(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        row = self.job(request["JobId"], "PersonTracking")
+        persons, next_token = self.page(row, request)
+        return response.get_person_tracking(row, persons, next_token)
+
+    def start_face_search(self, request: Dict[str, Any], collection_exists: Callable[[str], None],
+                          search: Callable[[str, Any, float], list]) -> Dict[str, Any]:
+        """``collection_exists(id)`` raises ResourceNotFoundException for a missing collection (at Start, as
+        Rekognition does); ``search(id, vector, threshold)`` returns the collection's matches."""
+        collection_exists(request["CollectionId"])
+        name = request["CollectionId"]
+        return self.start("FaceSearch", request, self._task_work(
+            lambda r: tasks.make_face_search(self._engine, r, lambda v, t: search(name, v, t))))
+
+    def get_face_search(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        row = self.job(request["JobId"], "FaceSearch")
+        persons, next_token = self.page(row, request)
+        return response.get_face_search(row, persons, next_token)
+
+    def start_celebrity_recognition(self, request: Dict[str, Any], gallery: Callable[[], Any]) -> Dict[str, Any]:
+        return self.start("CelebrityRecognition", request, self._task_work(
+            lambda r: tasks.make_celebrity_recognition(self._engine, r, gallery)))
+
+    def get_celebrity_recognition(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        row = self.job(request["JobId"], "CelebrityRecognition")
+        celebrities, next_token = self.page(row, request)
+        return response.get_celebrity_recognition(row, celebrities, next_token)

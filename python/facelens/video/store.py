@@ -3,8 +3,9 @@
 - ``jobs``: one row per job (its operation, request, the ClientRequestToken and a hash of the other parameters
   for idempotency, JobTag, NotificationChannel, status, StatusMessage, VideoMetadata, progress, the process
   that runs it).
-- ``results``: the job's result items (e.g. FaceDetection dicts as JSON) numbered ``seq`` = 1, 2, ... in the
-  order Get* returns them. A running job writes them in batches (memory stays flat on long videos) but Get*
+- ``results``: the job's result items (e.g. FaceDetection dicts as JSON) numbered ``seq`` = 1, 2, ... in
+  timestamp order (Get*'s default order), each with an optional ``sort_key`` for the other orders (SortBy INDEX:
+  the person's index then detection confidence, highest first; SortBy ID: the celebrity's Id). A running job writes them in batches (memory stays flat on long videos) but Get*
   returns none until the transaction that stores the last batch and marks the job SUCCEEDED; a FAILED job's
   rows are deleted. So a job is either IN_PROGRESS (no results shown) or finished with all of them: pages are
   stable and complete, and any other process opening the same home answers Get* for it.
@@ -56,6 +57,7 @@ CREATE TABLE IF NOT EXISTS results (
     job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
     item TEXT NOT NULL,
+    sort_key TEXT,
     PRIMARY KEY (job_id, seq)
 ) WITHOUT ROWID;
 """
@@ -100,7 +102,13 @@ class JobStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # NORMAL: results of a job are rewritten if lost; a job's rows still survive a killed process.
         self.db = Database(self.path, synchronous="NORMAL", busy_timeout=BUSY_TIMEOUT_S)
-        self.db.conn().executescript(_SCHEMA)
+        conn = self.db.conn()
+        conn.executescript(_SCHEMA)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(results)")}
+        if "sort_key" not in columns:  # a home made by facelens before SortBy existed
+            with self.db.write() as db:
+                db.execute("ALTER TABLE results ADD COLUMN sort_key TEXT")
+        conn.execute("CREATE INDEX IF NOT EXISTS results_by_key ON results (job_id, sort_key, seq)")
         with self.db.write() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'token_secret'").fetchone()
             if row is None:
@@ -147,9 +155,8 @@ class JobStore:
         with self.db.write() as db:
             if not self._in_progress(db, job_id):
                 return
-            db.executemany("INSERT OR REPLACE INTO results (job_id, seq, item) VALUES (?, ?, ?)",
-                           ((job_id, first_seq + i, json.dumps(item, separators=(",", ":")))
-                            for i, item in enumerate(items)))
+            db.executemany("INSERT OR REPLACE INTO results (job_id, seq, item, sort_key) VALUES (?, ?, ?, ?)",
+                           _rows(job_id, first_seq, items))
 
     def succeed(self, job_id: str, metadata: Dict[str, Any], items: Sequence[Dict[str, Any]], frames: int,
                 first_seq: int = 1) -> None:
@@ -159,9 +166,8 @@ class JobStore:
             if not self._in_progress(db, job_id):
                 return
             db.execute("DELETE FROM results WHERE job_id = ? AND seq >= ?", (job_id, first_seq))
-            db.executemany("INSERT INTO results (job_id, seq, item) VALUES (?, ?, ?)",
-                           ((job_id, first_seq + i, json.dumps(item, separators=(",", ":")))
-                            for i, item in enumerate(items)))
+            db.executemany("INSERT INTO results (job_id, seq, item, sort_key) VALUES (?, ?, ?, ?)",
+                           _rows(job_id, first_seq, items))
             db.execute(
                 "UPDATE jobs SET status = 'SUCCEEDED', metadata = ?, frames_done = ?, frames_total = ?, finished = ? "
                 "WHERE job_id = ?",
@@ -195,5 +201,22 @@ class JobStore:
         more = rows[limit - 1][0] if len(rows) > limit else None
         return [json.loads(item) for _, item in rows[:limit]], more
 
+    def results_by_key(self, job_id: str, offset: int, limit: int) -> Tuple[List[Dict[str, Any]], Optional[int]]:
+        """Items in (sort_key, seq) order from position ``offset`` (0-based), at most ``limit``; and the position
+        after the last one returned if more follow."""
+        rows = self.db.conn().execute(
+            "SELECT item FROM results WHERE job_id = ? ORDER BY sort_key, seq LIMIT ? OFFSET ?",
+            (job_id, int(limit) + 1, int(offset)),
+        ).fetchall()
+        more = offset + limit if len(rows) > limit else None
+        return [json.loads(item) for (item,) in rows[:limit]], more
+
     def close(self) -> None:
         self.db.close()
+
+
+def _rows(job_id: str, first_seq: int, items: Sequence[Dict[str, Any]]):
+    """Database rows of result items; an item's private ``_sort`` entry (if any) becomes its sort_key."""
+    for i, item in enumerate(items):
+        key = item.pop("_sort", None)
+        yield job_id, first_seq + i, json.dumps(item, separators=(",", ":")), key
