@@ -106,5 +106,19 @@ def test_covered_lower_face_is_occluded(client, rel):
     assert faces and faces[0]["FaceOccluded"]["Value"] is True
 
 
+@pytest.mark.parametrize("rel", ["images/inspireface/bulk_mask.png", "images/inspireface/bulk_mask2.jpg"])
+def test_real_face_masks_are_occluded(client, rel):
+    """Photos of people wearing face masks (a white one, close to the camera; a skin-coloured one): FaceOccluded."""
+    face = _face(client, rel, attrs=("FACE_OCCLUDED",))
+    assert face["FaceOccluded"]["Value"] is True and face["FaceOccluded"]["Confidence"] > 70
+
+
+def test_dark_sunglasses_make_a_face_occluded(client):
+    """Rekognition counts dark sunglasses as occlusion; an uncovered face of the same set is not occluded."""
+    face = _face(client, "images/prnet_2.jpg", attrs=("FACE_OCCLUDED", "SUNGLASSES"))
+    assert face["Sunglasses"]["Value"] is True and face["FaceOccluded"]["Value"] is True
+    assert _face(client, "images/prnet_4.jpg", attrs=("FACE_OCCLUDED",))["FaceOccluded"]["Value"] is False
+
+
 def test_face_cut_by_the_image_border_is_occluded(client):
     assert _face(client, "images/fr_obama_partial_face.jpg")["FaceOccluded"]["Value"] is True

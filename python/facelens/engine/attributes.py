@@ -11,6 +11,10 @@
   patches of an aligned face chip). The coefficients are fitted by ``tools/calibrate_attributes.py`` on the
   group-photo faces of ``annotated/attributes_by_eye_faces.tsv`` and printed there; the single-face photos of
   ``attributes_by_eye.tsv`` are the evaluation split (``bench/attributes_accuracy.py``).
+- FaceOccluded follows Rekognition's definition (eyes, nose or mouth hidden by a mask, dark sunglasses, a hand or
+  an object, or cut by the frame): p = 1 - (1 - p_other)(1 - p_mask)(1 - p_sunglasses), the face being occluded
+  when any of the three causes is. p_mask is the MIT face-mask network (``engine/mask.py``) on the face's box,
+  p_sunglasses the Sunglasses model above, p_other the fitted logistic model (hands, objects, the image border).
 
 Everything here works in image pixels; ``response.py`` builds the dicts.
 """
@@ -81,6 +85,8 @@ def binary(name: str, feats: Dict[str, float]):
     m = BINARY_MODELS[name]
     z = float(m["b"]) + sum(float(w) * float(feats[f]) for f, w in zip(m["features"], m["w"]))
     p = float(_sigmoid(z))
+    if name == "FaceOccluded" and "mask" in feats:
+        p = 1.0 - (1.0 - p) * (1.0 - float(feats["mask"])) * (1.0 - binary("Sunglasses", feats)[2])
     return p >= 0.5, 100.0 * max(p, 1.0 - p), p
 
 
@@ -100,6 +106,7 @@ class AttributeModels:
     def __init__(self, threads: Optional[int] = None, blendshape_names: Optional[Sequence[str]] = None) -> None:
         self.threads = threads
         self._age = self._gender = self._emotion = None
+        self._mask = None
         tmpl = registry.load_json("dlib_chip_template.json")
         norm = tmpl["normalized_points"]
         chips = tmpl["chips"]
@@ -168,8 +175,17 @@ class AttributeModels:
         return sess.run(None, {sess.get_inputs()[0].name: batch})[0].astype(np.float64)
 
     # -- measured features ------------------------------------------------------------------------------------
-    def analyze(self, rgb: np.ndarray, meshes: Sequence[np.ndarray], blends, presences, wanted) -> List[dict]:
+    def mask_probabilities(self, rgb: np.ndarray, boxes) -> np.ndarray:
+        if self._mask is None:
+            from .mask import MaskClassifier
+
+            self._mask = MaskClassifier(threads=self.threads)
+        return self._mask.probabilities(rgb, boxes)
+
+    def analyze(self, rgb: np.ndarray, meshes: Sequence[np.ndarray], blends, presences, wanted,
+                boxes: Optional[np.ndarray] = None) -> List[dict]:
         """Per face, the attributes named in ``wanted`` (Rekognition names: AGE_RANGE, SMILE, ...) and nothing else.
+        ``boxes``: the faces' detector boxes (x1, y1, x2, y2 pixels), needed for FACE_OCCLUDED.
 
         Values: AgeRange (low, high); Gender (value, confidence); Emotions [(type, confidence)] highest first;
         the others (bool, confidence 50..100)."""
@@ -196,9 +212,16 @@ class AttributeModels:
         binaries = [name for name, key in BINARY_KEYS if key in wanted]
         if binaries:
             regions = any(BINARY_KEYS_DICT[b] in REGION_KEYS for b in binaries)
+            p_mask = None
+            if "FACE_OCCLUDED" in wanted:
+                if boxes is None:
+                    raise ValueError("FACE_OCCLUDED needs the faces' boxes")
+                p_mask = self.mask_probabilities(rgb, np.asarray(boxes)[:n, :4])
             for i in range(n):
                 feats = self.features(rgb, meshes[i], None if blends is None else blends[i], float(presences[i]),
                                       regions=regions)
+                if p_mask is not None:
+                    feats["mask"] = float(p_mask[i])
                 for name in binaries:
                     v, c, _ = binary(name, feats)
                     out[i][name] = (v, c)
