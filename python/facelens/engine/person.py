@@ -53,8 +53,9 @@ class PersonDetector:
         self.score_threshold = float(score_threshold)
         self.tiles = tiles
 
-    def detect(self, rgb: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Persons in an RGB uint8 frame (H x W x 3): the whole frame and (``tiles``) its tiles, merged.
+    def detect(self, rgb: np.ndarray, tiles: Optional[bool] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """Persons in an RGB uint8 frame (H x W x 3): the whole frame and (``tiles``, default ``self.tiles``) its
+        tiles, merged.
 
         Returns ``(boxes, scores)``: boxes float32 ``(N, 4)`` ``x1, y1, x2, y2`` in pixels of ``rgb``, clipped to the
         image; scores float32 ``(N,)`` in 0..1, sorted highest first, all ``>= score_threshold``.
@@ -62,7 +63,7 @@ class PersonDetector:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 H x W x 3 frame, got {rgb.dtype} {rgb.shape}")
         boxes, scores = self._run(rgb)
-        if not self.tiles:
+        if not (self.tiles if tiles is None else tiles):
             return boxes, scores
         height, width = rgb.shape[:2]
         side = int(round(TILE_FRACTION * min(height, width)))

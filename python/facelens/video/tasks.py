@@ -149,7 +149,8 @@ def make_face_search(engine: Callable[[], Any], request: Dict[str, Any], search:
         if not confirmed:
             return []
         vectors = eng.descriptors(image, [faces[i] for i in confirmed])
-        person_boxes, _ = eng.person_detector.detect(image.rgb)
+        # people whose faces can be matched are large in the frame: the whole-frame pass finds them (no tiles)
+        person_boxes, _ = eng.person_detector.detect(image.rgb, tiles=False)
         owner = assign_faces(person_boxes, [faces[i].box for i in confirmed])
         height, width = image.rgb.shape[:2]
         items = []
