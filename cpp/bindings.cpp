@@ -86,6 +86,17 @@ F32Array as_f32(const py::handle& obj, const char* name) {
   return a;
 }
 
+// A float64 view of ``obj`` (None or anything numpy cannot convert: ValueError ``message``).
+F64Array as_f64(const py::handle& obj, const std::string& message) {
+  F64Array a;
+  if (!obj.is_none()) a = F64Array::ensure(obj);
+  if (!a) {
+    PyErr_Clear();
+    fail(message);
+  }
+  return a;
+}
+
 void check_shape(const py::array& a, const char* name, std::initializer_list<py::ssize_t> shape,
                  const char* expected) {
   bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
@@ -101,12 +112,7 @@ void check_shape(const py::array& a, const char* name, std::initializer_list<py:
 
 template <size_t N>
 std::array<float, N> parse_floats(const py::handle& obj, const char* name, bool broadcast) {
-  F64Array a;
-  if (!obj.is_none()) a = F64Array::ensure(obj);
-  if (!a) {
-    PyErr_Clear();
-    fail(std::string(name) + " must be a sequence of " + std::to_string(N) + " numbers");
-  }
+  F64Array a = as_f64(obj, std::string(name) + " must be a sequence of " + std::to_string(N) + " numbers");
   std::array<float, N> v{};
   if (a.size() == 1 && broadcast && a.ndim() <= 1) {
     v.fill(static_cast<float>(a.data()[0]));
@@ -351,12 +357,7 @@ PYBIND11_MODULE(_core, m) {
       [](const py::handle& image, const py::handle& box, int size) {
         py::array keep;
         const ImageU8 img = as_image(image, &keep);
-        F64Array bx;
-        if (!box.is_none()) bx = F64Array::ensure(box);
-        if (!bx) {
-          PyErr_Clear();
-          fail("box must be a sequence of 4 numbers (x1, y1, x2, y2)");
-        }
+        F64Array bx = as_f64(box, "box must be a sequence of 4 numbers (x1, y1, x2, y2)");
         if (bx.size() != 4) fail("box must be a sequence of 4 numbers (x1, y1, x2, y2)");
         float b4[4];
         for (int i = 0; i < 4; ++i) b4[i] = static_cast<float>(bx.data()[i]);
@@ -405,12 +406,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "rotation_to_euler",
       [](const py::handle& R) {
-        if (R.is_none()) fail("R must be a [3, 3] array");
-        F64Array a = F64Array::ensure(R);
-        if (!a) {
-          PyErr_Clear();
-          fail("R must be a [3, 3] array");
-        }
+        F64Array a = as_f64(R, "R must be a [3, 3] array");
         check_shape(a, "R", {3, 3}, "[3, 3]");
         double r9[9];
         for (int i = 0; i < 9; ++i) {
@@ -520,12 +516,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "linear_assignment",
       [](const py::handle& cost) {
-        if (cost.is_none()) fail("cost must be a [rows, cols] array");
-        F64Array c = F64Array::ensure(cost);
-        if (!c) {
-          PyErr_Clear();
-          fail("cost must be convertible to a float64 array");
-        }
+        F64Array c = as_f64(cost, "cost must be a [rows, cols] array convertible to float64");
         check_shape(c, "cost", {-1, -1}, "[rows, cols]");
         const int64_t rows = c.shape(0), cols = c.shape(1);
         const double* cd = c.data();

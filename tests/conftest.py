@@ -3,6 +3,7 @@
 Tests that need ``../shared/data`` (beside the repository, or $FACELENS_TEST_DATA) skip when it is absent.
 """
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -57,3 +58,52 @@ def sample_bytes():
     import facelens
 
     return (Path(facelens.__file__).parent / "data" / "sample.jpg").read_bytes()
+
+
+def run_cli(home, *argv, ok=True):
+    """``python -m facelens --home HOME ARGV...`` in a new process: its parsed JSON output (``ok``), or the
+    finished process (to check a failure)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "facelens", "--home", str(home), *map(str, argv)],
+                         capture_output=True, text=True, timeout=300)
+    if ok:
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+    return out
+
+
+@contextlib.contextmanager
+def boto3_endpoint(client, keys=None):
+    """The HTTP endpoint serving ``client`` on a free loopback port, in a thread; yields a boto3 rekognition client
+    pointed at it (no retries). The server stops when the block ends."""
+    import socket
+    import threading
+    import time
+
+    boto3 = pytest.importorskip("boto3")
+    uvicorn = pytest.importorskip("uvicorn")
+    from botocore.config import Config
+    from facelens.server import create_app
+    from facelens.server.run import uvicorn_settings
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    settings = uvicorn_settings()
+    settings.pop("workers")
+    server = uvicorn.Server(uvicorn.Config(create_app(client, keys=keys or {}), log_level="warning", **settings))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.02)
+        yield boto3.client("rekognition", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="y",
+                           config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -7,10 +7,7 @@ Leslie, Alex Lacamoire, deepface's Zuckerberg, Katy Perry, Clooney, Damon, Anist
 in a home of its own (a temporary folder).
 """
 
-import json
 import re
-import subprocess
-import sys
 import threading
 
 import cv2
@@ -21,7 +18,7 @@ import facelens
 from facelens.celebrities import MAX_FACES, RECOGNITION_THRESHOLD
 from facelens.errors import ParamValidationError
 
-from conftest import data_path, image_bytes
+from conftest import data_path, image_bytes, run_cli
 
 ID = re.compile(r"^[0-9A-Za-z]{8}$")
 DF = "annotated/deepface_dataset/"
@@ -329,37 +326,28 @@ def test_through_the_http_endpoint_with_boto3(cc, people):
 
 
 # -- the command line -------------------------------------------------------------------------------------------------
-def run(home, *argv, ok=True):
-    out = subprocess.run([sys.executable, "-m", "facelens", "--home", str(home), *map(str, argv)],
-                         capture_output=True, text=True, timeout=300)
-    if ok:
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout)
-    return out
-
-
 def test_cli_celebrities(tmp_path):
     home = tmp_path / "home"
     obama, obama3, other = data_path(OBAMA), data_path(OBAMA3), data_path(OBAMA_OTHER)
-    added = run(home, "celebrities", "add", "Barack Obama", obama, obama3, "--url", "www.example.org/a",
+    added = run_cli(home, "celebrities", "add", "Barack Obama", obama, obama3, "--url", "www.example.org/a",
                 "--url", "www.example.org/b", "--gender", "Male")
     assert ID.match(added["Id"]) and added["Name"] == "Barack Obama" and added["ReferenceImageCount"] == 2
     assert added["Urls"] == ["www.example.org/a", "www.example.org/b"] and added["KnownGender"] == {"Type": "Male"}
-    biden = run(home, "celebrities", "add", "Joe Biden", data_path(BIDEN))["Id"]
-    assert [c["Id"] for c in run(home, "celebrities", "list")["Celebrities"]] == [added["Id"], biden]
+    biden = run_cli(home, "celebrities", "add", "Joe Biden", data_path(BIDEN))["Id"]
+    assert [c["Id"] for c in run_cli(home, "celebrities", "list")["Celebrities"]] == [added["Id"], biden]
 
-    found = run(home, "recognize-celebrities", other)
+    found = run_cli(home, "recognize-celebrities", other)
     assert [c["Id"] for c in found["CelebrityFaces"]] == [added["Id"]] and found["UnrecognizedFaces"] == []
     assert found["CelebrityFaces"][0]["MatchConfidence"] >= RECOGNITION_THRESHOLD
-    both = run(home, "recognize-celebrities", data_path(TWO))
+    both = run_cli(home, "recognize-celebrities", data_path(TWO))
     assert {c["Name"] for c in both["CelebrityFaces"]} == {"Barack Obama", "Joe Biden"}
-    info = run(home, "get-celebrity-info", added["Id"])
+    info = run_cli(home, "get-celebrity-info", added["Id"])
     assert _strip(info) == {"Urls": added["Urls"], "Name": "Barack Obama", "KnownGender": {"Type": "Male"}}
 
     # another process changed the gallery: an in-process client on the same home sees it
     client = facelens.Client(home=str(home))
     assert {c["Id"] for c in client.celebrities.list()} == {added["Id"], biden}
-    assert run(home, "celebrities", "remove", biden) == {"Id": biden, "Removed": True}
+    assert run_cli(home, "celebrities", "remove", biden) == {"Id": biden, "Removed": True}
     assert [c["Name"] for c in _recognize(client, TWO)["CelebrityFaces"]] == ["Barack Obama"]
 
     for argv, text in ((("get-celebrity-info", biden), "ResourceNotFoundException"),
@@ -369,8 +357,8 @@ def test_cli_celebrities(tmp_path):
                        (("celebrities", "add", "Nobody", tmp_path / "nope.jpg"), "cannot read"),
                        (("recognize-celebrities", data_path("odd/skimage_multipage_rgb.tif")),
                         "InvalidImageFormatException")):
-        bad = run(home, *argv, ok=False)
+        bad = run_cli(home, *argv, ok=False)
         assert bad.returncode == 2 and text in bad.stderr and bad.stdout == "", (argv, bad.stderr)
-    bad = run(home, "celebrities", "add", "X", obama, "--gender", "Robot", ok=False)
+    bad = run_cli(home, "celebrities", "add", "X", obama, "--gender", "Robot", ok=False)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
-    assert [c["Id"] for c in run(home, "celebrities", "list")["Celebrities"]] == [added["Id"]]
+    assert [c["Id"] for c in run_cli(home, "celebrities", "list")["Celebrities"]] == [added["Id"]]

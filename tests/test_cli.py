@@ -11,18 +11,9 @@ import pytest
 
 import facelens
 
-from conftest import data_path
+from conftest import data_path, run_cli
 
 SAMPLE = Path(facelens.__file__).parent / "data" / "sample.jpg"
-
-
-def run(home, *argv, ok=True):
-    out = subprocess.run([sys.executable, "-m", "facelens", "--home", str(home), *map(str, argv)],
-                         capture_output=True, text=True, timeout=300)
-    if ok:
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout)
-    return out
 
 
 def test_cli_collection_scenario(tmp_path):
@@ -31,40 +22,40 @@ def test_cli_collection_scenario(tmp_path):
     indexed, other = data_path("images/fr_obama.jpg"), data_path("images/fr_test_obama1.jpg")
     biden = data_path("images/fr_biden.jpg")
     home = tmp_path / "home"
-    created = run(home, "create-collection", "people")
+    created = run_cli(home, "create-collection", "people")
     assert created["StatusCode"] == 200 and created["CollectionArn"].endswith("/people")
 
     drawn = tmp_path / "indexed.png"
-    idx = run(home, "index-faces", "people", indexed, "--external-image-id", "obama", "--draw", drawn)
+    idx = run_cli(home, "index-faces", "people", indexed, "--external-image-id", "obama", "--draw", drawn)
     assert len(idx["FaceRecords"]) == 1 and idx["FaceRecords"][0]["Face"]["ExternalImageId"] == "obama"
     obama = idx["FaceRecords"][0]["Face"]["FaceId"]
     assert drawn.stat().st_size > 0
-    bid = run(home, "index-faces", "people", biden, "--external-image-id", "biden", "--max-faces", "1",
+    bid = run_cli(home, "index-faces", "people", biden, "--external-image-id", "biden", "--max-faces", "1",
               "--quality-filter", "none")
     biden_id = bid["FaceRecords"][0]["Face"]["FaceId"]
 
-    hit = run(home, "search-faces-by-image", "people", other, "--threshold", "80")
+    hit = run_cli(home, "search-faces-by-image", "people", other, "--threshold", "80")
     assert [m["Face"]["FaceId"] for m in hit["FaceMatches"]] == [obama]
     assert hit["FaceMatches"][0]["Similarity"] >= 80
-    by_id = run(home, "search-faces", "people", obama, "--threshold", "0", "--max-faces", "5")
+    by_id = run_cli(home, "search-faces", "people", obama, "--threshold", "0", "--max-faces", "5")
     assert [m["Face"]["FaceId"] for m in by_id["FaceMatches"]] == [biden_id]
 
-    desc = run(home, "describe-collection", "people")
+    desc = run_cli(home, "describe-collection", "people")
     assert desc["FaceCount"] == 2
     assert desc["CreationTimestamp"][:2] == "20" and desc["CreationTimestamp"].endswith("+00:00")  # ISO 8601
-    assert run(home, "list-collections")["CollectionIds"] == ["people"]
-    faces = run(home, "list-faces", "people")
+    assert run_cli(home, "list-collections")["CollectionIds"] == ["people"]
+    faces = run_cli(home, "list-faces", "people")
     assert {f["FaceId"] for f in faces["Faces"]} == {obama, biden_id} and "NextToken" not in faces
 
     missing = "11111111-2222-4333-8444-555555555555"
-    deleted = run(home, "delete-faces", "people", obama, missing)
+    deleted = run_cli(home, "delete-faces", "people", obama, missing)
     assert deleted["DeletedFaces"] == [obama]
     assert [u["FaceId"] for u in deleted["UnsuccessfulFaceDeletions"]] == [missing]
-    assert run(home, "delete-collection", "people")["StatusCode"] == 200
+    assert run_cli(home, "delete-collection", "people")["StatusCode"] == 200
 
     for argv, text in ((("describe-collection", "people"), "ResourceNotFoundException"),
                        (("index-faces", "people", tmp_path / "nope.jpg"), "cannot read")):
-        bad = run(home, *argv, ok=False)
+        bad = run_cli(home, *argv, ok=False)
         assert bad.returncode == 2 and text in bad.stderr and bad.stdout == ""
 
 
@@ -73,7 +64,7 @@ def test_cli_draw(tmp_path):
     import cv2
 
     out = tmp_path / "drawn.png"
-    resp = run(tmp_path, "detect-faces", SAMPLE, "--draw", out)
+    resp = run_cli(tmp_path, "detect-faces", SAMPLE, "--draw", out)
     assert "EyeDirection" in resp["FaceDetails"][0]
     drawn = cv2.imread(str(out), cv2.IMREAD_COLOR)
     original = cv2.imread(str(SAMPLE), cv2.IMREAD_COLOR)
@@ -114,5 +105,5 @@ def test_cli_video_wait(tmp_path):
     assert resp["JobStatus"] == "SUCCEEDED" and "NextToken" not in resp
     assert len(resp["Faces"]) >= 10 and resp["VideoMetadata"]["FrameWidth"] == 640
     assert "100.0%" in out.stderr and "SUCCEEDED" in out.stderr
-    again = run(home, "get-face-detection", resp["JobId"])
+    again = run_cli(home, "get-face-detection", resp["JobId"])
     assert again["Faces"] == resp["Faces"]

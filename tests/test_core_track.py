@@ -705,7 +705,7 @@ def test_velocity_prediction_through_occlusion():
 def test_filtered_boxes_smooth_noise():
     rng = np.random.default_rng(3)
     t = core.Tracker()
-    truth, errs_raw, errs_f = [], [], []
+    errs_raw, errs_f = [], []
     for k in range(60):
         x = 100 + 10.0 * k
         gt = np.array([x, 200, x + 80, 400])

@@ -1,6 +1,5 @@
 """Bad input gets the error Rekognition gives, with a clear message, never a crash or a hang."""
 
-import io
 import os
 import struct
 import zlib

@@ -26,7 +26,7 @@ from facelens.errors import (
 )
 from facelens.video import reader
 
-from conftest import data_path
+from conftest import boto3_endpoint, data_path
 
 av = pytest.importorskip("av")
 
@@ -315,28 +315,7 @@ def test_sampling_rule():
 
 
 def test_boto3_against_the_endpoint(vc):
-    boto3 = pytest.importorskip("boto3")
-    uvicorn = pytest.importorskip("uvicorn")
-    from botocore.config import Config
-    from facelens.server import create_app
-    from facelens.server.run import uvicorn_settings
-    import socket
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    settings = uvicorn_settings()
-    settings.pop("workers")
-    server = uvicorn.Server(uvicorn.Config(create_app(vc, keys={}), log_level="warning", **settings))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.time() + 30
-        while not server.started and time.time() < deadline:
-            time.sleep(0.02)
-        rek = boto3.client("rekognition", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                           aws_access_key_id="x", aws_secret_access_key="y",
-                           config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    with boto3_endpoint(vc) as rek:
         raw = []
         rek.meta.events.register("after-call.rekognition.GetFaceDetection",
                                  lambda http_response, parsed, **kw: raw.append((json.loads(http_response.content),
@@ -363,9 +342,6 @@ def test_boto3_against_the_endpoint(vc):
             rek.start_face_detection(Video=_video("missing.mp4"))
         with pytest.raises(rek.exceptions.InvalidPaginationTokenException):
             rek.get_face_detection(JobId=job, NextToken="1.AAAAAAAAAAAAAAAAAAAAAA")
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_results_written_in_batches_read_back_whole(vc, single, monkeypatch):

@@ -17,7 +17,7 @@ from facelens.errors import (
 )
 from facelens.video import tasks
 
-from conftest import data_path
+from conftest import boto3_endpoint, data_path, run_cli
 
 av = pytest.importorskip("av")
 
@@ -225,89 +225,60 @@ def test_celebrity_from_the_gallery_recognised_in_the_clip(vc):
 
 # -- CLI ------------------------------------------------------------------------------------------------------------
 def test_cli_runs_a_person_tracking_job_to_the_end(vc):
-    import json
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-m", "facelens", "--home", str(vc.home), "start-person-tracking",
-                          "--bucket", BUCKET, "--name", SINGLE, "--wait"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
+    result = run_cli(vc.home, "start-person-tracking", "--bucket", BUCKET, "--name", SINGLE, "--wait")
     assert result["JobStatus"] == "SUCCEEDED" and "NextToken" not in result
     assert len(result["Persons"]) >= 10
-    again = subprocess.run([sys.executable, "-m", "facelens", "--home", str(vc.home), "get-person-tracking",
-                            result["JobId"], "--sort-by", "INDEX"], capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0, again.stderr
-    by_index = json.loads(again.stdout)["Persons"]
-    assert sorted(map(json.dumps, by_index)) == sorted(map(json.dumps, result["Persons"]))
+    by_index = run_cli(vc.home, "get-person-tracking", result["JobId"], "--sort-by", "INDEX")["Persons"]
+    key = lambda p: (p["Timestamp"], p["Person"]["Index"])  # noqa: E731
+    assert sorted(map(key, by_index)) == sorted(map(key, result["Persons"]))
+    assert [p["Person"]["Index"] for p in by_index] == sorted(p["Person"]["Index"] for p in by_index)
 
 
 # -- boto3 through the HTTP endpoint ----------------------------------------------------------------------------------
 def test_boto3_runs_the_three_job_types(vc, crowd, collections_for_search):
     import json
-    import socket
-    import threading
     import time
 
-    boto3 = pytest.importorskip("boto3")
-    uvicorn = pytest.importorskip("uvicorn")
-    from botocore.config import Config
-    from facelens.server import create_app
-    from facelens.server.run import uvicorn_settings
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    settings = uvicorn_settings()
-    settings.pop("workers")
-    server = uvicorn.Server(uvicorn.Config(create_app(vc, keys={}), log_level="warning", **settings))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    rek_id = None
     try:
-        deadline = time.time() + 30
-        while not server.started and time.time() < deadline:
-            time.sleep(0.02)
-        rek = boto3.client("rekognition", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                           aws_access_key_id="x", aws_secret_access_key="y",
-                           config=Config(retries={"max_attempts": 1, "mode": "standard"}))
-        raw = []
-        for op in ("GetPersonTracking", "GetFaceSearch", "GetCelebrityRecognition"):
-            rek.meta.events.register(f"after-call.rekognition.{op}",
-                                     lambda http_response, parsed, **kw: raw.append((json.loads(http_response.content),
-                                                                                     parsed)))
+        with boto3_endpoint(vc) as rek:
+            raw = []
+            for op in ("GetPersonTracking", "GetFaceSearch", "GetCelebrityRecognition"):
+                rek.meta.events.register(f"after-call.rekognition.{op}",
+                                         lambda http_response, parsed, **kw: raw.append((json.loads(http_response.content),
+                                                                                         parsed)))
 
-        def wait(get, job, **kw):
-            while True:
-                resp = get(JobId=job, **kw)
-                if resp["JobStatus"] != "IN_PROGRESS":
-                    return resp
-                time.sleep(0.05)
+            def wait(get, job, **kw):
+                while True:
+                    resp = get(JobId=job, **kw)
+                    if resp["JobStatus"] != "IN_PROGRESS":
+                        return resp
+                    time.sleep(0.05)
 
-        # a finished job of this home, read by boto3: same items, every key survives botocore's parser
-        page = wait(rek.get_person_tracking, crowd, SortBy="INDEX", MaxResults=50)
-        assert page["JobStatus"] == "SUCCEEDED" and page["NextToken"]
-        assert page["Persons"] == vc.get_person_tracking(JobId=crowd, SortBy="INDEX", MaxResults=50)["Persons"]
-        body, parsed = raw[-1]
-        assert set(body) <= set(parsed) and body["Persons"] == parsed["Persons"]
+            # a finished job of this home, read by boto3: same items, every key survives botocore's parser
+            page = wait(rek.get_person_tracking, crowd, SortBy="INDEX", MaxResults=50)
+            assert page["JobStatus"] == "SUCCEEDED" and page["NextToken"]
+            assert page["Persons"] == vc.get_person_tracking(JobId=crowd, SortBy="INDEX", MaxResults=50)["Persons"]
+            body, parsed = raw[-1]
+            assert set(body) <= set(parsed) and body["Persons"] == parsed["Persons"]
 
-        job = rek.start_face_search(Video=_video(SINGLE), CollectionId="miranda", FaceMatchThreshold=90)["JobId"]
-        resp = wait(rek.get_face_search, job)
-        assert resp["JobStatus"] == "SUCCEEDED" and resp["Persons"] == []  # the man in the clip is not Miranda
-        with pytest.raises(rek.exceptions.ResourceNotFoundException):
-            rek.start_face_search(Video=_video(SINGLE), CollectionId="nope")
+            job = rek.start_face_search(Video=_video(SINGLE), CollectionId="miranda", FaceMatchThreshold=90)["JobId"]
+            resp = wait(rek.get_face_search, job)
+            assert resp["JobStatus"] == "SUCCEEDED" and resp["Persons"] == []  # the man in the clip is not Miranda
+            with pytest.raises(rek.exceptions.ResourceNotFoundException):
+                rek.start_face_search(Video=_video(SINGLE), CollectionId="nope")
 
-        rek_id = vc.celebrities.add(name="Man In Clip", image=_frame_png(SINGLE))
-        job = rek.start_celebrity_recognition(Video=_video(SINGLE), JobTag="boto3")["JobId"]
-        resp = wait(rek.get_celebrity_recognition, job, SortBy="TIMESTAMP")
-        assert resp["JobTag"] == "boto3" and len(resp["Celebrities"]) >= 10
-        assert {c["Celebrity"]["Id"] for c in resp["Celebrities"]} == {rek_id}
-        body, parsed = raw[-1]
-        assert set(body["Celebrities"][0]["Celebrity"]) == set(parsed["Celebrities"][0]["Celebrity"])
-        assert rek.get_celebrity_info(Id=rek_id)["Name"] == "Man In Clip"
+            rek_id = vc.celebrities.add(name="Man In Clip", image=_frame_png(SINGLE))
+            job = rek.start_celebrity_recognition(Video=_video(SINGLE), JobTag="boto3")["JobId"]
+            resp = wait(rek.get_celebrity_recognition, job, SortBy="TIMESTAMP")
+            assert resp["JobTag"] == "boto3" and len(resp["Celebrities"]) >= 10
+            assert {c["Celebrity"]["Id"] for c in resp["Celebrities"]} == {rek_id}
+            body, parsed = raw[-1]
+            assert set(body["Celebrities"][0]["Celebrity"]) == set(parsed["Celebrities"][0]["Celebrity"])
+            assert rek.get_celebrity_info(Id=rek_id)["Name"] == "Man In Clip"
     finally:
-        server.should_exit = True
-        thread.join(10)
-        vc.celebrities.remove(rek_id) if "rek_id" in locals() else None
+        if rek_id is not None:
+            vc.celebrities.remove(rek_id)
 
 
 def _frame_png(name: str) -> bytes:
