@@ -1,5 +1,6 @@
 """DetectFaces on real photos: the response contract, counts, boxes, pose, landmarks, mirror symmetry."""
 
+import copy
 import csv
 import json
 import subprocess
@@ -177,6 +178,46 @@ def test_widerface_recall_on_typical_pose_faces_of_40px_and_more(client):
         n += len(boxes)
     print(f"widerface (typical pose, faces >= 40 px): recall {tp / n:.3f} ({tp}/{n})")
     assert n >= 5 and tp / n >= 0.9
+
+
+@pytest.fixture(scope="module")
+def wide_client(client):
+    """A client whose detector scans large photos at up to 960 px (sharing the session's models)."""
+    import facelens
+    from facelens.engine.detector import CenterFaceDetector
+
+    wide = facelens.Client(home=str(client.home), detector_max_side=960)
+    engine = client.engine
+    wide._engine = copy.copy(engine)
+    wide._engine.detector = CenterFaceDetector(engine.detector.session, max_side=960)
+    return wide
+
+
+def test_larger_scan_finds_small_faces_and_keeps_landmarks(client, wide_client):
+    """detector_max_side=960 finds many more of WIDER's 10-40 px faces, and the faces both scans find get the same
+    landmarks (the refined crops do not follow the detector's scale)."""
+    root = data_path("annotated/widerface_val")
+    gts = {}
+    for row in read_tsv("annotated/widerface_val/gt_boxes_xywh.tsv"):
+        x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
+        if 10 <= min(w, h) < 40 and row["invalid"] == "0":
+            gts.setdefault(row["image"], []).append((x, y, x + w, y + h))
+    found = {640: 0, 960: 0}
+    for name, boxes in gts.items():
+        img = cv2.imread(str(root / name))
+        for side, c in ((640, client), (960, wide_client)):
+            found[side] += match(boxes, boxes_px(detect(c, (root / name).read_bytes()), img.shape[1], img.shape[0]), 0.4)
+    assert found[960] >= 2 * found[640] and found[960] >= 100
+    data = read("images/fnp_multiface.jpg")
+    a = client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"]
+    b = wide_client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"]
+    assert len(a) >= 4 and len(b) >= len(a)
+    for fa in a:
+        fb = min(b, key=lambda f: abs(f["BoundingBox"]["Left"] - fa["BoundingBox"]["Left"])
+                 + abs(f["BoundingBox"]["Top"] - fa["BoundingBox"]["Top"]))
+        width = fa["BoundingBox"]["Width"]
+        err = np.mean([np.hypot(p["X"] - q["X"], p["Y"] - q["Y"]) for p, q in zip(fa["Landmarks"], fb["Landmarks"])])
+        assert err < 0.06 * width, f"landmarks moved by {err / width:.3f} of the face width"
 
 
 def test_no_faces_on_people_free_scenes(client):

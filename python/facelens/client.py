@@ -23,7 +23,9 @@ class Client:
         home: where facelens keeps its data (the S3 stand-in under ``home/s3``); default ``$FACELENS_HOME``
             or ``~/.facelens``.
         threads: onnxruntime threads per model call (default: ``$FACELENS_THREADS`` or the CPU count, max 4).
-        detector_max_side: the detector runs on the image scaled so its longer side is this many pixels.
+        detector_max_side: the detector sees images with their longer side at 640 pixels (smaller ones enlarged, at
+            most 2x), or, for larger images, at their own size up to this many pixels (default 640; 960 finds many
+            more small faces in large photos, see ``engine/detector.py`` and the README's Accuracy section).
         video_sample_fps: video jobs analyse at most this many frames per second of video (default 5; see
             ``facelens.video.reader``).
         video_workers: video jobs run at once by the default in-process runner (more wait in its queue).

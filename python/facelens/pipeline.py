@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _core
 from .engine.attributes import BLEND_KEYS, AttributeModels
-from .engine.detector import CenterFaceDetector, calibrated_confidence
+from .engine.detector import BASE_SIDE, DEFAULT_MAX_SIDE, CenterFaceDetector, calibrated_confidence
 from .engine.mesh import FaceMesh, mirror_permutation
 from .images import DecodedImage
 from .models import registry
@@ -78,7 +78,7 @@ class Engine:
 
     _embedder = None  # engine.embedder.FaceEmbedder, loaded by descriptors() on first use
 
-    def __init__(self, threads: Optional[int] = None, detector_max_side: int = 640) -> None:
+    def __init__(self, threads: Optional[int] = None, detector_max_side: int = DEFAULT_MAX_SIDE) -> None:
         self.threads = threads
         self.detector = CenterFaceDetector(registry.session("centerface.onnx", threads), max_side=detector_max_side)
         canon = registry.load_npz("canonical_face_mesh.npz")
@@ -111,7 +111,7 @@ class Engine:
         det = self.detector.detect(rgb)
         if len(det) == 0:
             return []
-        mesh = self.mesh.run(rgb, det.boxes, det.points, mirror_average=want_eyes)
+        mesh = self.mesh.run(rgb, det.boxes, det.points, mirror_average=want_eyes, refine=det.side > BASE_SIDE)
         blend = self.mesh.blendshape_scores(mesh.symmetric_crop_points) if want_eyes else None
         if blend is None and BLEND_KEYS & attributes:
             blend = self.mesh.blendshape_scores(mesh.crop_points)

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
 from .. import _core
 
+
+# Images are scanned with their longer side at BASE_SIDE pixels (smaller ones enlarged, at most 2x), or, for images
+# larger than that, at their own size up to ``max_side``. The default max_side is BASE_SIDE, the scale every
+# constant of facelens was fitted at. ``max_side=960`` finds far more small faces in large photos (a 40 px face of
+# a 1920x1080 photo is 13 px at 640, 20 px at 960; WIDER FACE val recall for faces of 20-40 px 0.64 -> 0.81, of
+# 10-20 px 0.09 -> 0.48) and keeps the landmarks as accurate (the pipeline then refines the landmark crops), but
+# the attribute and gaze constants were not fitted on its crops (README "Accuracy").
+BASE_SIDE = 640
+DEFAULT_MAX_SIDE = BASE_SIDE
 
 # Confidence = 100 * sigmoid(a * logit(raw) + b): the probability that a detection is a face, fitted by
 # tools/calibrate_confidence.py (matched vs unmatched detections on WIDER FACE val, dlib_faces and nofaces/).
@@ -33,6 +41,7 @@ class Detections:
     boxes: np.ndarray  # float32 [N, 4] x1, y1, x2, y2 (image px), largest first
     scores: np.ndarray  # float32 [N] in 0..1
     points: np.ndarray  # float32 [N, 5, 2] (image px)
+    side: int = BASE_SIDE  # the longer side, in pixels, of the image as the network saw it
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -44,7 +53,7 @@ RETRY_MAX_SIDE = 320  # pixels: the second look of ``detect`` when the first fin
 class CenterFaceDetector:
     STRIDE = 32  # the network's input sides must be multiples of 32
 
-    def __init__(self, session, max_side: int = 640, score_threshold: float = 0.5, nms_iou: float = 0.3,
+    def __init__(self, session, max_side: int = DEFAULT_MAX_SIDE, score_threshold: float = 0.5, nms_iou: float = 0.3,
                  max_faces: int = 100) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
@@ -53,17 +62,22 @@ class CenterFaceDetector:
         self.nms_iou = nms_iou
         self.max_faces = max_faces
 
-    def input_geometry(self, width: int, height: int, max_side: Optional[int] = None):
-        """Network input size (multiples of 32) for an image scaled so its longer side is ``max_side`` (default
-        ``self.max_side``), at most doubled."""
-        ratio = min((max_side or self.max_side) / max(width, height), 2.0)
+    def input_geometry(self, width: int, height: int, side: int):
+        """Network input size (multiples of 32) for an image scaled so that its longer side is ``side`` pixels (an
+        image is enlarged at most 2x)."""
+        ratio = min(side / max(width, height), 2.0)
         w = max(self.STRIDE, int(math.ceil(width * ratio / self.STRIDE)) * self.STRIDE)
         h = max(self.STRIDE, int(math.ceil(height * ratio / self.STRIDE)) * self.STRIDE)
         return w, h
 
+    def scan_side(self, width: int, height: int) -> int:
+        """The longer side of the image as the network sees it: BASE_SIDE, or the image's own up to max_side."""
+        return max(min(BASE_SIDE, self.max_side), min(self.max_side, max(width, height)))
+
     def detect(self, rgb: np.ndarray) -> Detections:
-        found = self._detect(rgb, self.max_side)
-        if len(found) == 0 and self.max_side > RETRY_MAX_SIDE and max(rgb.shape[:2]) > RETRY_MAX_SIDE:
+        side = self.scan_side(rgb.shape[1], rgb.shape[0])
+        found = self._detect(rgb, side)
+        if len(found) == 0 and side > RETRY_MAX_SIDE and max(rgb.shape[:2]) > RETRY_MAX_SIDE:
             # A face filling most of the picture (a close selfie, a masked face) can score under the threshold
             # at max_side: CenterFace's receptive field is too small for it. When nothing is found, look again at
             # RETRY_MAX_SIDE. Measured on ../shared/data: recovers the two close masked faces (inspireface
@@ -71,9 +85,9 @@ class CenterFaceDetector:
             found = self._detect(rgb, RETRY_MAX_SIDE)
         return found
 
-    def _detect(self, rgb: np.ndarray, max_side: int) -> Detections:
+    def _detect(self, rgb: np.ndarray, side: int) -> Detections:
         height, width = rgb.shape[:2]
-        in_w, in_h = self.input_geometry(width, height, max_side)
+        in_w, in_h = self.input_geometry(width, height, side)
         # CenterFace takes raw 0..255 RGB values.
         tensor, ratio = _core.letterbox_nchw(rgb, in_w, in_h)
         heatmap, scale, offset, landmarks = self.session.run(None, {self.input_name: tensor})
@@ -83,4 +97,4 @@ class CenterFaceDetector:
         keep = _core.nms(boxes, scores, self.nms_iou)
         boxes, scores, points = boxes[keep], scores[keep], points[keep]
         order = _core.select_largest(boxes, self.max_faces)
-        return Detections(boxes[order], scores[order], points[order])
+        return Detections(boxes[order], scores[order], points[order], side)
