@@ -11,6 +11,7 @@ import pytest
 
 import facelens
 from facelens.errors import (
+    IdempotentParameterMismatchException,
     InvalidPaginationTokenException,
     InvalidParameterException,
     ResourceNotFoundException,
@@ -132,6 +133,32 @@ def test_token_of_one_order_is_refused_by_the_other(vc, crowd):
         vc.get_person_tracking(JobId=crowd, SortBy="ID")
     with pytest.raises(ResourceNotFoundException):  # a PersonTracking job is not a FaceDetection job
         vc.get_face_detection(JobId=crowd)
+
+
+def test_finished_jobs_answered_by_a_new_client(vc, crowd):
+    """Results are durable: another Client on the same home (a restarted process) pages through the same items."""
+    again = facelens.Client(home=str(vc.home))
+    try:
+        for sort in ("TIMESTAMP", "INDEX"):
+            assert (_all(again.get_person_tracking, "Persons", JobId=crowd, SortBy=sort, MaxResults=64)
+                    == _all(vc.get_person_tracking, "Persons", JobId=crowd, SortBy=sort))
+    finally:
+        again.close()
+
+
+def test_client_request_token_per_job_type(vc):
+    token = "same-token-for-two-operations"
+    first = vc.start_person_tracking(Video=_video(NO_FACE), ClientRequestToken=token)["JobId"]
+    assert vc.start_person_tracking(Video=_video(NO_FACE), ClientRequestToken=token)["JobId"] == first
+    with pytest.raises(IdempotentParameterMismatchException):
+        vc.start_person_tracking(Video=_video(SINGLE), ClientRequestToken=token)
+    # a token is scoped to its operation: the same token starts a different kind of job
+    other = vc.start_celebrity_recognition(Video=_video(NO_FACE), ClientRequestToken=token)["JobId"]
+    assert other != first
+    for job in (first, other):
+        _finish(vc, job)
+    with pytest.raises(ResourceNotFoundException):
+        vc.get_celebrity_recognition(JobId=first)
 
 
 def test_one_person_with_a_face(vc, single_person):
