@@ -127,6 +127,12 @@ def test_operations_are_discovered_from_the_client(client):
     assert {"DetectFaces", "IndexFaces", "SearchFaces", "SearchFacesByImage", "CreateCollection", "DeleteCollection",
             "DescribeCollection", "ListCollections", "ListFaces", "DeleteFaces"} <= set(ops)
     assert ops["SearchFacesByImage"] == "search_faces_by_image"
+    # every operation of the contract is served: the product's whole list (issue 6's included)
+    from facelens import contract
+
+    assert set(ops) == set(contract.OPERATIONS)
+    assert {"StartPersonTracking", "GetPersonTracking", "StartFaceSearch", "GetFaceSearch", "StartCelebrityRecognition",
+            "GetCelebrityRecognition", "RecognizeCelebrities", "GetCelebrityInfo"} <= set(ops)
 
 
 @pytest.mark.parametrize("attributes", [None, ["DEFAULT", "EYE_DIRECTION"], ["ALL"]])
