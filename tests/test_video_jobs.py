@@ -230,6 +230,39 @@ def test_face_search_needs_an_existing_collection(vc):
         vc.start_face_search(Video=_video(SINGLE), CollectionId="miranda", FaceMatchThreshold=101)
 
 
+def test_collection_deleted_while_searching_fails_the_job(vc):
+    """The job does not crash nor report a half search: it is FAILED with the reason."""
+    vc.create_collection(CollectionId="short-lived")
+    vc.index_faces(CollectionId="short-lived", Image={"Bytes": data_path(STRANGER).read_bytes()}, MaxFaces=1)
+    gate = __import__("threading").Event()
+    original = vc._video_face_matches
+
+    def slow(collection_id, vector, threshold):
+        gate.wait(30)
+        return original(collection_id, vector, threshold)
+
+    vc._video_face_matches = slow
+    try:
+        job = vc.start_face_search(Video=_video(SINGLE), CollectionId="short-lived")["JobId"]
+        vc.delete_collection(CollectionId="short-lived")
+        gate.set()
+        assert vc.wait_for_video_job(job, timeout=120) == "FAILED"
+    finally:
+        vc._video_face_matches = original
+    resp = vc.get_face_search(JobId=job)
+    assert resp["JobStatus"] == "FAILED" and "ResourceNotFoundException" in resp["StatusMessage"]
+    assert "Persons" not in resp
+
+
+def test_a_file_that_is_not_a_video_fails_each_job_type(vc, sample_bytes):
+    vc.store.put(BUCKET, "photo.mp4", sample_bytes)
+    for start, get in ((vc.start_person_tracking, vc.get_person_tracking),
+                       (vc.start_celebrity_recognition, vc.get_celebrity_recognition)):
+        job = start(Video=_video("photo.mp4"))["JobId"]
+        assert vc.wait_for_video_job(job, timeout=60) == "FAILED"
+        assert get(JobId=job)["StatusMessage"]
+
+
 # -- celebrities ----------------------------------------------------------------------------------------------------
 def test_celebrity_from_the_gallery_recognised_in_the_clip(vc):
     empty = _finish(vc, vc.start_celebrity_recognition(Video=_video(HAMILTON))["JobId"])

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .. import contract, images, response
 from ..errors import (
+    ClientError,
     IdempotentParameterMismatchException,
     InvalidS3ObjectException,
     ResourceNotFoundException,
@@ -184,6 +185,8 @@ class VideoJobs:
             self.store.succeed(job_id, metadata, items, done, first_seq=seq)
         except reader.NotAVideo as e:
             self.store.fail(job_id, str(e))
+        except ClientError as e:  # e.g. the collection of a face search was deleted while the job ran
+            self.store.fail(job_id, f"{e.code}: {e.message}")
         except Exception as e:  # a bug of ours: the job fails, the runner goes on
             self.store.fail(job_id, f"Internal error: {type(e).__name__}: {e}")
 
