@@ -1027,13 +1027,13 @@ def stage_convert(args) -> None:
     data = Path(args.data)
     src = work / "src"
     stage = work / "staging"
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    stage.mkdir(parents=True, exist_ok=True)
+    groups = parse_only(args.only)
+    for name in [f for g in groups for f in MODEL_GROUPS[g]["files"]]:  # this run's outputs only
+        (stage / name).unlink(missing_ok=True)
     report = {"versions": {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__,
                            "onnx": onnx.__version__, "onnxruntime": ort.__version__,
                            "numpy": np.__version__}}
-    groups = parse_only(args.only)
     report["groups"] = sorted(groups)
     if "face" in groups:
         stage_face_models(work, data, stage, src, report)
@@ -2613,11 +2613,21 @@ def main(argv=None) -> int:
     except ChecksumError as e:
         log(str(e))
         return 2
-    subprocess.run([str(py), str(Path(__file__).resolve()), "--_stage", "convert",
-                    "--work", str(work), "--data", str(args.data),
-                    "--only", ",".join(sorted(groups))], check=True, env=_quiet_env())
-    report = json.loads((work / "report.json").read_text())
+    # One fresh process per model group: tf2onnx names nodes from process-wide counters, so a group converted
+    # after another would get other names (other bytes, same graph). This keeps every file byte-identical
+    # whichever groups a run converts.
     stage = work / "staging"
+    if stage.exists():
+        shutil.rmtree(stage)
+    report: dict = {}
+    for group in [g for g in MODEL_GROUPS if g in groups]:
+        subprocess.run([str(py), str(Path(__file__).resolve()), "--_stage", "convert",
+                        "--work", str(work), "--data", str(args.data), "--only", group],
+                       check=True, env=_quiet_env())
+        part = json.loads((work / "report.json").read_text())
+        part["groups"] = sorted(set(report.get("groups", [])) | set(part["groups"]))
+        report.update(part)
+    (work / "report.json").write_text(json.dumps(report, indent=2, default=float))
     recheck = host_recheck(stage, work, groups)
 
     out_dir.mkdir(parents=True, exist_ok=True)
