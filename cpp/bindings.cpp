@@ -12,6 +12,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "facelens/decode.hpp"
 #include "facelens/dispatch.hpp"
@@ -108,6 +109,18 @@ void check_shape(const py::array& a, const char* name, std::initializer_list<py:
     }
   }
   if (!ok) fail(std::string(name) + " must have shape " + expected + ", got " + shape_str(a));
+}
+
+// Boxes [N, 4] (x1, y1, x2, y2) and their scores [N], as float32 views.
+std::pair<F32Array, F32Array> as_boxes_scores(const py::handle& boxes, const py::handle& scores) {
+  F32Array b = as_f32(boxes, "boxes");
+  F32Array s = as_f32(scores, "scores");
+  check_shape(b, "boxes", {-1, 4}, "[N, 4]");
+  check_shape(s, "scores", {-1}, "[N]");
+  if (s.shape(0) != b.shape(0))
+    fail("boxes and scores must have the same length, got " + std::to_string(b.shape(0)) + " and " +
+         std::to_string(s.shape(0)));
+  return {b, s};
 }
 
 template <size_t N>
@@ -269,13 +282,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "nms",
       [](const py::handle& boxes, const py::handle& scores, float iou_threshold) {
-        F32Array b = as_f32(boxes, "boxes");
-        F32Array s = as_f32(scores, "scores");
-        check_shape(b, "boxes", {-1, 4}, "[N, 4]");
-        check_shape(s, "scores", {-1}, "[N]");
-        if (s.shape(0) != b.shape(0))
-          fail("boxes and scores must have the same length, got " + std::to_string(b.shape(0)) +
-               " and " + std::to_string(s.shape(0)));
+        auto [b, s] = as_boxes_scores(boxes, scores);
         if (std::isnan(iou_threshold)) fail("iou_threshold is NaN");
         const int64_t n = b.shape(0);
         const int64_t* keep = nullptr;
@@ -549,13 +556,7 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "update",
           [](PyTracker& self, const py::handle& boxes, const py::handle& scores, double dt_s) {
-            F32Array b = as_f32(boxes, "boxes");
-            F32Array s = as_f32(scores, "scores");
-            check_shape(b, "boxes", {-1, 4}, "[N, 4]");
-            check_shape(s, "scores", {-1}, "[N]");
-            if (s.shape(0) != b.shape(0))
-              fail("boxes and scores must have the same length, got " + std::to_string(b.shape(0)) +
-                   " and " + std::to_string(s.shape(0)));
+            auto [b, s] = as_boxes_scores(boxes, scores);
             if (!std::isfinite(dt_s) || dt_s < 0.0)
               fail("dt_s must be finite and >= 0, got " + std::to_string(dt_s));
             const int64_t n = b.shape(0);
