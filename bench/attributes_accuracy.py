@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "python"))
 from calibrate_attributes import LABELS, read_tsv  # noqa: E402
-from labelled import DATA, image_bytes, iou  # noqa: E402
+from labelled import DATA, image_bytes, pairs  # noqa: E402
 
 GENDER = {
     "images/fnp_angelina_jolie_1.jpg": "Female", "images/fnp_kate_siegel_1.jpg": "Female",
@@ -90,19 +90,11 @@ def evaluate(client, split):
         import cv2
 
         h, w = cv2.imread(str(DATA / rel)).shape[:2]
-        used = set()
-        for r in labelled:
-            x, y, bw, bh = (float(r[k]) for k in ("x", "y", "w", "h"))
-            lb = (x / w, y / h, (x + bw) / w, (y + bh) / h)
-            best, bi = 0.0, None
-            for i, f in enumerate(faces):
-                b = f["BoundingBox"]
-                overlap = iou(lb, (b["Left"], b["Top"], b["Left"] + b["Width"], b["Top"] + b["Height"]))
-                if i not in used and overlap > best:
-                    best, bi = overlap, i
-            if bi is not None and best >= 0.3:
-                used.add(bi)
-                matched.append((r, faces[bi]))
+        gts = [(float(r["x"]) / w, float(r["y"]) / h, (float(r["x"]) + float(r["w"])) / w,
+                (float(r["y"]) + float(r["h"])) / h) for r in labelled]
+        dets = [(b["Left"], b["Top"], b["Left"] + b["Width"], b["Top"] + b["Height"])
+                for b in (f["BoundingBox"] for f in faces)]
+        matched += [(labelled[i], faces[j]) for i, j in pairs(gts, dets, 0.3)]
     table = {}
     for name, col in LABELS.items():
         table[name] = scores([(r[col] == "1", f[name]["Value"]) for r, f in matched if r[col] in ("0", "1")])

@@ -31,7 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
-from labelled import DATA, image_bytes, iou  # noqa: E402  (tools/ is this script's own folder)
+from labelled import DATA, image_bytes, iou, pairs  # noqa: E402  (tools/ is this script's own folder)
 
 LABELS = {  # response name -> label column
     "Smile": "smile", "EyesOpen": "eyes_open", "MouthOpen": "mouth_open", "Eyeglasses": "eyeglasses",
@@ -71,23 +71,11 @@ def collect(split: str):
         if split == "single":
             out.append((labelled[0], faces[0]))  # largest face
             continue
-        orig = cv2.imread(str(path))
-        oh, ow = orig.shape[:2]
-        used = set()
-        for r in labelled:
-            x, y, bw, bh = (float(r[k]) for k in ("x", "y", "w", "h"))
-            lb = (x / ow, y / oh, (x + bw) / ow, (y + bh) / oh)
-            best, bi = 0.0, None
-            for i, f in enumerate(faces):
-                if i in used:
-                    continue
-                b = f.box
-                overlap = iou(lb, (b[0] / w, b[1] / h, b[2] / w, b[3] / h))
-                if overlap > best:
-                    best, bi = overlap, i
-            if bi is not None and best >= 0.3:
-                used.add(bi)
-                out.append((r, faces[bi]))
+        oh, ow = cv2.imread(str(path)).shape[:2]
+        gts = [(float(r["x"]) / ow, float(r["y"]) / oh, (float(r["x"]) + float(r["w"])) / ow,
+                (float(r["y"]) + float(r["h"])) / oh) for r in labelled]
+        dets = [(f.box[0] / w, f.box[1] / h, f.box[2] / w, f.box[3] / h) for f in faces]
+        out += [(labelled[i], faces[j]) for i, j in pairs(gts, dets, 0.3)]
     return out
 
 

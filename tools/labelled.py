@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -35,12 +35,18 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match(gts, dets, thr: float = 0.4) -> int:
-    """Greedy one-to-one matching by IoU: how many ground-truth boxes find a detection with IoU >= thr."""
-    used, tp = set(), 0
-    for g in gts:
+def pairs(gts, dets, thr: float = 0.4) -> List[Tuple[int, int]]:
+    """Greedy one-to-one matching by IoU, ground-truth boxes in order: (gt index, detection index) of every
+    ground-truth box whose best free detection overlaps it with IoU >= thr."""
+    used, out = set(), []
+    for i, g in enumerate(gts):
         best = max(((iou(g, d), j) for j, d in enumerate(dets) if j not in used), default=(0.0, -1))
         if best[0] >= thr:
             used.add(best[1])
-            tp += 1
-    return tp
+            out.append((i, best[1]))
+    return out
+
+
+def match(gts, dets, thr: float = 0.4) -> int:
+    """How many ground-truth boxes find a detection with IoU >= thr (greedy one-to-one, see ``pairs``)."""
+    return len(pairs(gts, dets, thr))
