@@ -125,6 +125,16 @@ def test_sort_orders_hold_the_same_items(vc, crowd):
     assert [p["Person"]["Index"] for p in by_index] == sorted(p["Person"]["Index"] for p in by_index)
 
 
+def test_paginator_walks_a_sorted_job(vc, crowd):
+    """facelens' get_paginator covers the new Get* operations (botocore has none for them), SortBy included."""
+    assert vc.can_paginate("get_person_tracking") and vc.can_paginate("get_celebrity_recognition")
+    pages = list(vc.get_paginator("get_person_tracking").paginate(JobId=crowd, SortBy="INDEX",
+                                                                   PaginationConfig={"PageSize": 25}))
+    assert len(pages) > 1 and all(len(p["Persons"]) <= 25 for p in pages)
+    walked = [x for p in pages for x in p["Persons"]]
+    assert walked == _all(vc.get_person_tracking, "Persons", JobId=crowd, SortBy="INDEX")[0]
+
+
 def test_token_of_one_order_is_refused_by_the_other(vc, crowd):
     page = vc.get_person_tracking(JobId=crowd, MaxResults=5)
     with pytest.raises(InvalidPaginationTokenException):

@@ -12,6 +12,9 @@ PAGINATED: Dict[str, Tuple[Tuple[str, ...], str]] = {
     "list_collections": (("CollectionIds", "FaceModelVersions"), "MaxResults"),
     "list_faces": (("Faces",), "MaxResults"),
     "get_face_detection": (("Faces",), "MaxResults"),
+    "get_person_tracking": (("Persons",), "MaxResults"),
+    "get_face_search": (("Persons",), "MaxResults"),
+    "get_celebrity_recognition": (("Celebrities",), "MaxResults"),
 }
 
 
