@@ -29,13 +29,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import _core
+from ..collections.index import DIM, vector_blob, vectors_from_blobs
 from ..errors import ResourceNotFoundException
 from ..sqlite import Database
 
 DB_NAME = "celebrities.sqlite3"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 60.0
-DIM = 128
 ID_ALPHABET = string.digits + string.ascii_letters  # Rekognition's RekognitionUniqueId: [0-9A-Za-z]
 ID_LENGTH = 8
 
@@ -170,9 +170,8 @@ class CelebrityStore:
     def _insert_refs(c: sqlite3.Connection, seq: int, references: Sequence[Reference]) -> int:
         added = 0
         for ref in references:
-            vec = np.ascontiguousarray(ref.vector, dtype="<f4").reshape(DIM)
             cur = c.execute("INSERT OR IGNORE INTO refs (celebrity, image_sha256, vector) VALUES (?, ?, ?)",
-                            (seq, ref.image_sha256, vec.tobytes()))
+                            (seq, ref.image_sha256, vector_blob(ref.vector)))
             added += cur.rowcount
         return added
 
@@ -214,8 +213,7 @@ class CelebrityStore:
                 records = {r[1]: _row(r) for r in c.execute(_SELECT + " ORDER BY c.seq")}
                 rows = c.execute("SELECT c.id, r.vector FROM refs r JOIN celebrities c ON c.seq = r.celebrity "
                                  "ORDER BY r.seq").fetchall()
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").astype(np.float32)
-            matrix = np.ascontiguousarray(matrix.reshape(len(rows), DIM))
+            matrix = vectors_from_blobs(r[1] for r in rows)
             snap = self._snapshot = _Snapshot(version, matrix, [r[0] for r in rows], records)
             return snap
 

@@ -17,6 +17,17 @@ from .. import _core
 DIM = 128
 
 
+def vector_blob(vector) -> bytes:
+    """A descriptor as stored in SQLite: DIM little-endian float32."""
+    return np.ascontiguousarray(vector, dtype="<f4").reshape(DIM).tobytes()
+
+
+def vectors_from_blobs(blobs) -> np.ndarray:
+    """float32 [n, DIM] from stored descriptors (``vector_blob``)."""
+    blobs = list(blobs)
+    return np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(blobs), DIM)
+
+
 class VectorIndex:
     def __init__(self, rid: int, name: str = "") -> None:
         self.rid = rid

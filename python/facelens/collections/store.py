@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
 from ..sqlite import Database
-from .index import DIM, VectorIndex
+from .index import DIM, VectorIndex, vector_blob, vectors_from_blobs
 
 DB_NAME = "collections.sqlite3"
 SCHEMA_VERSION = 1
@@ -200,14 +200,13 @@ class CollectionStore:
                 if same is not None:
                     out.append(same)
                     continue
-                vec = np.ascontiguousarray(face.vector, dtype="<f4").reshape(DIM)
                 record = StoredFace(str(uuid.uuid4()), image_id, external_image_id,
                                     tuple(float(v) for v in face.box), float(face.confidence),
                                     self.face_model_version)
                 c.execute(
                     f"INSERT INTO faces (rid, {_FACE_COLUMNS}, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (info.rid, record.face_id, image_id, external_image_id, *record.box, record.confidence,
-                     record.model_version, vec.tobytes()),
+                     record.model_version, vector_blob(face.vector)),
                 )
                 existing.append(record)
                 out.append(record)
@@ -227,7 +226,7 @@ class CollectionStore:
             info = self._info(c, name)
             c.executemany(
                 f"INSERT INTO faces (rid, {_FACE_COLUMNS}, vector) VALUES (?, ?, ?, NULL, 0, 0, 1, 1, 100, ?, ?)",
-                ((info.rid, fid, image_id, self.face_model_version, v.tobytes()) for fid, v in zip(ids, vectors)),
+                ((info.rid, fid, image_id, self.face_model_version, vector_blob(v)) for fid, v in zip(ids, vectors)),
             )
             c.execute("UPDATE collections SET face_count = face_count + ?, version = version + 1 WHERE rid=?",
                       (len(ids), info.rid))
@@ -269,7 +268,7 @@ class CollectionStore:
         with self.db.read() as c:
             info = self._info(c, name)
             row = c.execute("SELECT vector FROM faces WHERE face_id=? AND +rid=?", (face_id, info.rid)).fetchone()
-        return None if row is None else np.frombuffer(row[0], dtype="<f4").astype(np.float32)
+        return None if row is None else vectors_from_blobs([row[0]])[0]
 
     def faces_by_id(self, name: str, face_ids: Sequence[str]) -> Dict[str, StoredFace]:
         out: Dict[str, StoredFace] = {}
@@ -319,7 +318,7 @@ class CollectionStore:
             rows = c.execute("SELECT seq, face_id, vector FROM faces WHERE rid=? AND seq > ? ORDER BY seq",
                              (index.rid, after)).fetchall()
         ids = [r[1] for r in rows]
-        vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), DIM)
+        vectors = vectors_from_blobs(r[2] for r in rows)
         last = rows[-1][0] if rows else after
         if full:
             index.reset(ids, vectors, last)

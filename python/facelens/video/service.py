@@ -297,8 +297,8 @@ class VideoJobs:
                           search: Callable[[str, Any, float], list]) -> Dict[str, Any]:
         """``collection_exists(id)`` raises ResourceNotFoundException for a missing collection (at Start, as
         Rekognition does); ``search(id, vector, threshold)`` returns the collection's matches."""
-        collection_exists(request["CollectionId"])
         name = request["CollectionId"]
+        collection_exists(name)
         return self.start("FaceSearch", request, self._task_work(
             lambda r: tasks.make_face_search(self._engine, r, lambda v, t: search(name, v, t))))
 
