@@ -47,6 +47,7 @@ LANDMARKS_ALL: Tuple[Tuple[str, object], ...] = (
     ("upperJawlineRight", 454),
 )
 LANDMARKS_DEFAULT = LANDMARKS_ALL[:5]
+DEFAULT_ATTRIBUTES = frozenset({"DEFAULT"})  # what video person/celebrity results carry
 
 
 def _point(mesh: np.ndarray, index) -> Tuple[float, float]:
@@ -257,16 +258,12 @@ def video_job(row, items_key: str, items: list, next_token) -> Dict[str, object]
     return out
 
 
-def get_face_detection(row, faces: list, next_token) -> Dict[str, object]:
-    return video_job(row, "Faces", faces, next_token)
-
-
 def person_detail(index: int, person_box, face, width: int, height: int) -> Dict[str, object]:
     """PersonDetail: the tracked person's Index, its BoundingBox and, when its face is seen, the Face (DEFAULT
     attributes, as Rekognition returns for person tracking and face search)."""
     out: Dict[str, object] = {"Index": int(index), "BoundingBox": bounding_box(person_box, width, height)}
     if face is not None:
-        out["Face"] = face_detail(face, width, height, frozenset({"DEFAULT"}))
+        out["Face"] = face_detail(face, width, height, DEFAULT_ATTRIBUTES)
     return out
 
 
@@ -280,18 +277,6 @@ def person_match(timestamp_ms: int, index: int, person_box, face, width: int, he
     """One PersonMatch of GetFaceSearch: the person whose face matched, and the collection's faces it matched."""
     return {"Timestamp": int(timestamp_ms), "Person": person_detail(index, person_box, face, width, height),
             "FaceMatches": face_matches(matches)}
-
-
-def get_person_tracking(row, persons: list, next_token) -> Dict[str, object]:
-    return video_job(row, "Persons", persons, next_token)
-
-
-def get_face_search(row, persons: list, next_token) -> Dict[str, object]:
-    return video_job(row, "Persons", persons, next_token)
-
-
-def get_celebrity_recognition(row, celebrities: list, next_token) -> Dict[str, object]:
-    return video_job(row, "Celebrities", celebrities, next_token)
 
 
 # -- celebrities (issue 6) -------------------------------------------------------------------------------------
@@ -353,7 +338,7 @@ def celebrity_recognition(timestamp_ms: int, face: FaceAnalysis, width: int, hei
         "Id": record.id,
         "Confidence": _percent(match_confidence),
         "BoundingBox": bounding_box(face.box, width, height),
-        "Face": face_detail(face, width, height, frozenset({"DEFAULT"})),
+        "Face": face_detail(face, width, height, DEFAULT_ATTRIBUTES),
     }
     if record.known_gender is not None:
         detail["KnownGender"] = known_gender(record.known_gender)

@@ -39,6 +39,8 @@ from .jobs import JobRunner, LocalJobRunner
 from .store import JobStore
 
 MAX_RESULTS = 1000  # Get* MaxResults: the default and the most one page holds
+ITEMS_KEY = {"FaceDetection": "Faces", "PersonTracking": "Persons", "FaceSearch": "Persons",
+             "CelebrityRecognition": "Celebrities"}  # the member of Get<operation>'s response holding the results
 RESULT_BATCH = 500  # results are written to the database in batches of about this many while a job runs
 PROGRESS_WRITE_S = 0.5  # progress reaches the database (other processes) at most this often
 
@@ -217,6 +219,13 @@ class VideoJobs:
                 return row.job_id not in _LIVE_JOBS
         return not _pid_alive(row.owner_pid)
 
+    def get(self, operation: str, request: Dict[str, Any]) -> Dict[str, Any]:
+        """Get<operation> (FaceDetection, PersonTracking, FaceSearch, CelebrityRecognition): the job's status and
+        one page of its results."""
+        row = self.job(request["JobId"], operation)
+        items, next_token = self.page(row, request)
+        return response.video_job(row, ITEMS_KEY[operation], items, next_token)
+
     def page(self, row, request: Dict[str, Any]):
         """(items, NextToken or None) of a Get* request on a finished job."""
         limit = min(int(request.get("MaxResults") or MAX_RESULTS), MAX_RESULTS)
@@ -279,19 +288,9 @@ class VideoJobs:
         return self.start("FaceDetection", request,
                           self._task_work(lambda r: tasks.make_face_detection(self._engine, r)))
 
-    def get_face_detection(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        row = self.job(request["JobId"], "FaceDetection")
-        faces, next_token = self.page(row, request)
-        return response.get_face_detection(row, faces, next_token)
-
     def start_person_tracking(self, request: Dict[str, Any]) -> Dict[str, Any]:
         return self.start("PersonTracking", request,
                           self._task_work(lambda r: tasks.make_person_tracking(self._engine, r)))
-
-    def get_person_tracking(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        row = self.job(request["JobId"], "PersonTracking")
-        persons, next_token = self.page(row, request)
-        return response.get_person_tracking(row, persons, next_token)
 
     def start_face_search(self, request: Dict[str, Any], collection_exists: Callable[[str], None],
                           search: Callable[[str, Any, float], list]) -> Dict[str, Any]:
@@ -302,16 +301,6 @@ class VideoJobs:
         return self.start("FaceSearch", request, self._task_work(
             lambda r: tasks.make_face_search(self._engine, r, lambda v, t: search(name, v, t))))
 
-    def get_face_search(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        row = self.job(request["JobId"], "FaceSearch")
-        persons, next_token = self.page(row, request)
-        return response.get_face_search(row, persons, next_token)
-
     def start_celebrity_recognition(self, request: Dict[str, Any], gallery: Callable[[], Any]) -> Dict[str, Any]:
         return self.start("CelebrityRecognition", request, self._task_work(
             lambda r: tasks.make_celebrity_recognition(self._engine, r, gallery)))
-
-    def get_celebrity_recognition(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        row = self.job(request["JobId"], "CelebrityRecognition")
-        celebrities, next_token = self.page(row, request)
-        return response.get_celebrity_recognition(row, celebrities, next_token)

@@ -33,8 +33,6 @@ TRACK_MIN_HITS = 2
 FACE_INSIDE = 0.7
 FACE_UPPER = 0.5
 
-_DEFAULT = frozenset({"DEFAULT"})
-
 
 def _tracker():
     from .._core import Tracker
