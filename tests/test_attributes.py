@@ -63,6 +63,35 @@ def test_closed_eyes(client):
     assert _face(client, "images/fnp_paul_rudd_1.jpg")["EyesOpen"]["Value"] is True
 
 
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_wink_is_not_eyes_open(client, mirror):
+    """One eye shut (image-left in the photo, image-right mirrored): EyesOpen is false, as for both shut."""
+    assert _face(client, "images/inspireface/reaction_close_open_eyes.jpeg", mirror=mirror)["EyesOpen"]["Value"] is False
+
+
+def test_one_eye_features_only_where_both_eyes_are_measurable(client):
+    """eye_open_min (the narrower eye) is used on a large frontal face, and repeats eye_open once the face is
+    shrunk until its eyes are under EYE_RESOLVED_PX wide."""
+    from facelens import images
+    from facelens.engine.attributes import EYE_RESOLVED_PX
+
+    data = image_bytes("images/inspireface/reaction_close_open_eyes.jpeg")
+    big = client.engine.analyze(images.decode(data), attributes=frozenset({"EYES_OPEN"}))[0]
+    f = big.attributes["features"]
+    assert f["eye_open_min"] < f["eye_open"] - 0.1
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    eye_px = float(np.linalg.norm(big.mesh[263, :2] - big.mesh[362, :2]))
+    scale = 0.7 * EYE_RESOLVED_PX / eye_px
+    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((max(small.shape[0], 240), max(small.shape[1], 240), 3), 128, np.uint8)
+    canvas[:small.shape[0], :small.shape[1]] = small
+    faces = client.engine.analyze(images.decode(cv2.imencode(".png", canvas)[1].tobytes()),
+                                  attributes=frozenset({"EYES_OPEN"}))
+    assert faces
+    g = faces[0].attributes["features"]
+    assert g["eye_open_min"] == g["eye_open"]
+
+
 def test_mouth_open(client):
     assert _face(client, "images/pyfeat_0-f1-su-ph.jpg")["MouthOpen"]["Value"] is True
     assert _face(client, "images/fnp_paul_rudd_1.jpg")["MouthOpen"]["Value"] is False
@@ -81,7 +110,8 @@ def test_age_child_vs_older_adult_and_gender(client):
     assert _face(client, "images/skimage_astronaut.png")["Gender"]["Value"] == "Female"
 
 
-@pytest.mark.parametrize("rel", ["images/fr_obama.jpg", "images/inspireface/reaction_close_eyes.jpeg"])
+@pytest.mark.parametrize("rel", ["images/fr_obama.jpg", "images/inspireface/reaction_close_eyes.jpeg",
+                                 "images/inspireface/reaction_close_open_eyes.jpeg"])
 def test_mirrored_photo_gives_the_same_attributes(client, rel):
     a, b = _face(client, rel), _face(client, rel, mirror=True)
     for name in ("Smile", "EyesOpen", "MouthOpen", "Sunglasses"):

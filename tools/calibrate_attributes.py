@@ -94,12 +94,14 @@ def load(split: str, cache: str = ""):
     return pairs
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0):
-    """Class-balanced L2 logistic regression by Newton's method on standardised x; returns raw (w, b)."""
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, sample_weight=None):
+    """Class-balanced L2 logistic regression by Newton's method on standardised x; returns raw (w, b).
+    ``sample_weight`` (optional) weighs samples within their class; each class still weighs half."""
     mu, sd = x.mean(0), x.std(0) + 1e-9
     z = (x - mu) / sd
     a = np.hstack([z, np.ones((len(z), 1))])
-    sw = np.where(y == 1, 0.5 / max(1, y.sum()), 0.5 / max(1, (1 - y).sum())) * len(y)
+    v = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    sw = np.where(y == 1, 0.5 * v / max(1e-12, v[y == 1].sum()), 0.5 * v / max(1e-12, v[y == 0].sum())) * len(y)
     beta = np.zeros(a.shape[1])
     reg = np.full(a.shape[1], l2)
     reg[-1] = 0.0
@@ -235,9 +237,10 @@ def main():
     print(f"# fit split: {len(pairs)} labelled faces of attributes_by_eye_faces.tsv matched to detections")
     print("BINARY_MODELS: Dict[str, Dict[str, object]] = {")
     for name, col in LABELS.items():
-        if name == "EyesOpen":  # not fitted: see engine/attributes.py
+        if name == "EyesOpen":  # fitted on more data by tools/calibrate_eyes_open.py
             m = BINARY_MODELS[name]
-            print(f'    "EyesOpen": {{"features": ("eye_open",), "w": {m["w"]}, "b": {m["b"]}}},  # prior, not fitted')
+            print(f'    "EyesOpen": {{"features": {m["features"]}, "w": {m["w"]}, "b": {m["b"]}}},'
+                  "  # from tools/calibrate_eyes_open.py")
             continue
         feats = BINARY_MODELS[name]["features"]
         xs, ys = [], []

@@ -53,9 +53,8 @@ AGE_MAX_WIDTH = 16  # a flat distribution (a child's face, a blurred one) is cut
 # this table. Features are defined in ``features``.
 BINARY_MODELS: Dict[str, Dict[str, object]] = {
     "Smile": {"features": ("smile",), "w": (8.263,), "b": -2.215},  # n=110, positives=73
-    # EyesOpen is not fitted (the fit split has 5 closed-eye faces, 2 of them profiles with failed meshes): the
-    # eyelid-gap ramp of EyeDirection's openness (0.08 -> 0.20 of the eye's width) is read as p = 0.1 -> 0.9.
-    "EyesOpen": {"features": ("eye_open",), "w": (36.62,), "b": -5.127},
+    # fitted by tools/calibrate_eyes_open.py: the fit split + labelled video frames + synthetic winks
+    "EyesOpen": {"features": ("eye_open", "eye_open_min",), "w": (-15.08, 37.96,), "b": -3.013},  # n=1620, open=879
     "MouthOpen": {"features": ("mouth_gap",), "w": (26.86,), "b": -2.558},  # n=118, positives=66
     "Eyeglasses": {"features": ("bridge_gy", "rim_low",), "w": (1.629, 0.4122,), "b": -1.248},  # n=132, positives=16
     "Sunglasses": {"features": ("eye_dark", "iris_contrast",), "w": (-14.54, -2.505,), "b": 10.15},  # n=138, positives=2
@@ -98,6 +97,10 @@ _UPPER_LIP = (164, 167, 393)  # between the nose base and the upper lip
 _CHIN = (152, 175, 199, 148, 377, 136, 365)
 _MOUTH_NOSE = (0, 17, 1, 4, 61, 291)
 ANALYSIS_SIZE = 96
+# The per-eye EyesOpen features need both eyes seen nearly face-on (the narrower at least cos 41 deg of the wider)
+# and resolved: a wink changes the gap by about 0.2 of the eye's width, 4 px at 20 px, a few times the mesh's eyelid noise.
+EYE_VISIBLE_RATIO = 0.75
+EYE_RESOLVED_PX = 20.0
 
 
 class AttributeModels:
@@ -253,6 +256,13 @@ class AttributeModels:
         else:
             f["smile"] = 0.0
             f["eye_open"] = float(np.clip(np.mean(gaps), -0.05, 0.4))
+            blink = 0.0
+        # One eye at a time (a wink), only where both eyes can be measured: neither foreshortened by a turned head
+        # nor so small that a pixel of eyelid is a large share of the gap; elsewhere they repeat eye_open.
+        if min(eye_w) >= EYE_VISIBLE_RATIO * max(eye_w) and max(eye_w) >= EYE_RESOLVED_PX:
+            f["eye_open_min"] = float(np.clip(min(gaps) - 0.1 * blink, -0.05, 0.4))
+        else:
+            f["eye_open_min"] = f["eye_open"]
         # share of the face outside the picture (a face cut by the image border is occluded)
         h, w = rgb.shape[:2]
         p468 = pts[:468]
