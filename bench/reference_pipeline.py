@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from facelens.engine.mesh import CROP, mirror_permutation, roi_affine
+from facelens.engine.parallel import SlicedSession
 from facelens.pipeline import EYE_CORNERS, EYEBALL_DEPTH_CM, EYEBALL_RADIUS_CM, IRIS
 from facelens.models import registry
 
@@ -26,7 +27,7 @@ def umeyama(points, reference):
 class ReferencePipeline:
     def __init__(self):
         self.det = registry.session("centerface.onnx")
-        self.mesh = registry.session("face_landmarks_detector.onnx")
+        self.mesh = SlicedSession("face_landmarks_detector.onnx")  # as the engine runs it
         self.blend = registry.session("face_blendshapes.onnx")
         self.blend_idx = np.asarray(registry.manifest()["blendshape_landmark_indices"])
         canon = registry.load_npz("canonical_face_mesh.npz")["vertices"]

@@ -23,6 +23,7 @@ from . import _core
 from .engine.attributes import BLEND_KEYS, AttributeModels
 from .engine.detector import BASE_SIDE, DEFAULT_MAX_SIDE, CenterFaceDetector, calibrated_confidence
 from .engine.mesh import FaceMesh, mirror_permutation
+from .engine.parallel import SlicedSession
 from .images import DecodedImage
 from .models import registry
 
@@ -83,8 +84,8 @@ class Engine:
         self.detector = CenterFaceDetector(registry.session("centerface.onnx", threads), max_side=detector_max_side)
         canon = registry.load_npz("canonical_face_mesh.npz")
         self.mesh = FaceMesh(
-            registry.session("face_landmarks_detector.onnx", threads),
-            registry.session("face_blendshapes.onnx", threads),
+            SlicedSession("face_landmarks_detector.onnx", threads),
+            SlicedSession("face_blendshapes.onnx", threads),
             registry.manifest()["blendshape_landmark_indices"],
             mirror_permutation(canon["vertices"]),
         )

@@ -127,8 +127,8 @@ class FaceMesh:
         """52 blendshape scores (0..1) per face, from the landmarks in an upright crop frame."""
         if self.blendshapes is None:
             raise RuntimeError("no blendshape model loaded")
-        out = np.empty((len(crop_points), 52), np.float32)
-        for i, pts in enumerate(crop_points):
-            sub = np.ascontiguousarray(pts[self.blend_idx, :2][None], dtype=np.float32)
-            out[i] = self.blendshapes.run(None, {self.blend_input: sub})[0].reshape(52)
-        return out
+        batch = np.ascontiguousarray(np.asarray(crop_points)[:, self.blend_idx, :2], dtype=np.float32)
+        if len(batch) == 0:
+            return np.empty((0, 52), np.float32)
+        # the network takes one face per run: the session is a SlicedSession (engine/parallel.py)
+        return self.blendshapes.run(None, {self.blend_input: batch})[0].reshape(len(batch), 52)

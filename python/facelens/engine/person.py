@@ -18,8 +18,6 @@ frame only.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Tuple
 
 import cv2
@@ -27,6 +25,7 @@ import numpy as np
 
 from .. import _core
 from ..models import registry
+from . import parallel
 
 MODEL_FILE = "person_detector.onnx"
 INPUT_SIZE = 300  # pixels; the SSD's anchors are laid out for a 300x300 input (manifest: person_detector.inputs)
@@ -58,11 +57,8 @@ class PersonDetector:
         self.tiles = tiles
         # The frame and its tiles are small independent runs: on 2 cores, two of them at a time with one thread
         # each take 37 ms a 826x540 frame where one at a time with two threads takes 48-64 ms (same boxes).
-        workers = min(2, os.cpu_count() or 1) if tile_workers is None else int(tile_workers)
-        self._pool = None
-        if workers > 1:
-            self._tile_session = registry.session(MODEL_FILE, 1)
-            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="facelens-person-tiles")
+        workers = parallel.workers_for(threads) if tile_workers is None else int(tile_workers)
+        self._tile_session = registry.session(MODEL_FILE, 1) if workers > 1 else None
 
     def detect(self, rgb: np.ndarray, tiles: Optional[bool] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Persons in an RGB uint8 frame (H x W x 3): the whole frame and (``tiles``, default ``self.tiles``) its
@@ -79,8 +75,8 @@ class PersonDetector:
             return self._run(rgb)
         origins = [(x, y) for y in _starts(height, side) for x in _starts(width, side)]
         crops = [rgb] + [rgb[y:y + side, x:x + side] for x, y in origins]
-        if self._pool is not None:
-            results = list(self._pool.map(lambda crop: self._run(crop, self._tile_session), crops))
+        if self._tile_session is not None and not parallel.in_pool():
+            results = list(parallel.pool().map(lambda crop: self._run(crop, self._tile_session), crops))
         else:
             results = [self._run(crop) for crop in crops]
         boxes, scores = results[0]
