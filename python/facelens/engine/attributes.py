@@ -95,7 +95,6 @@ _FOREHEAD = (151, 108, 337)
 _BRIDGE = (168, 6)
 _UPPER_LIP = (164, 167, 393)  # between the nose base and the upper lip
 _CHIN = (152, 175, 199, 148, 377, 136, 365)
-_MOUTH_NOSE = (0, 17, 1, 4, 61, 291)
 ANALYSIS_SIZE = 96
 # The per-eye EyesOpen features need both eyes seen nearly face-on (the narrower at least cos 41 deg of the wider)
 # and resolved: a wink changes the gap by about 0.2 of the eye's width, 4 px at 20 px, a few times the mesh's eyelid noise.
@@ -233,9 +232,9 @@ class AttributeModels:
 
     def features(self, rgb: np.ndarray, mesh: np.ndarray, blend: Optional[np.ndarray], presence: float,
                  regions: bool = True) -> Dict[str, float]:
-        """The measured features of one face (names used by BINARY_MODELS). Some are candidates that the
-        models do not use (bridge_edge, lip_tex, skin_mismatch, ...): kept, at a few microseconds, so that
-        tools/calibrate_attributes.py can try them in a refit."""
+        """The measured features of one face (names used by BINARY_MODELS; ``presence`` and ``mouth_gap`` too).
+        Candidates that no model used (edge energy at the temples and across the bridge, lip and jaw texture,
+        the mouth region's colour against the cheeks) were dropped (git history has them)."""
         f: Dict[str, float] = {"presence": float(presence)}
         # FaceMesh's face probability saturates near 1: its logit (clipped) separates "mostly visible" from "clear"
         pc = float(np.clip(presence, 1e-6, 1 - 1e-6))
@@ -304,37 +303,17 @@ class AttributeModels:
         eyes = patch(L, (468, 473, 33, 133, 263, 362), rad=r)
         f["eye_dark"] = float(eyes.mean()) / cheek_L
         f["iris_contrast"] = float(eyes.std()) / (float(patch(L, _CHEEKS).std()) + 8.0)
-        # frames: horizontal-edge energy across the nose bridge, and edges just above/below the eyes
-        f["bridge_edge"] = float(np.abs(patch(gy, _BRIDGE, rad=r)).mean()
-                                 + np.abs(patch(gx, _BRIDGE, rad=r)).mean()) / cheek_g
-        f["rim_edge"] = float(np.abs(patch(gy, (230, 450, 223, 443, 117, 346), rad=r)).mean()) / cheek_g
-        # moustache and beard: darkness and texture of the upper lip and the jaw/chin against the cheeks
-        f["lip_dark"] = float(patch(L, _UPPER_LIP).mean()) / cheek_L
-        f["lip_tex"] = float(np.abs(patch(gx, _UPPER_LIP)).mean() + np.abs(patch(gy, _UPPER_LIP)).mean()) / cheek_g
-        f["chin_dark"] = float(patch(L, _CHIN).mean()) / cheek_L
-        f["chin_tex"] = float(np.abs(patch(gx, _CHIN)).mean() + np.abs(patch(gy, _CHIN)).mean()) / cheek_g
-        cheek_a = float(cheek_ab[0])
-        cheek_b = float(cheek_ab[1])
+        # frames: horizontal edges across the nose bridge and just below the eyes
         f["bridge_gy"] = float(np.abs(patch(gy, _BRIDGE, rad=max(1, r // 2))).mean()) / cheek_g
-        f["temple_gx"] = float(np.abs(patch(gx, (139, 368, 143, 372), rad=r)).mean()) / cheek_g
         f["rim_low"] = float(np.abs(patch(gy, (118, 347, 119, 348), rad=r)).mean()) / cheek_g
-        f["lip_a"] = float(patch(lab[..., 1], _UPPER_LIP).mean()) - cheek_a
-        f["chin_a"] = float(patch(lab[..., 1], _CHIN).mean()) - cheek_a
-        f["lip_b"] = float(patch(lab[..., 2], _UPPER_LIP).mean()) - cheek_b
-        f["chin_b"] = float(patch(lab[..., 2], _CHIN).mean()) - cheek_b
+        # moustache and beard: darkness and colour of the upper lip and the jaw/chin against the cheeks
+        f["lip_dark"] = float(patch(L, _UPPER_LIP).mean()) / cheek_L
+        f["chin_dark"] = float(patch(L, _CHIN).mean()) / cheek_L
         f["jaw_dark"] = float(patch(L, (136, 365, 172, 397, 150, 379)).mean()) / cheek_L
-        f["jaw_tex"] = float(np.abs(patch(gx, (136, 365, 172, 397, 150, 379))).mean()
-                             + np.abs(patch(gy, (136, 365, 172, 397, 150, 379))).mean()) / cheek_g
-        f["lip_std"] = float(patch(L, _UPPER_LIP).std()) / (float(patch(L, _CHEEKS).std()) + 4.0)
-        f["chin_std"] = float(patch(L, _CHIN).std()) / (float(patch(L, _CHEEKS).std()) + 4.0)
-        # occlusion: chroma and luma of the mouth/nose region against the forehead and cheeks
-        mn = patch(lab, _MOUTH_NOSE)
-        ref_ab = (cheek_ab + fore_ab) / 2
-        ref_L = (cheek_L - 1.0 + float(patch(L, _FOREHEAD).mean())) / 2
-        dab = float(np.linalg.norm(mn[:, 1:].mean(0) - ref_ab))
-        dl = abs(float(mn[:, 0].mean()) - ref_L)
-        f["skin_mismatch"] = (dab + 0.25 * dl) / 20.0
-        # lips are redder than the forehead; a mask (or a hand) over the mouth is not, and has no lip edges
+        f["lip_a"] = float(patch(lab[..., 1], _UPPER_LIP).mean()) - float(cheek_ab[0])
+        f["chin_b"] = float(patch(lab[..., 2], _CHIN).mean()) - float(cheek_ab[1])
+        # occlusion: lips are redder than the forehead; a mask (or a hand) over the mouth is not, and has no lip
+        # edges
         f["lip_red"] = float(patch(lab[..., 1], (0, 17, 13, 14, 37, 267, 84, 314), rad=max(1, r // 2)).mean()) \
             - float(fore_ab[0])
         g_m = float(np.abs(patch(gy, (13, 14, 0, 17), rad=max(1, r // 2))).mean())
