@@ -66,7 +66,8 @@ def test_closed_eyes(client):
 @pytest.mark.parametrize("mirror", [False, True])
 def test_a_wink_is_not_eyes_open(client, mirror):
     """One eye shut (image-left in the photo, image-right mirrored): EyesOpen is false, as for both shut."""
-    assert _face(client, "images/inspireface/reaction_close_open_eyes.jpeg", mirror=mirror)["EyesOpen"]["Value"] is False
+    face = _face(client, "images/inspireface/reaction_close_open_eyes.jpeg", mirror=mirror)
+    assert face["EyesOpen"]["Value"] is False
 
 
 def test_one_eye_features_only_where_both_eyes_are_measurable(client):

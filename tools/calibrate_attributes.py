@@ -239,7 +239,9 @@ def main():
     for name, col in LABELS.items():
         if name == "EyesOpen":  # fitted on more data by tools/calibrate_eyes_open.py
             m = BINARY_MODELS[name]
-            print(f'    "EyesOpen": {{"features": {m["features"]}, "w": {m["w"]}, "b": {m["b"]}}},'
+            fs = ", ".join(f'"{f}"' for f in m["features"])
+            ws = ", ".join(f"{v:.4g}" for v in m["w"])
+            print(f'    "EyesOpen": {{"features": ({fs},), "w": ({ws},), "b": {m["b"]:.4g}}},'
                   "  # from tools/calibrate_eyes_open.py")
             continue
         feats = BINARY_MODELS[name]["features"]

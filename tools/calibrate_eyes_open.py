@@ -136,12 +136,12 @@ def video_data(an: Analyzer):
                 for side, region in EYE_REGION.items():
                     wink = paste_eye(frames[o], faces[o].mesh, frames[c], fc.mesh, region)
                     control = paste_eye(frames[o], faces[o].mesh, frames[other], faces[other].mesh, region)
-                    for label, img in ((0, wink), (1, control)):
+                    for label, img, donor in ((0, wink, c), (1, control, other)):
                         for mirrored in (False, True):
                             f = an.face(img[:, ::-1] if mirrored else img)
                             if f is not None:
-                                synthetic.append((f.attributes["features"], label,
-                                                  f"{rel}#{o}<-{c if label == 0 else other}:{side}{'~' if mirrored else ''}"))
+                                source = f"{rel}#{o}<-{donor}:{side}{'~' if mirrored else ''}"
+                                synthetic.append((f.attributes["features"], label, source))
     return natural, synthetic
 
 
@@ -167,8 +167,8 @@ def main() -> None:
         xs = np.asarray([[f[n] for n in FEATURES] for f, _, _ in data], float)
         ys = np.asarray([lab for _, lab, _ in data])
         pred = (xs @ w + b >= 0).astype(int)
-        print(f"# {name}: n={len(ys)}, closed={int((ys == 0).sum())}, balanced accuracy {balanced_accuracy(ys, pred):.3f},"
-              f" errors {int((pred != ys).sum())}")
+        print(f"# {name}: n={len(ys)}, closed={int((ys == 0).sum())}, "
+              f"balanced accuracy {balanced_accuracy(ys, pred):.3f}, errors {int((pred != ys).sum())}")
     ws = ", ".join(f"{v:.4g}" for v in w)
     fs = ", ".join(f'"{n}"' for n in FEATURES)
     print(f'    "EyesOpen": {{"features": ({fs},), "w": ({ws},), "b": {b:.4g}}},  '

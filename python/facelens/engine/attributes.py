@@ -9,8 +9,10 @@
 - Smile, EyesOpen, MouthOpen, Eyeglasses, Sunglasses, Beard, Mustache, FaceOccluded: a logistic model over a
   few measured features (blendshapes, landmark geometry, luma/chroma/edge statistics of landmark-defined
   patches of an aligned face chip). The coefficients are fitted by ``tools/calibrate_attributes.py`` on the
-  group-photo faces of ``annotated/attributes_by_eye_faces.tsv`` and printed there; the single-face photos of
-  ``attributes_by_eye.tsv`` are the evaluation split (``bench/attributes_accuracy.py``).
+  group-photo faces of ``annotated/attributes_by_eye_faces.tsv`` and printed there (EyesOpen's by
+  ``tools/calibrate_eyes_open.py``, on those faces plus labelled video frames and synthetic winks: it is false
+  when either eye is shut); the single-face photos of ``attributes_by_eye.tsv`` are the evaluation split
+  (``bench/attributes_accuracy.py``).
 - FaceOccluded follows Rekognition's definition (eyes, nose or mouth hidden by a mask, dark sunglasses, a hand or
   an object, or cut by the frame): p = 1 - (1 - p_other)(1 - p_mask)(1 - p_sunglasses), the face being occluded
   when any of the three causes is. p_mask is the MIT face-mask network (``engine/mask.py``) on the face's box,
@@ -96,8 +98,9 @@ _BRIDGE = (168, 6)
 _UPPER_LIP = (164, 167, 393)  # between the nose base and the upper lip
 _CHIN = (152, 175, 199, 148, 377, 136, 365)
 ANALYSIS_SIZE = 96
-# The per-eye EyesOpen features need both eyes seen nearly face-on (the narrower at least cos 41 deg of the wider)
-# and resolved: a wink changes the gap by about 0.2 of the eye's width, 4 px at 20 px, a few times the mesh's eyelid noise.
+# The per-eye EyesOpen feature needs both eyes seen nearly face-on (the narrower at least cos 41 deg of the wider)
+# and resolved: a wink changes the gap by about 0.2 of the eye's width, 4 px at 20 px, a few times the mesh's
+# eyelid noise.
 EYE_VISIBLE_RATIO = 0.75
 EYE_RESOLVED_PX = 20.0
 
