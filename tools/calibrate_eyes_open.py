@@ -17,7 +17,7 @@ The single-face photos of attributes_by_eye.tsv are never used: they are the eva
 fit_logistic) on eye_open and eye_open_min (see AttributeModels.features), each of the three sources weighing the
 same in total (the fit split's 114 natural faces as much as the 1184 composites).
 
-Run: python tools/calibrate_eyes_open.py [--cache /tmp/attr_feats.pkl]   (about a minute on 2 cores)
+Run: python tools/calibrate_eyes_open.py [--cache /tmp/attr_feats.pkl] [--cross-check]   (a minute or two)
 """
 
 from __future__ import annotations
@@ -149,30 +149,54 @@ def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean([(pred[y == c] == c).mean() for c in (0, 1) if (y == c).any()]))
 
 
+def xy(data):
+    return (np.asarray([[f[n] for n in FEATURES] for f, _, _ in data], float),
+            np.asarray([lab for _, lab, _ in data]))
+
+
+def fit(sets) -> Tuple[np.ndarray, float]:
+    """The logistic model on the union of ``sets``, each set weighing the same in total."""
+    x = np.concatenate([xy(d)[0] for d in sets])
+    y = np.concatenate([xy(d)[1] for d in sets]).astype(float)
+    weight = np.concatenate([np.full(len(d), 1.0 / len(d)) for d in sets])
+    return fit_logistic(x, y, sample_weight=weight)
+
+
+def cross_check(fit_split, natural, synthetic) -> None:
+    """Each clip in turn left out of the fit (its frames and its composites), then scored."""
+    for clip in VIDEO_LABELS:
+        w, b = fit([fit_split, [d for d in natural if not d[2].startswith(clip)],
+                    [d for d in synthetic if not d[2].startswith(clip)]])
+        for name, data in (("frames", natural), ("composites", synthetic)):
+            x, y = xy([d for d in data if d[2].startswith(clip)])
+            pred = (x @ w + b >= 0).astype(int)
+            recall = {c: float((pred[y == c] == c).mean()) for c in (0, 1) if (y == c).any()}
+            print(f"# without {clip}: its {name} (n={len(y)}): shut recall {recall.get(0, float('nan')):.3f}, "
+                  f"open recall {recall.get(1, float('nan')):.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", default="", help="calibrate_attributes.py's cache of the fit split's features")
+    ap.add_argument("--cross-check", action="store_true", help="also fit without each clip and score that clip")
     args = ap.parse_args()
-    fit = [(a["features"], int(r["eyes_open"]), r["file"]) for r, a in load("faces", args.cache)
-           if r["eyes_open"] in ("0", "1") and "features" in a]
-    an = Analyzer()
-    natural, synthetic = video_data(an)
-    sets = {"fit split": fit, "video frames": natural, "synthetic": synthetic}
-    rows = fit + natural + synthetic
-    x = np.asarray([[f[n] for n in FEATURES] for f, _, _ in rows], float)
-    y = np.asarray([lab for _, lab, _ in rows], float)
-    weight = np.concatenate([np.full(len(d), 1.0 / len(d)) for d in sets.values()])
-    w, b = fit_logistic(x, y, sample_weight=weight)
+    fit_split = [(a["features"], int(r["eyes_open"]), r["file"]) for r, a in load("faces", args.cache)
+                 if r["eyes_open"] in ("0", "1") and "features" in a]
+    natural, synthetic = video_data(Analyzer())
+    sets = {"fit split": fit_split, "video frames": natural, "synthetic": synthetic}
+    w, b = fit(list(sets.values()))
     for name, data in sets.items():
-        xs = np.asarray([[f[n] for n in FEATURES] for f, _, _ in data], float)
-        ys = np.asarray([lab for _, lab, _ in data])
+        xs, ys = xy(data)
         pred = (xs @ w + b >= 0).astype(int)
         print(f"# {name}: n={len(ys)}, closed={int((ys == 0).sum())}, "
               f"balanced accuracy {balanced_accuracy(ys, pred):.3f}, errors {int((pred != ys).sum())}")
+    if args.cross_check:
+        cross_check(fit_split, natural, synthetic)
     ws = ", ".join(f"{v:.4g}" for v in w)
     fs = ", ".join(f'"{n}"' for n in FEATURES)
-    print(f'    "EyesOpen": {{"features": ({fs},), "w": ({ws},), "b": {b:.4g}}},  '
-          f"# n={len(y)}, open={int(y.sum())}")
+    n = sum(len(d) for d in sets.values())
+    n_open = sum(lab for d in sets.values() for _, lab, _ in d)
+    print(f'    "EyesOpen": {{"features": ({fs},), "w": ({ws},), "b": {b:.4g}}},  # n={n}, open={n_open}')
 
 
 if __name__ == "__main__":
