@@ -36,6 +36,16 @@ def pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def _forget_pool_in_child() -> None:
+    # a forked child has none of the parent's threads: a pool carried over would take tasks and never run them
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def in_pool() -> bool:
     """True on one of the pool's own threads, which must not wait on the pool (it could be full of waiters)."""
     return threading.current_thread().name.startswith(_PREFIX)

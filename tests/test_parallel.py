@@ -1,0 +1,55 @@
+"""engine/parallel.py: per-item runs two at a time give the batched results, on one core too, and survive fork."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from conftest import image_bytes
+from facelens.engine.parallel import SlicedSession
+from facelens.models import registry
+
+MESH = "face_landmarks_detector.onnx"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sliced_runs_equal_one_batched_run(threads):
+    batch = np.random.default_rng(7).random((5, 256, 256, 3), dtype=np.float32)
+    plain = registry.session(MESH, 2)
+    sliced = SlicedSession(MESH, threads)
+    assert sliced.workers == min(threads, 2, os.cpu_count() or 1)
+    want = plain.run(None, {"image": batch})
+    got = sliced.run(None, {"image": batch})
+    assert [g.shape for g in got] == [w.shape for w in want]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_one_item_network_takes_a_batch_through_the_sliced_session(client):
+    """The blendshape network takes one face per run; FaceMesh.blendshape_scores hands it several at once."""
+    mesh = client.engine.mesh
+    points = np.random.default_rng(3).random((3, 478, 3), dtype=np.float32) * 256
+    together = mesh.blendshape_scores(points)
+    alone = np.concatenate([mesh.blendshape_scores(points[i:i + 1]) for i in range(3)])
+    assert together.shape == (3, 52)
+    np.testing.assert_array_equal(together, alone)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
+def test_a_forked_child_can_still_analyse(client):
+    """A child forked after the pool ran (gunicorn --preload, multiprocessing's fork) gets a pool of its own;
+    the parent's, whose threads the child does not have, would take the crops and never run them."""
+    data = image_bytes("images/if_t1.jpg")
+    want = len(client.detect_faces(Image={"Bytes": data})["FaceDetails"])
+    assert want > 1  # several crops: the sliced path ran in the parent
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        signal.alarm(60)
+        try:
+            got = len(client.detect_faces(Image={"Bytes": data})["FaceDetails"])
+            os._exit(0 if got == want else 3)
+        except BaseException:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
