@@ -112,8 +112,9 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", default="both", choices=["single", "faces", "both"])
+    ap.add_argument("--detector-max-side", type=int, default=640, help="Client(detector_max_side=...)")
     args = ap.parse_args()
-    client = facelens.Client()
+    client = facelens.Client(detector_max_side=args.detector_max_side)
     splits = ["single", "faces"] if args.split == "both" else [args.split]
     for split in splits:
         what = "evaluation split: attributes_by_eye.tsv" if split == "single" else "fit split: attributes_by_eye_faces.tsv"
