@@ -24,8 +24,9 @@ class Client:
             or ``~/.facelens``.
         threads: onnxruntime threads per model call (default: ``$FACELENS_THREADS`` or the CPU count, max 4).
         detector_max_side: the detector sees images with their longer side at 640 pixels (smaller ones enlarged, at
-            most 2x), or, for larger images, at their own size up to this many pixels (default 640; 960 finds many
-            more small faces in large photos, see ``engine/detector.py`` and the README's Accuracy section).
+            most 2x), or, for larger images, at their own size up to this many pixels (default 640; large photos
+            whose faces are small at 640 get a second, closer look at up to 960 px either way; see
+            ``engine/detector.py`` and the README's Accuracy section).
         video_sample_fps: video jobs analyse at most this many frames per second of video (default 5; see
             ``facelens.video.reader``).
         video_workers: video jobs run at once by the default in-process runner (more wait in its queue).

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _core
 from .engine.attributes import BLEND_KEYS, AttributeModels
-from .engine.detector import BASE_SIDE, DEFAULT_MAX_SIDE, CenterFaceDetector, calibrated_confidence
+from .engine.detector import DEFAULT_MAX_SIDE, CenterFaceDetector, calibrated_confidence
 from .engine.mesh import FaceMesh, mirror_permutation
 from .engine.parallel import SlicedSession
 from .images import DecodedImage
@@ -112,7 +112,7 @@ class Engine:
         det = self.detector.detect(rgb)
         if len(det) == 0:
             return []
-        mesh = self.mesh.run(rgb, det.boxes, det.points, mirror_average=want_eyes, refine=det.side > BASE_SIDE)
+        mesh = self.mesh.run(rgb, det.boxes, det.points, mirror_average=want_eyes, refine=det.refine_mask())
         blend = self.mesh.blendshape_scores(mesh.symmetric_crop_points) if want_eyes else None
         if blend is None and BLEND_KEYS & attributes:
             blend = self.mesh.blendshape_scores(mesh.crop_points)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -16,10 +17,12 @@ from .. import _core
 
 # Images are scanned with their longer side at BASE_SIDE pixels (smaller ones enlarged, at most 2x), or, for images
 # larger than that, at their own size up to ``max_side``. The default max_side is BASE_SIDE, the scale every
-# constant of facelens was fitted at. ``max_side=960`` finds far more small faces in large photos (a 40 px face of
-# a 1920x1080 photo is 13 px at 640, 20 px at 960; WIDER FACE val recall for faces of 20-40 px 0.64 -> 0.81, of
-# 10-20 px 0.09 -> 0.48) and keeps the landmarks as accurate (the pipeline then refines the landmark crops), but
-# the attribute and gaze constants were not fitted on its crops (README "Accuracy").
+# constant of facelens was fitted at. A 40 px face of a 1920x1080 photo is 13 px at 640, 20 px at 960: large photos
+# with small faces (or none) found at BASE_SIDE get a closer look at up to CLOSER_SIDE whose new faces are added
+# (WIDER FACE val recall for faces of 20-40 px 0.64 -> 0.81, of 10-20 px 0.09 -> 0.48), the first look's faces left
+# as they were. ``max_side=960`` instead scans every large photo at up to 960 px, which moves every face's box (the
+# pipeline refines the landmark crops of faces found above BASE_SIDE) away from what the attribute and gaze
+# constants were fitted on (README "Accuracy").
 BASE_SIDE = 640
 DEFAULT_MAX_SIDE = BASE_SIDE
 
@@ -41,13 +44,27 @@ class Detections:
     boxes: np.ndarray  # float32 [N, 4] x1, y1, x2, y2 (image px), largest first
     scores: np.ndarray  # float32 [N] in 0..1
     points: np.ndarray  # float32 [N, 5, 2] (image px)
-    side: int = BASE_SIDE  # the longer side, in pixels, of the image as the network saw it
+    side: int = BASE_SIDE  # the longer side, in pixels, of the image as the network saw it (the first look's)
+    # per face: found by a look at more than BASE_SIDE (its landmark crop is then cut around a first landmark pass)
+    closer: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.scores)
 
+    def refine_mask(self) -> np.ndarray:
+        """bool [N]: the faces whose landmark crops are refined (found at a scale above BASE_SIDE)."""
+        if self.closer is not None:
+            return self.closer
+        return np.full(len(self), self.side > BASE_SIDE, bool)
+
 
 RETRY_MAX_SIDE = 320  # pixels: the second look of ``detect`` when the first finds no face
+# Looking closer: when a photo larger than BASE_SIDE shows faces near the detector's limit at BASE_SIDE (the
+# smallest found under CLOSER_TRIGGER_PX there) or none at all, it is scanned again at up to CLOSER_SIDE and the
+# faces that only that look finds are added; the faces of the first look stay exactly as they were.
+CLOSER_SIDE = 960
+CLOSER_TRIGGER_PX = 32.0
+CLOSER_NEW_IOU = 0.3  # a face of the closer look overlapping a first-look face this much is the same face
 
 
 class CenterFaceDetector:
@@ -83,7 +100,39 @@ class CenterFaceDetector:
             # RETRY_MAX_SIDE. Measured on ../shared/data: recovers the two close masked faces (inspireface
             # bulk_mask.png, crop_crop_mask.png, 0.71/0.61) and finds nothing in any of the 23 nofaces/ pictures.
             found = self._detect(rgb, RETRY_MAX_SIDE)
+            found.side = side
+        closer_side = min(self.closer_side, max(rgb.shape[:2]))
+        if closer_side > side and self._look_closer(found, rgb.shape[1], rgb.shape[0], side):
+            found = self._merge(found, self._detect(rgb, closer_side))
         return found
+
+    closer_side = CLOSER_SIDE  # 0 turns the closer look off
+
+    @staticmethod
+    def _look_closer(found: Detections, width: int, height: int, side: int) -> bool:
+        if len(found) == 0:
+            return True
+        scale = side / max(width, height)
+        sizes = np.minimum(found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1]) * scale
+        return bool(sizes.min() < CLOSER_TRIGGER_PX)
+
+    def _merge(self, first: Detections, closer: Detections) -> Detections:
+        """The first look's faces unchanged, plus the closer look's faces that overlap none of them."""
+        new = np.ones(len(closer), bool)
+        if len(first) and len(closer):
+            a, b = closer.boxes[:, None, :].astype(np.float64), first.boxes[None, :, :].astype(np.float64)
+            iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+            ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+            inter = iw * ih
+            area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
+            iou = inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+            new = iou.max(axis=1) < CLOSER_NEW_IOU
+        boxes = np.concatenate([first.boxes, closer.boxes[new]])
+        scores = np.concatenate([first.scores, closer.scores[new]])
+        points = np.concatenate([first.points, closer.points[new]])
+        flags = np.concatenate([first.refine_mask(), np.ones(int(new.sum()), bool)])
+        order = _core.select_largest(boxes, self.max_faces)
+        return Detections(boxes[order], scores[order], points[order], first.side, flags[order])
 
     def _detect(self, rgb: np.ndarray, side: int) -> Detections:
         height, width = rgb.shape[:2]

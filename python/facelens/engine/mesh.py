@@ -81,19 +81,25 @@ class FaceMesh:
         self.mirror_perm = mirror_perm
 
     def run(self, rgb: np.ndarray, boxes: np.ndarray, points5: np.ndarray, mirror_average: bool = False,
-            refine: bool = False) -> MeshResult:
+            refine=False) -> MeshResult:
         """Landmarks for each face. With ``mirror_average`` the network also sees each crop mirrored, and the mean
         of the two answers comes back as ``symmetric_points``: the network is not exactly mirror-symmetric, and
-        a small eye's iris moves by a pixel or two between the two, which is several degrees of gaze. With
-        ``refine`` the crops are cut again around a first pass's landmarks (see the module docstring)."""
+        a small eye's iris moves by a pixel or two between the two, which is several degrees of gaze. ``refine``
+        (one bool, or one per face): those crops are cut again around a first pass's landmarks (see the module
+        docstring)."""
         n = len(boxes)
         if n == 0:
             empty = np.zeros((0, 478, 3), np.float32)
             return MeshResult(empty, empty, np.zeros(0, np.float32), np.zeros((0, 2, 3), np.float32), empty, empty)
-        if refine:
-            first = self.run(rgb, boxes, points5).points
-            boxes = np.concatenate([first[:, :468, :2].min(axis=1), first[:, :468, :2].max(axis=1)], axis=1)
-            points5 = np.stack([first[:, [33, 133], :2].mean(axis=1), first[:, [263, 362], :2].mean(axis=1)], axis=1)
+        mask = np.broadcast_to(np.asarray(refine, bool), (n,))
+        if mask.any():
+            sel = np.flatnonzero(mask)
+            first = self.run(rgb, boxes[sel], points5[sel]).points
+            boxes = np.array(boxes, np.float32, copy=True)
+            points5 = np.array(points5, np.float32, copy=True)
+            boxes[sel, :4] = np.concatenate([first[:, :468, :2].min(axis=1), first[:, :468, :2].max(axis=1)], axis=1)
+            points5[sel, :2] = np.stack([first[:, [33, 133], :2].mean(axis=1), first[:, [263, 362], :2].mean(axis=1)],
+                                        axis=1)
         batch = np.empty((n, CROP, CROP, 3), np.float32)
         affines = np.empty((n, 2, 3), np.float32)
         for i in range(n):
