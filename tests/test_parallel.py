@@ -53,3 +53,25 @@ def test_a_forked_child_can_still_analyse(client):
             os._exit(4)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_map_items_keeps_order_and_runs_at_most_workers_at_once(workers):
+    import threading
+    import time
+
+    from facelens.engine import parallel
+
+    lock, running, peak = threading.Lock(), [0], [0]
+
+    def work(i):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        return i * i
+
+    assert parallel.map_items(work, 7, workers) == [i * i for i in range(7)]
+    assert peak[0] <= min(workers, parallel.pool()._max_workers)

@@ -1,10 +1,11 @@
-"""Small batches run item by item, two at a time, one onnxruntime thread each.
+"""Small batches run item by item, several at a time, one onnxruntime thread each.
 
 On 2 cores, onnxruntime's intra-op threads split each small convolution of a 256x256 face crop in two and meet
 after every layer, and a batch's activations outgrow the caches; single crops on one-thread sessions, two at a
 time, keep both cores busy with less waiting: the mesh network takes 15 ms for 6 crops and 28 ms for 12, where
 one 2-thread run of the batch takes 22 and 50 ms (in chunks of 2: 20 / 30 ms; of 6: 30 / 41 ms). The person
-detector's tiles and the mask network's faces run the same way. One pool serves the process.
+detector's tiles and the mask network's faces run the same way. As many items run at once as the engine was
+given threads (``Client(threads=...)``, by default the CPU count up to 4); one pool serves the process.
 """
 
 from __future__ import annotations
@@ -12,28 +13,45 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, TypeVar
 
 import numpy as np
 
 from ..models import registry
 
 _PREFIX = "facelens-slices"
+T = TypeVar("T")
 _pool: Optional[ThreadPoolExecutor] = None
 _lock = threading.Lock()
 
 
+MAX_WORKERS = 8
+
+
 def workers_for(threads: Optional[int]) -> int:
-    """How many slices run at once for an engine asked for ``threads`` threads (1: no slicing)."""
-    return max(1, min(2, threads or registry.default_threads(), os.cpu_count() or 1))
+    """How many items run at once for an engine asked for ``threads`` threads (1: one after another)."""
+    return max(1, min(MAX_WORKERS, threads or registry.default_threads(), os.cpu_count() or 1))
 
 
 def pool() -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(2, thread_name_prefix=_PREFIX)
+            _pool = ThreadPoolExecutor(max(1, min(MAX_WORKERS, os.cpu_count() or 1)), thread_name_prefix=_PREFIX)
         return _pool
+
+
+def map_items(fn: Callable[[int], T], n: int, workers: int) -> List[T]:
+    """``[fn(0), ..., fn(n - 1)]`` computed by ``workers`` pool tasks at once (task k takes items k, k + workers,
+    ...), or here, one after another, for one worker or on a pool thread."""
+    if workers <= 1 or n < 2 or in_pool():
+        return [fn(i) for i in range(n)]
+    k = min(workers, n)
+    out: List[Optional[T]] = [None] * n
+    for part in pool().map(lambda g: [(i, fn(i)) for i in range(g, n, k)], range(k)):
+        for i, value in part:
+            out[i] = value
+    return out  # type: ignore[return-value]
 
 
 def _forget_pool_in_child() -> None:
@@ -54,7 +72,7 @@ def in_pool() -> bool:
 class SlicedSession:
     """Duck-types an onnxruntime session with one batched input: ``run`` cuts batches of two or more along
     axis 0 into single items, runs them through the pool on a one-thread session (one after another on the
-    engine's own session where there is one core or no pool to use), and joins the outputs along axis 0. The
+    engine's own session for an engine of one thread, or on a pool thread), and joins the outputs along axis 0. The
     results are those of one batched run (onnxruntime's CPU kernels do not mix batch items), and networks that
     take one item per run (the blendshapes) take batches this way."""
 
@@ -77,5 +95,5 @@ class SlicedSession:
             outs = [self.session.run(output_names, {name: batch[i:i + 1]}) for i in range(len(batch))]
         else:
             single = self._single
-            outs = list(pool().map(lambda i: single.run(output_names, {name: batch[i:i + 1]}), range(len(batch))))
+            outs = map_items(lambda i: single.run(output_names, {name: batch[i:i + 1]}), len(batch), self.workers)
         return [np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
