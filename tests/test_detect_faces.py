@@ -180,30 +180,29 @@ def test_widerface_recall_on_typical_pose_faces_of_40px_and_more(client):
     assert n >= 5 and tp / n >= 0.9
 
 
-@pytest.fixture(scope="module")
-def wide_client(client):
-    """A client whose detector scans large photos at up to 960 px (sharing the session's models)."""
+def _client_with_detector(client, max_side=640, closer_side=None):
+    """A client sharing the session's models but with its own detector settings."""
     import facelens
     from facelens.engine.detector import CenterFaceDetector
 
-    wide = facelens.Client(home=str(client.home), detector_max_side=960)
-    engine = client.engine
-    wide._engine = copy.copy(engine)
-    wide._engine.detector = CenterFaceDetector(engine.detector.session, max_side=960)
-    return wide
+    other = facelens.Client(home=str(client.home), detector_max_side=max_side)
+    other._engine = copy.copy(client.engine)
+    other._engine.detector = CenterFaceDetector(client.engine.detector.session, max_side=max_side)
+    if closer_side is not None:
+        other._engine.detector.closer_side = closer_side
+    return other
+
+
+@pytest.fixture(scope="module")
+def wide_client(client):
+    """A client whose detector scans large photos at up to 960 px."""
+    return _client_with_detector(client, max_side=960)
 
 
 @pytest.fixture(scope="module")
 def first_look_client(client):
-    """A client whose detector does not look closer at photos with small faces (sharing the session's models)."""
-    import facelens
-    from facelens.engine.detector import CenterFaceDetector
-
-    plain = facelens.Client(home=str(client.home))
-    plain._engine = copy.copy(client.engine)
-    plain._engine.detector = CenterFaceDetector(client.engine.detector.session)
-    plain._engine.detector.closer_side = 0
-    return plain
+    """A client whose detector does not look closer at photos with small faces."""
+    return _client_with_detector(client, closer_side=0)
 
 
 def _small_wider_faces():

@@ -42,7 +42,7 @@ def crop(rgb: np.ndarray, box_xyxy: Sequence[float]) -> np.ndarray:
 
 
 class MaskClassifier:
-    """P(mask) of faces given their pixel boxes; the session is shared (``registry.session``) and thread-safe."""
+    """P(mask) of faces given their pixel boxes; the sessions are shared (``registry.session``) and thread-safe."""
 
     def __init__(self, session=None, threads: Optional[int] = None) -> None:
         # one face per run, several at a time (engine/parallel.py): 6 faces take 12 ms on 2 cores, 21 ms one by one

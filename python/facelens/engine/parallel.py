@@ -20,12 +20,10 @@ import numpy as np
 from ..models import registry
 
 _PREFIX = "facelens-slices"
+MAX_WORKERS = 8
 T = TypeVar("T")
 _pool: Optional[ThreadPoolExecutor] = None
 _lock = threading.Lock()
-
-
-MAX_WORKERS = 8
 
 
 def workers_for(threads: Optional[int]) -> int:
@@ -39,19 +37,6 @@ def pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max(1, min(MAX_WORKERS, os.cpu_count() or 1)), thread_name_prefix=_PREFIX)
         return _pool
-
-
-def map_items(fn: Callable[[int], T], n: int, workers: int) -> List[T]:
-    """``[fn(0), ..., fn(n - 1)]`` computed by ``workers`` pool tasks at once (task k takes items k, k + workers,
-    ...), or here, one after another, for one worker or on a pool thread."""
-    if workers <= 1 or n < 2 or in_pool():
-        return [fn(i) for i in range(n)]
-    k = min(workers, n)
-    out: List[Optional[T]] = [None] * n
-    for part in pool().map(lambda g: [(i, fn(i)) for i in range(g, n, k)], range(k)):
-        for i, value in part:
-            out[i] = value
-    return out  # type: ignore[return-value]
 
 
 def _forget_pool_in_child() -> None:
@@ -69,10 +54,23 @@ def in_pool() -> bool:
     return threading.current_thread().name.startswith(_PREFIX)
 
 
+def map_items(fn: Callable[[int], T], n: int, workers: int) -> List[T]:
+    """``[fn(0), ..., fn(n - 1)]`` computed by ``workers`` pool tasks at once (task k takes items k, k + workers,
+    ...), or here, one after another, for one worker or on a pool thread."""
+    if workers <= 1 or n < 2 or in_pool():
+        return [fn(i) for i in range(n)]
+    k = min(workers, n)
+    out: List[Optional[T]] = [None] * n
+    for part in pool().map(lambda g: [(i, fn(i)) for i in range(g, n, k)], range(k)):
+        for i, value in part:
+            out[i] = value
+    return out  # type: ignore[return-value]
+
+
 class SlicedSession:
     """Duck-types an onnxruntime session with one batched input: ``run`` cuts batches of two or more along
-    axis 0 into single items, runs them through the pool on a one-thread session (one after another on the
-    engine's own session for an engine of one thread, or on a pool thread), and joins the outputs along axis 0. The
+    axis 0 into single items, runs them through ``map_items`` on a one-thread session (on the engine's own
+    session for an engine of one thread), and joins the outputs along axis 0. The
     results are those of one batched run (onnxruntime's CPU kernels do not mix batch items), and networks that
     take one item per run (the blendshapes) take batches this way."""
 
@@ -91,9 +89,6 @@ class SlicedSession:
         (name, batch), = feeds.items()
         if len(batch) < 2:
             return self.session.run(output_names, feeds)
-        if self._single is None or in_pool():
-            outs = [self.session.run(output_names, {name: batch[i:i + 1]}) for i in range(len(batch))]
-        else:
-            single = self._single
-            outs = map_items(lambda i: single.run(output_names, {name: batch[i:i + 1]}), len(batch), self.workers)
+        session = self._single or self.session
+        outs = map_items(lambda i: session.run(output_names, {name: batch[i:i + 1]}), len(batch), self.workers)
         return [np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]

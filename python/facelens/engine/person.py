@@ -75,10 +75,7 @@ class PersonDetector:
             return self._run(rgb)
         origins = [(x, y) for y in _starts(height, side) for x in _starts(width, side)]
         crops = [rgb] + [rgb[y:y + side, x:x + side] for x, y in origins]
-        if self._tile_session is not None:
-            results = parallel.map_items(lambda i: self._run(crops[i], self._tile_session), len(crops), self._workers)
-        else:
-            results = [self._run(crop) for crop in crops]
+        results = parallel.map_items(lambda i: self._run(crops[i], self._tile_session), len(crops), self._workers)
         boxes, scores = results[0]
         all_boxes, all_scores = [boxes], [scores]
         for (x, y), (b, s) in zip(origins, results[1:]):
