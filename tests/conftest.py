@@ -60,7 +60,7 @@ def sample_bytes():
     return (Path(facelens.__file__).parent / "data" / "sample.jpg").read_bytes()
 
 
-def run_cli(home, *argv, ok=True):
+def run_cli(home, *argv, ok=True, env=None):
     """``python -m facelens --home HOME ARGV...`` in a new process: its parsed JSON output (``ok``), or the
     finished process (to check a failure)."""
     import json
@@ -68,7 +68,7 @@ def run_cli(home, *argv, ok=True):
     import sys
 
     out = subprocess.run([sys.executable, "-m", "facelens", "--home", str(home), *map(str, argv)],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=env)
     if ok:
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
@@ -107,3 +107,65 @@ def boto3_endpoint(client, keys=None):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+# -- storage backends ---------------------------------------------------------------------------------------------
+# The collection, gallery and video job suites run on each backend: SQLite (the default, a file under the home) and
+# PostgreSQL (a server these tests start from the Debian packages, one database per home).
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    import pg_server as pg
+
+    if not pg.available():
+        pytest.fail(f"PostgreSQL binaries not found in {pg.BIN} (apt-get install postgresql-15)")
+    server = pg.PostgresServer().start()
+    yield server
+    server.stop()
+
+
+class Backend:
+    """A storage backend for the tests: ``client(home=..., **kw)`` is ``facelens.Client`` on that backend, the
+    same home always meaning the same data; ``env(home)`` is the environment a child process needs for it."""
+
+    def __init__(self, name: str, server=None) -> None:
+        self.name = name
+        self.server = server
+        self._urls = {}
+
+    def url(self, home):
+        if self.name == "sqlite":
+            return None
+        key = str(Path(home).resolve())
+        if key not in self._urls:
+            import hashlib
+
+            db = "t_" + hashlib.sha1(key.encode()).hexdigest()[:16]
+            self._urls[key] = self.server.create_database(db)
+        return self._urls[key]
+
+    def client(self, home, **kwargs):
+        import facelens
+
+        return facelens.Client(home=str(home), database_url=self.url(home), **kwargs)
+
+    def env(self, home):
+        import os
+
+        env = dict(os.environ)
+        url = self.url(home)
+        if url:
+            env["FACELENS_DATABASE_URL"] = url
+        return env
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request):
+    if request.param == "sqlite":
+        return Backend("sqlite")
+    return Backend("postgresql", request.getfixturevalue("pg_server"))

@@ -45,8 +45,8 @@ def _recognize(client, rel):
 
 
 @pytest.fixture(scope="module")
-def cc(tmp_path_factory):
-    return facelens.Client(home=str(tmp_path_factory.mktemp("celebrities_home")))
+def cc(tmp_path_factory, backend):
+    return backend.client(home=str(tmp_path_factory.mktemp("celebrities_home")))
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_other_people_are_not_recognized(cc, people, probe):
     resp = _recognize(cc, probe)
     assert resp["CelebrityFaces"] == []
     assert len(resp["UnrecognizedFaces"]) == 1 and list(resp["UnrecognizedFaces"][0]) == COMPARED_FACE
-    image = cc._load_image({"Bytes": image_bytes(probe)})
+    image = cc.runtime.load_image({"Bytes": image_bytes(probe)})
     faces = cc.engine.analyze(image)
     (record, confidence), = cc.celebrities.recognize_faces(image, faces[:1])
     assert record is None and 0 <= confidence < RECOGNITION_THRESHOLD  # the best gallery match stays below
@@ -138,12 +138,12 @@ def test_multi_face_image(cc, people):
                                                   ["FaceDetails"]) == 6
 
 
-def test_at_most_the_64_largest_faces(cc, people):
+def test_at_most_the_64_largest_faces(cc, people, backend):
     """A crowd photo twice side by side (92 faces at detector_max_side=1280): the 64 largest come back."""
     img = cv2.imdecode(np.frombuffer(image_bytes("annotated/widerface_val/0_Parade_Parade_0_873.jpg"), np.uint8),
                        cv2.IMREAD_COLOR)
     data = cv2.imencode(".jpg", np.concatenate([img, img], axis=1), [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
-    big = facelens.Client(home=str(cc.home), detector_max_side=1280)
+    big = backend.client(home=str(cc.home), detector_max_side=1280)
     detected = big.detect_faces(Image={"Bytes": data})["FaceDetails"]
     assert len(detected) > MAX_FACES
     resp = big.recognize_celebrities(Image={"Bytes": data})
@@ -161,7 +161,7 @@ def test_image_from_the_object_store(cc, people):
 
 def test_match_for_the_video_job(cc, people):
     """``client.celebrities.match(descriptors)``: what the video celebrity job calls per frame."""
-    image = cc._load_image({"Bytes": image_bytes(TWO)})
+    image = cc.runtime.load_image({"Bytes": image_bytes(TWO)})
     faces = cc.engine.analyze(image)
     vectors = cc.engine.descriptors(image, faces)
     found = cc.celebrities.match(vectors)
@@ -172,13 +172,13 @@ def test_match_for_the_video_job(cc, people):
 
 
 # -- changes, persistence, processes ------------------------------------------------------------------------------
-def test_remove_and_persistence_across_clients(tmp_path):
-    first = facelens.Client(home=str(tmp_path))
+def test_remove_and_persistence_across_clients(tmp_path, backend):
+    first = backend.client(home=str(tmp_path))
     assert first.celebrities.match(np.zeros((1, 128), np.float32)) == [(None, 0.0)]  # empty gallery
     obama = first.celebrities.add("Barack Obama", image_bytes(OBAMA), urls=["www.example.org/obama"])
     assert [c["Name"] for c in _recognize(first, OBAMA_OTHER)["CelebrityFaces"]] == ["Barack Obama"]
 
-    second = facelens.Client(home=str(tmp_path))  # a new client on the same home sees the stored gallery
+    second = backend.client(home=str(tmp_path))  # a new client on the same home sees the stored gallery
     assert [c["Id"] for c in second.celebrities.list()] == [obama]
     assert [c["Id"] for c in _recognize(second, OBAMA_OTHER)["CelebrityFaces"]] == [obama]
     assert _strip(second.get_celebrity_info(Id=obama)) == {"Urls": ["www.example.org/obama"], "Name": "Barack Obama"}
@@ -193,8 +193,8 @@ def test_remove_and_persistence_across_clients(tmp_path):
         first.celebrities.remove(obama)
 
 
-def test_add_images_adds_references(tmp_path):
-    client = facelens.Client(home=str(tmp_path))
+def test_add_images_adds_references(tmp_path, backend):
+    client = backend.client(home=str(tmp_path))
     g = client.celebrities
     obama = g.add("Barack Obama", image=image_bytes(OBAMA3))
     before = _recognize(client, OBAMA_OTHER)["CelebrityFaces"][0]["MatchConfidence"]
@@ -208,8 +208,8 @@ def test_add_images_adds_references(tmp_path):
         g.add_images("Zz000000", [image_bytes(OBAMA)])
 
 
-def test_concurrent_adds(tmp_path):
-    client = facelens.Client(home=str(tmp_path))
+def test_concurrent_adds(tmp_path, backend):
+    client = backend.client(home=str(tmp_path))
     photos = [OBAMA, BIDEN, DF + "img1.jpg", DF + "img8.jpg"]
     ids, errors = [], []
 
@@ -225,7 +225,7 @@ def test_concurrent_adds(tmp_path):
     for t in threads:
         t.join()
     assert not errors
-    assert sorted(ids) == sorted(c["Id"] for c in facelens.Client(home=str(tmp_path)).celebrities.list())
+    assert sorted(ids) == sorted(c["Id"] for c in backend.client(home=str(tmp_path)).celebrities.list())
     assert len(set(ids)) == len(photos)
 
 
@@ -326,28 +326,29 @@ def test_through_the_http_endpoint_with_boto3(cc, people):
 
 
 # -- the command line -------------------------------------------------------------------------------------------------
-def test_cli_celebrities(tmp_path):
+def test_cli_celebrities(tmp_path, backend):
     home = tmp_path / "home"
+    env = backend.env(home)
     obama, obama3, other = data_path(OBAMA), data_path(OBAMA3), data_path(OBAMA_OTHER)
     added = run_cli(home, "celebrities", "add", "Barack Obama", obama, obama3, "--url", "www.example.org/a",
-                "--url", "www.example.org/b", "--gender", "Male")
+                "--url", "www.example.org/b", "--gender", "Male", env=env)
     assert ID.match(added["Id"]) and added["Name"] == "Barack Obama" and added["ReferenceImageCount"] == 2
     assert added["Urls"] == ["www.example.org/a", "www.example.org/b"] and added["KnownGender"] == {"Type": "Male"}
-    biden = run_cli(home, "celebrities", "add", "Joe Biden", data_path(BIDEN))["Id"]
-    assert [c["Id"] for c in run_cli(home, "celebrities", "list")["Celebrities"]] == [added["Id"], biden]
+    biden = run_cli(home, "celebrities", "add", "Joe Biden", data_path(BIDEN), env=env)["Id"]
+    assert [c["Id"] for c in run_cli(home, "celebrities", "list", env=env)["Celebrities"]] == [added["Id"], biden]
 
-    found = run_cli(home, "recognize-celebrities", other)
+    found = run_cli(home, "recognize-celebrities", other, env=env)
     assert [c["Id"] for c in found["CelebrityFaces"]] == [added["Id"]] and found["UnrecognizedFaces"] == []
     assert found["CelebrityFaces"][0]["MatchConfidence"] >= RECOGNITION_THRESHOLD
-    both = run_cli(home, "recognize-celebrities", data_path(TWO))
+    both = run_cli(home, "recognize-celebrities", data_path(TWO), env=env)
     assert {c["Name"] for c in both["CelebrityFaces"]} == {"Barack Obama", "Joe Biden"}
-    info = run_cli(home, "get-celebrity-info", added["Id"])
+    info = run_cli(home, "get-celebrity-info", added["Id"], env=env)
     assert _strip(info) == {"Urls": added["Urls"], "Name": "Barack Obama", "KnownGender": {"Type": "Male"}}
 
     # another process changed the gallery: an in-process client on the same home sees it
-    client = facelens.Client(home=str(home))
+    client = backend.client(home=str(home))
     assert {c["Id"] for c in client.celebrities.list()} == {added["Id"], biden}
-    assert run_cli(home, "celebrities", "remove", biden) == {"Id": biden, "Removed": True}
+    assert run_cli(home, "celebrities", "remove", biden, env=env) == {"Id": biden, "Removed": True}
     assert [c["Name"] for c in _recognize(client, TWO)["CelebrityFaces"]] == ["Barack Obama"]
 
     for argv, text in ((("get-celebrity-info", biden), "ResourceNotFoundException"),
@@ -357,8 +358,8 @@ def test_cli_celebrities(tmp_path):
                        (("celebrities", "add", "Nobody", tmp_path / "nope.jpg"), "cannot read"),
                        (("recognize-celebrities", data_path("odd/skimage_multipage_rgb.tif")),
                         "InvalidImageFormatException")):
-        bad = run_cli(home, *argv, ok=False)
+        bad = run_cli(home, *argv, ok=False, env=env)
         assert bad.returncode == 2 and text in bad.stderr and bad.stdout == "", (argv, bad.stderr)
-    bad = run_cli(home, "celebrities", "add", "X", obama, "--gender", "Robot", ok=False)
+    bad = run_cli(home, "celebrities", "add", "X", obama, "--gender", "Robot", ok=False, env=env)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
-    assert [c["Id"] for c in run_cli(home, "celebrities", "list")["Celebrities"]] == [added["Id"]]
+    assert [c["Id"] for c in run_cli(home, "celebrities", "list", env=env)["Celebrities"]] == [added["Id"]]

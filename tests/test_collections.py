@@ -24,9 +24,9 @@ TWO = "images/fr_two_people.jpg"  # Obama (left) and Biden (right)
 
 
 @pytest.fixture(scope="module")
-def cc(tmp_path_factory):
+def cc(tmp_path_factory, backend):
     """A client with its own FACELENS home: collection tests never see other tests' data."""
-    return facelens.Client(home=str(tmp_path_factory.mktemp("collections_home")))
+    return backend.client(home=str(tmp_path_factory.mktemp("collections_home")))
 
 
 _counter = iter(range(10**6))
@@ -453,9 +453,9 @@ def test_forged_tokens(cc, coll):
         cc.delete_collection(CollectionId=other)
 
 
-def test_tokens_are_per_home(tmp_path):
-    a = facelens.Client(home=str(tmp_path / "a"))
-    b = facelens.Client(home=str(tmp_path / "b"))
+def test_tokens_are_per_home(tmp_path, backend):
+    a = backend.client(home=str(tmp_path / "a"))
+    b = backend.client(home=str(tmp_path / "b"))
     for c in (a, b):
         for i in range(3):
             c.create_collection(CollectionId=f"c{i}")
@@ -465,8 +465,8 @@ def test_tokens_are_per_home(tmp_path):
         b.list_collections(NextToken=token)
 
 
-def test_list_collections_pages(tmp_path):
-    c = facelens.Client(home=str(tmp_path))
+def test_list_collections_pages(tmp_path, backend):
+    c = backend.client(home=str(tmp_path))
     names = [f"coll-{i:02d}" for i in range(7)]
     for n in names:
         c.create_collection(CollectionId=n)
@@ -514,19 +514,17 @@ def test_delete_collection_deletes_its_faces(cc):
         with pytest.raises(cc.exceptions.InvalidParameterException):
             cc.search_faces(CollectionId="doomed", FaceId=fid)
         assert cc.search_faces_by_image(CollectionId="doomed", Image={"Bytes": image_bytes(OBAMA)})["FaceMatches"] == []
-        import sqlite3
-
-        with sqlite3.connect(str(cc.collections.path)) as db:
-            assert db.execute("SELECT COUNT(*) FROM faces WHERE face_id=?", (fid,)).fetchone()[0] == 0
+        with cc.runtime.database.read() as tx:
+            assert tx.execute("SELECT COUNT(*) FROM faces WHERE face_id=?", (fid,)).fetchone()[0] == 0
     finally:
         cc.delete_collection(CollectionId="doomed")
 
 
 # -- several clients and threads ----------------------------------------------------------------------------------
 
-def test_another_client_sees_changes(cc, coll):
+def test_another_client_sees_changes(cc, coll, backend):
     """A second client on the same home (as another process would) finds faces added and loses deleted ones."""
-    other = facelens.Client(home=str(cc.home))
+    other = backend.client(home=str(cc.home))
     assert other.search_faces_by_image(CollectionId=coll, Image={"Bytes": image_bytes(OBAMA)})["FaceMatches"] == []
     fid = index(cc, coll, OBAMA)["FaceRecords"][0]["Face"]["FaceId"]
     found = other.search_faces_by_image(CollectionId=coll, Image={"Bytes": image_bytes(OBAMA2)})["FaceMatches"]
@@ -565,8 +563,8 @@ def test_threads_index_and_search(cc, coll):
             assert len(found["FaceMatches"]) == 6
 
 
-def test_paginators_walk_every_face_once(tmp_path):
-    c = facelens.Client(home=str(tmp_path))
+def test_paginators_walk_every_face_once(tmp_path, backend):
+    c = backend.client(home=str(tmp_path))
     assert c.can_paginate("list_faces") and not c.can_paginate("detect_faces")
     for k in range(3):
         c.create_collection(CollectionId=f"p{k}")

@@ -4,7 +4,6 @@ of a loop of writes leaves a readable collection holding every face it had ackno
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -19,9 +18,10 @@ from conftest import data_path
 # A child that writes to a collection and prints each FaceId once the call returned (= acknowledged).
 _STORE_WRITER = textwrap.dedent("""
     import os, sys, time, numpy as np
-    from facelens.collections.store import CollectionStore, NewFace
+    import facelens
+    from facelens.storage.collections import NewFace
     home, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    store = CollectionStore(home, "1.0")
+    store = facelens.Client(home=home).collections.store
     while not os.path.exists(go):
         time.sleep(0.001)
     rng = np.random.default_rng(os.getpid())
@@ -52,9 +52,10 @@ _CLIENT_WRITER = textwrap.dedent("""
 """)
 
 
-def spawn(script, *args):
-    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def spawn(backend, script, home, *args):
+    """A child running ``script`` on ``home`` (on the test's backend)."""
+    return subprocess.Popen([sys.executable, "-c", script, str(home), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=backend.env(home))
 
 
 def listed_ids(client, name):
@@ -68,9 +69,11 @@ def listed_ids(client, name):
 
 
 def check_consistent(home, client, name):
-    with sqlite3.connect(str(client.collections.path)) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        count, stored = db.execute("SELECT c.face_count, (SELECT COUNT(*) FROM faces f WHERE f.rid = c.rid) "
+    db = client.runtime.database
+    with db.read() as tx:
+        if db.dialect == "sqlite":
+            assert tx.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        count, stored = tx.execute("SELECT c.face_count, (SELECT COUNT(*) FROM faces f WHERE f.rid = c.rid) "
                                    "FROM collections c WHERE name=?", (name,)).fetchone()
     assert count == stored
     assert client.describe_collection(CollectionId=name)["FaceCount"] == count
@@ -87,12 +90,12 @@ def acknowledged_ids(procs):
     return acknowledged
 
 
-def test_two_processes_write_at_once(tmp_path):
+def test_two_processes_write_at_once(tmp_path, backend):
     home = tmp_path / "home"
-    client = facelens.Client(home=str(home))
+    client = backend.client(home=str(home))
     client.create_collection(CollectionId="shared")
     go = tmp_path / "go"
-    procs = [spawn(_STORE_WRITER, home, "shared", 300, go) for _ in range(2)]
+    procs = [spawn(backend, _STORE_WRITER, home, "shared", 300, go) for _ in range(2)]
     time.sleep(0.3)
     go.touch()
     acknowledged = acknowledged_ids(procs)
@@ -100,17 +103,17 @@ def test_two_processes_write_at_once(tmp_path):
     assert set(listed_ids(client, "shared")) == set(acknowledged)
     assert check_consistent(home, client, "shared") == 600
     # the in-memory index of a fresh reader holds all of them too
-    index = facelens.Client(home=str(home)).collections.index("shared")
+    index = backend.client(home=str(home)).collections.store.index("shared")
     assert len(index) == 600 and set(index.snapshot()[1]) == set(acknowledged)
 
 
-def test_two_processes_index_faces_at_once(tmp_path):
+def test_two_processes_index_faces_at_once(tmp_path, backend):
     photo = data_path("images/fr_obama.jpg")
     home = tmp_path / "home"
-    client = facelens.Client(home=str(home))
+    client = backend.client(home=str(home))
     client.create_collection(CollectionId="shared")
     go = tmp_path / "go"
-    procs = [spawn(_CLIENT_WRITER, home, "shared", 6, go, photo) for _ in range(2)]
+    procs = [spawn(backend, _CLIENT_WRITER, home, "shared", 6, go, photo) for _ in range(2)]
     for p in procs:  # both have loaded their models
         assert p.stdout.readline().strip() == "ready", p.stderr.read()
     go.touch()
@@ -123,13 +126,13 @@ def test_two_processes_index_faces_at_once(tmp_path):
 
 
 @pytest.mark.parametrize("delay", [0.3, 0.6, 1.0])
-def test_killed_writer_loses_no_acknowledged_face(tmp_path, delay):
+def test_killed_writer_loses_no_acknowledged_face(tmp_path, delay, backend):
     home = tmp_path / "home"
-    client = facelens.Client(home=str(home))
+    client = backend.client(home=str(home))
     client.create_collection(CollectionId="victim")
     go = tmp_path / "go"
     go.touch()
-    p = spawn(_STORE_WRITER, home, "victim", -1, go)  # writes until killed
+    p = spawn(backend, _STORE_WRITER, home, "victim", -1, go)  # writes until killed
     acknowledged = []
     deadline = time.monotonic() + 60
     while len(acknowledged) < 20 and time.monotonic() < deadline:  # it is writing
@@ -140,36 +143,36 @@ def test_killed_writer_loses_no_acknowledged_face(tmp_path, delay):
     acknowledged += out.split()
     assert p.returncode == -signal.SIGKILL
     assert len(acknowledged) >= 20
-    after = facelens.Client(home=str(home))  # a new reader: the collection opens and reads
+    after = backend.client(home=str(home))  # a new reader: the collection opens and reads
     listed = set(listed_ids(after, "victim"))
     assert set(acknowledged) <= listed
     assert len(listed) - len(set(acknowledged)) <= 1  # at most the face committed but not yet printed
     check_consistent(home, after, "victim")
-    index = after.collections.index("victim")
+    index = after.collections.store.index("victim")
     assert set(acknowledged) <= set(index.snapshot()[1])
-    v = after.collections.face_vector("victim", acknowledged[-1])
-    hits = after.collections.search("victim", v, 1, np.inf)
+    v = after.collections.store.face_vector("victim", acknowledged[-1])
+    hits = after.collections.store.search("victim", v, 1, np.inf)
     assert hits[0][0].face_id == acknowledged[-1] and hits[0][1] == 0.0
     # and it accepts writes again
     after.create_collection(CollectionId="after-crash")
     assert after.describe_collection(CollectionId="victim")["FaceCount"] == len(listed)
 
 
-def test_killed_index_faces_loop(tmp_path):
+def test_killed_index_faces_loop(tmp_path, backend):
     """The same through the public API: a process in a loop of IndexFaces calls, killed."""
     photo = data_path("images/fr_obama.jpg")
     home = tmp_path / "home"
-    client = facelens.Client(home=str(home))
+    client = backend.client(home=str(home))
     client.create_collection(CollectionId="victim")
     go = tmp_path / "go"
     go.touch()
-    p = spawn(_CLIENT_WRITER, home, "victim", -1, go, photo)
+    p = spawn(backend, _CLIENT_WRITER, home, "victim", -1, go, photo)
     assert p.stdout.readline().strip() == "ready", p.stderr.read()
     acknowledged = [p.stdout.readline().strip() for _ in range(3)]
     os.kill(p.pid, signal.SIGKILL)
     out, _ = p.communicate(timeout=30)
     acknowledged += out.split()
-    listed = set(listed_ids(facelens.Client(home=str(home)), "victim"))
+    listed = set(listed_ids(backend.client(home=str(home)), "victim"))
     assert set(acknowledged) <= listed
     check_consistent(home, client, "victim")
     json.dumps(client.list_faces(CollectionId="victim")["Faces"])

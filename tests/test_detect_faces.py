@@ -186,10 +186,11 @@ def _client_with_detector(client, max_side=640, closer_side=None):
     from facelens.engine.detector import CenterFaceDetector
 
     other = facelens.Client(home=str(client.home), detector_max_side=max_side)
-    other._engine = copy.copy(client.engine)
-    other._engine.detector = CenterFaceDetector(client.engine.detector.session, max_side=max_side)
+    engine = copy.copy(client.engine)
+    engine.detector = CenterFaceDetector(client.engine.detector.session, max_side=max_side)
     if closer_side is not None:
-        other._engine.detector.closer_side = closer_side
+        engine.detector.closer_side = closer_side
+    other.runtime.use_engine(engine)
     return other
 
 

@@ -38,10 +38,10 @@ FACE_NOFACE = "pyfeat_face_noface.mov"  # a face for the first ~1/3, then none (
 
 
 @pytest.fixture(scope="module")
-def vc(client):
+def vc(client, backend):
     """A client on the session's home sampling at FPS, sharing the session's loaded models."""
-    c = facelens.Client(home=str(client.home), video_sample_fps=FPS)
-    c._engine = client.engine
+    c = backend.client(home=str(client.home), video_sample_fps=FPS)
+    c.runtime.use_engine(client.engine)
     for name in (SINGLE, NO_FACE, FACE_NOFACE):
         c.store.put(BUCKET, name, data_path(f"videos/{name}").read_bytes())
     yield c
@@ -264,10 +264,10 @@ class _HeldRunner:
         pass
 
 
-def test_in_progress_then_succeeded_with_another_runner(vc):
+def test_in_progress_then_succeeded_with_another_runner(vc, backend):
     runner = _HeldRunner()
-    c = facelens.Client(home=str(vc.home), video_sample_fps=FPS, video_runner=runner)
-    c._engine = vc._engine
+    c = backend.client(home=str(vc.home), video_sample_fps=FPS, video_runner=runner)
+    c.runtime.use_engine(vc.engine)
     job = c.start_face_detection(Video=_video(SINGLE), JobTag="held")["JobId"]
     resp = c.get_face_detection(JobId=job)
     assert resp["JobStatus"] == "IN_PROGRESS" and resp["JobTag"] == "held"
@@ -282,26 +282,26 @@ def test_in_progress_then_succeeded_with_another_runner(vc):
     assert resp["JobStatus"] == "FAILED" and "stopped" in resp["StatusMessage"]
 
 
-def test_finished_job_answered_by_a_new_client_and_a_new_process(vc, single):
+def test_finished_job_answered_by_a_new_client_and_a_new_process(vc, single, backend):
     before = _strip(vc.get_face_detection(JobId=single, MaxResults=3))
-    other = facelens.Client(home=str(vc.home))
+    other = backend.client(home=str(vc.home))
     assert _strip(other.get_face_detection(JobId=single, MaxResults=3)) == before
     other.close()
     code = (
         "import json, sys, facelens\n"
-        "c = facelens.Client(home=sys.argv[1])\n"
+        "c = backend.client(home=sys.argv[1])\n"
         "r = c.get_face_detection(JobId=sys.argv[2], MaxResults=3)\n"
         "r.pop('ResponseMetadata')\n"
         "print(json.dumps(r))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(vc.home), single], capture_output=True, text=True,
-                         timeout=60, env={**os.environ})
+                         timeout=60, env=backend.env(vc.home))
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == json.loads(json.dumps(before))
     # the next page, asked with the token the first process issued, in the second process
     code2 = code.replace("MaxResults=3)", "MaxResults=3, NextToken=sys.argv[3])")
     out = subprocess.run([sys.executable, "-c", code2, str(vc.home), single, before["NextToken"]],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, env=backend.env(vc.home))
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["Faces"] == _strip(vc.get_face_detection(
         JobId=single, MaxResults=3, NextToken=before["NextToken"]))["Faces"]
@@ -352,30 +352,30 @@ def test_results_written_in_batches_read_back_whole(vc, single, monkeypatch):
     assert _strip(vc.get_face_detection(JobId=job))["Faces"] == vc.get_face_detection(JobId=single)["Faces"]
 
 
-def test_job_of_a_process_that_died_is_failed(vc):
+def test_job_of_a_process_that_died_is_failed(vc, backend):
     code = (
         "import os, sys, facelens\n"
         "class Never:\n"
         "    def submit(self, job_id, work): pass\n"
         "    def shutdown(self, wait=False): pass\n"
-        "c = facelens.Client(home=sys.argv[1], video_runner=Never())\n"
+        "c = backend.client(home=sys.argv[1], video_runner=Never())\n"
         "print(c.start_face_detection(Video={'S3Object': {'Bucket': sys.argv[2], 'Name': sys.argv[3]}})['JobId'])\n"
         "sys.stdout.flush()\n"
         "os._exit(0)\n"  # dies without closing its client: the job row stays IN_PROGRESS
     )
     out = subprocess.run([sys.executable, "-c", code, str(vc.home), BUCKET, SINGLE], capture_output=True, text=True,
-                         timeout=60)
+                         timeout=60, env=backend.env(vc.home))
     assert out.returncode == 0, out.stderr
     job = out.stdout.strip()
     resp = vc.get_face_detection(JobId=job)
     assert resp["JobStatus"] == "FAILED" and "ended before it finished" in resp["StatusMessage"]
 
 
-def test_concurrent_starts_with_one_token_make_one_job(vc):
+def test_concurrent_starts_with_one_token_make_one_job(vc, backend):
     from concurrent.futures import ThreadPoolExecutor
 
-    c = facelens.Client(home=str(vc.home), video_sample_fps=FPS, video_workers=2)
-    c._engine = vc._engine
+    c = backend.client(home=str(vc.home), video_sample_fps=FPS, video_workers=2)
+    c.runtime.use_engine(vc.engine)
     try:
         with ThreadPoolExecutor(4) as pool:
             ids = list(pool.map(lambda _: c.start_face_detection(Video=_video(SINGLE), ClientRequestToken="race-1")

@@ -33,10 +33,10 @@ STRANGER = "images/fr_biden.jpg"  # Joe Biden: not in the clip
 
 
 @pytest.fixture(scope="module")
-def vc(client, tmp_path_factory):
+def vc(client, tmp_path_factory, backend):
     """A client with its own home, sampling at FPS, sharing the session's loaded models."""
-    c = facelens.Client(home=str(tmp_path_factory.mktemp("video-jobs")), video_sample_fps=FPS)
-    c._engine = client.engine
+    c = backend.client(home=str(tmp_path_factory.mktemp("video-jobs")), video_sample_fps=FPS)
+    c.runtime.use_engine(client.engine)
     for name in (CROWD, SINGLE, NO_FACE, HAMILTON):
         c.store.put(BUCKET, name, data_path(f"videos/{name}").read_bytes())
     yield c
@@ -145,9 +145,9 @@ def test_token_of_one_order_is_refused_by_the_other(vc, crowd):
         vc.get_face_detection(JobId=crowd)
 
 
-def test_finished_jobs_answered_by_a_new_client(vc, crowd):
+def test_finished_jobs_answered_by_a_new_client(vc, crowd, backend):
     """Results are durable: another Client on the same home (a restarted process) pages through the same items."""
-    again = facelens.Client(home=str(vc.home))
+    again = backend.client(home=str(vc.home))
     try:
         for sort in ("TIMESTAMP", "INDEX"):
             assert (_all(again.get_person_tracking, "Persons", JobId=crowd, SortBy=sort, MaxResults=64)
@@ -294,11 +294,12 @@ def test_celebrity_from_the_gallery_recognised_in_the_clip(vc):
 
 
 # -- CLI ------------------------------------------------------------------------------------------------------------
-def test_cli_runs_a_person_tracking_job_to_the_end(vc):
-    result = run_cli(vc.home, "start-person-tracking", "--bucket", BUCKET, "--name", SINGLE, "--wait")
+def test_cli_runs_a_person_tracking_job_to_the_end(vc, backend):
+    env = backend.env(vc.home)
+    result = run_cli(vc.home, "start-person-tracking", "--bucket", BUCKET, "--name", SINGLE, "--wait", env=env)
     assert result["JobStatus"] == "SUCCEEDED" and "NextToken" not in result
     assert len(result["Persons"]) >= 10
-    by_index = run_cli(vc.home, "get-person-tracking", result["JobId"], "--sort-by", "INDEX")["Persons"]
+    by_index = run_cli(vc.home, "get-person-tracking", result["JobId"], "--sort-by", "INDEX", env=env)["Persons"]
     key = lambda p: (p["Timestamp"], p["Person"]["Index"])  # noqa: E731
     assert sorted(map(key, by_index)) == sorted(map(key, result["Persons"]))
     assert [p["Person"]["Index"] for p in by_index] == sorted(p["Person"]["Index"] for p in by_index)

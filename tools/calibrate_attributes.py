@@ -63,7 +63,7 @@ def collect(split: str):
         path = DATA / rel
         if not path.exists():
             continue
-        image = client._load_image({"Bytes": image_bytes(path)})
+        image = client.runtime.load_image({"Bytes": image_bytes(path)})
         faces = engine.analyze(image, want_eyes=True, attributes=allattrs)
         if not faces:
             continue
@@ -140,7 +140,7 @@ def synthetic_occlusions(seed: int = 0):
     out = []
     k = 0
     for rel, face in [(r["file"], f) for r, f in collect("faces") if r["face_occluded"] == "0"]:
-        image = client._load_image({"Bytes": image_bytes(DATA / rel)})
+        image = client.runtime.load_image({"Bytes": image_bytes(DATA / rel)})
         rgb = image.rgb.copy()
         box = face.box
         if box[2] - box[0] < 40:
@@ -202,7 +202,7 @@ def haar_fit(path: str) -> None:
         if not found:
             continue
         oh, ow = cv2.imread(str(DATA / rel)).shape[:2]
-        image = client._load_image({"Bytes": image_bytes(DATA / rel)})
+        image = client.runtime.load_image({"Bytes": image_bytes(DATA / rel)})
         h, w = image.rgb.shape[:2]
         sx, sy = w / ow, h / oh
         for face in client.engine.analyze(image):

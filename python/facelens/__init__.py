@@ -8,6 +8,7 @@
 from . import errors
 from .client import Client
 from .errors import ClientError, ParamValidationError
+from .settings import Settings
 
 __version__ = "0.1.0"
 
@@ -19,4 +20,4 @@ def client(service_name: str = "rekognition", **kwargs) -> Client:
     return Client(**kwargs)
 
 
-__all__ = ["Client", "ClientError", "ParamValidationError", "client", "errors", "__version__"]
+__all__ = ["Client", "ClientError", "ParamValidationError", "Settings", "client", "errors", "__version__"]

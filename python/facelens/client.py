@@ -6,22 +6,22 @@ shared by many threads; the models release the GIL, so calls run in parallel.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any, Dict, Optional
 
-from . import contract, images, response
-from .errors import ClientError, Exceptions, InternalServerError, InvalidParameterException, ParamValidationError
-from .storage import ObjectStore
-from .storage import home as default_home
+from . import contract, response
+from .errors import ClientError, Exceptions, InternalServerError, ParamValidationError
+from .runtime import Runtime
+from .settings import Settings
 
 
 class Client:
-    """A local stand-in for ``boto3.client("rekognition")``.
+    """A local stand-in for ``boto3.client("rekognition")``: validates each request (``contract``), hands it to a
+    service of the runtime (``services/``, ``video/``, ``celebrities/``) and shapes the answer (``response``).
 
-    Args:
-        home: where facelens keeps its data (the S3 stand-in under ``home/s3``); default ``$FACELENS_HOME``
-            or ``~/.facelens``.
+    Args (each defaults to its environment variable, see ``facelens.settings``):
+        home: where facelens keeps its data (the SQLite database, the local object store under ``home/s3``);
+            default ``$FACELENS_HOME`` or ``~/.facelens``.
         threads: onnxruntime threads per model call (default: ``$FACELENS_THREADS`` or the CPU count, max 4).
         detector_max_side: the detector sees images with their longer side at 640 pixels (smaller ones enlarged, at
             most 2x), or, for larger images, at their own size up to this many pixels (default 640; large photos
@@ -31,40 +31,50 @@ class Client:
             ``facelens.video.reader``).
         video_workers: video jobs run at once by the default in-process runner (more wait in its queue).
         video_runner: a ``facelens.video.JobRunner`` to run video jobs instead of the in-process pool.
+        database_url: ``sqlite:///PATH`` (default ``<home>/facelens.sqlite3``) or ``postgresql://USER@HOST:PORT/DB``
+            (``$FACELENS_DATABASE_URL``); several processes and hosts may share one.
+        object_store: ``"local"`` (``<home>/s3/<Bucket>/<Name>``) or ``"s3"`` (the S3 API through boto3, configured
+            as every AWS tool is; ``$FACELENS_OBJECT_STORE``).
+        settings: a ``facelens.Settings`` to use as it is (the other arguments must then be left out).
     """
 
-    def __init__(self, home: Optional[str] = None, threads: Optional[int] = None, detector_max_side: int = 640,
-                 video_sample_fps: Optional[float] = None, video_workers: int = 1, video_runner=None) -> None:
-        self.home = default_home(home)
-        self._video_options = (video_sample_fps, video_workers, video_runner)
-        self.store = ObjectStore(self.home)
+    def __init__(self, home: Optional[str] = None, threads: Optional[int] = None,
+                 detector_max_side: Optional[int] = None, video_sample_fps: Optional[float] = None,
+                 video_workers: Optional[int] = None, video_runner=None, database_url: Optional[str] = None,
+                 object_store: Optional[str] = None, settings: Optional[Settings] = None, **options: Any) -> None:
+        if settings is None:
+            settings = Settings.from_env(home=home, threads=threads, detector_max_side=detector_max_side,
+                                         video_sample_fps=video_sample_fps, video_workers=video_workers,
+                                         database_url=database_url, object_store=object_store, **options)
+        self.settings = settings
+        self.runtime = Runtime(settings, video_runner=video_runner)
+        self.home = settings.home
         self.exceptions = Exceptions()
-        self._threads = threads
-        self._detector_max_side = detector_max_side
-        self._engine = None
-        self._engine_lock = threading.Lock()
 
-    # -- plumbing -------------------------------------------------------------------------------------------
+    # -- the runtime's parts, for facelens-only helpers and tests ---------------------------------------------
     @property
     def engine(self):
-        if self._engine is None:
-            with self._engine_lock:
-                if self._engine is None:
-                    from .pipeline import Engine
+        return self.runtime.engine
 
-                    self._engine = Engine(threads=self._threads, detector_max_side=self._detector_max_side)
-        return self._engine
+    @property
+    def store(self):
+        """The object store ``S3Object`` is read from (``put(bucket, name, data)`` stores an object)."""
+        return self.runtime.objects
 
-    def _image_bytes(self, image: Dict[str, Any]):
-        """(bytes, size limit) of a request's Image: Bytes as given, or the S3Object from the local store."""
-        kind, value = contract.image_source(image)
-        if kind == "Bytes":
-            return bytes(value), images.MAX_BYTES
-        return self.store.read(value, images.MAX_S3_BYTES), images.MAX_S3_BYTES
+    @property
+    def collections(self):
+        return self.runtime.collections
 
-    def _load_image(self, image: Dict[str, Any]) -> images.DecodedImage:
-        data, limit = self._image_bytes(image)
-        return images.decode(data, max_bytes=limit)
+    @property
+    def video(self):
+        return self.runtime.video
+
+    @property
+    def celebrities(self):
+        """The celebrity gallery: ``add(name, image=..., images=[...], urls=[...], known_gender=...) -> Id``,
+        ``add_images(id, images)``, ``remove(id)``, ``list()``, ``get(id)``, ``match(descriptors)``
+        (see ``facelens.celebrities.gallery.CelebrityGallery``)."""
+        return self.runtime.celebrities
 
     def _call(self, operation: str, fn, params: Dict[str, Any]) -> Dict[str, Any]:
         try:
@@ -91,47 +101,29 @@ class Client:
 
     def _detect_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
         attributes = contract.wanted_attributes(request.get("Attributes"))
-        image = self._load_image(request["Image"])
+        image = self.runtime.load_image(request["Image"])
         faces = self.engine.analyze(image, want_eyes="EYE_DIRECTION" in attributes, attributes=attributes)
         height, width = image.rgb.shape[:2]
         return response.detect_faces(faces, width, height, attributes)
 
     def can_paginate(self, operation_name: str) -> bool:
-        from .paginators import PAGINATED
+        from .pagination import PAGINATED
 
         return operation_name in PAGINATED
 
     def get_paginator(self, operation_name: str):
         """boto3's paginators for the list operations: ``get_paginator("list_faces").paginate(CollectionId=...)``."""
-        from .paginators import PAGINATED, Paginator
+        from .pagination import PAGINATED, Paginator
 
         if operation_name not in PAGINATED:
             raise ValueError(f"Operation cannot be paginated: {operation_name}")
         return Paginator(getattr(self, operation_name), operation_name)
 
     def close(self) -> None:
-        video = getattr(self, "_video", None)
-        if video is not None:
-            video.close()
-            self._video = None
-        self._engine = None
+        """Stops this client's video jobs (FAILED) and releases its database connections."""
+        self.runtime.close()
 
-    # -- face collections (issue 5) -------------------------------------------------------------------------
-    # The store lives in $FACELENS_HOME/collections.sqlite3 (see collections/store.py); it is opened on the first
-    # collection call, so DetectFaces alone never creates it.
-    @property
-    def collections(self):
-        store = getattr(self, "_collections", None)
-        if store is None:
-            with self._engine_lock:
-                store = getattr(self, "_collections", None)
-                if store is None:
-                    from .collections.store import CollectionStore
-                    from .collections import FACE_MODEL_VERSION
-
-                    store = self._collections = CollectionStore(self.home, FACE_MODEL_VERSION)
-        return store
-
+    # -- face collections -------------------------------------------------------------------------------------
     def create_collection(self, **kwargs: Any) -> Dict[str, Any]:
         """CreateCollection: an empty collection; ResourceAlreadyExistsException if the id is taken."""
         return self._call("CreateCollection", self._create_collection, kwargs)
@@ -169,15 +161,6 @@ class Client:
         """SearchFacesByImage: the collection's faces most similar to the largest face of an image."""
         return self._call("SearchFacesByImage", self._search_faces_by_image, kwargs)
 
-    def _image_and_id(self, image: Dict[str, Any]):
-        """The decoded image and its ImageId: a UUID derived from the sha256 of the image's bytes, so the same
-        image always gets the same ImageId."""
-        import hashlib
-
-        data, limit = self._image_bytes(image)
-        decoded = images.decode(data, max_bytes=limit)
-        return decoded, str(uuid.uuid5(_IMAGE_ID_NAMESPACE, hashlib.sha256(data).hexdigest()))
-
     def _create_collection(self, request: Dict[str, Any]) -> Dict[str, Any]:
         info = self.collections.create(request["CollectionId"])
         return response.create_collection(info.name, info.face_model_version)
@@ -191,120 +174,30 @@ class Client:
         return response.describe_collection(info.name, info.face_count, info.face_model_version, info.created)
 
     def _list_collections(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        from . import tokens
-
-        store = self.collections
-        after = 0
-        if request.get("NextToken"):
-            after = tokens.parse(store.token_secret, request["NextToken"], "ListCollections")
-        page, more = store.list(after, request.get("MaxResults") or _DEFAULT_PAGE)
-        token = tokens.make(store.token_secret, "ListCollections", more) if more is not None else None
-        return response.list_collections([(c.name, c.face_model_version) for c in page], token)
+        page = self.collections.list(request)
+        return response.list_collections([(c.name, c.face_model_version) for c in page.items], page.next_token)
 
     def _index_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        from .collections import quality
-        from .collections.store import NewFace
-
-        contract.image_source(request["Image"])  # the request's shape first, as botocore checks it
-        store = self.collections
-        info = store.describe(request["CollectionId"])  # ResourceNotFoundException before any work
-        attributes = contract.wanted_attributes(request.get("DetectionAttributes"))
-        image, image_id = self._image_and_id(request["Image"])
-        faces = self.engine.analyze(image, want_eyes="EYE_DIRECTION" in attributes, attributes=attributes)
-        level = request.get("QualityFilter") or "AUTO"
-        kept, left_out = quality.select(faces, level, request.get("MaxFaces") or len(faces) or 1, image.scale)
-        height, width = image.rgb.shape[:2]
-        vectors = self.engine.descriptors(image, [faces[i] for i in kept])
-        new = []
-        for i, vector in zip(kept, vectors):
-            box = response.bounding_box(faces[i].box, width, height)
-            new.append(NewFace((box["Left"], box["Top"], box["Width"], box["Height"]), faces[i].confidence, vector))
-        stored = store.add_faces(info.name, image_id, request.get("ExternalImageId"), new)
-        return response.index_faces(
-            [(s, response.face_detail(faces[i], width, height, attributes)) for s, i in zip(stored, kept)],
-            [(response.face_detail(faces[i], width, height, attributes), why) for i, why in left_out],
-            info.face_model_version,
-        )
+        return response.index_faces(self.collections.index_faces(request))
 
     def _list_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        from . import tokens
-
-        store = self.collections
-        name = request["CollectionId"]
-        info = store.describe(name)
-        after = 0
-        if request.get("NextToken"):
-            after = tokens.parse(store.token_secret, request["NextToken"], f"ListFaces.{info.rid}")
-        if request.get("UserId") is not None:  # facelens has no users (AssociateFaces): no face belongs to one
-            return response.list_faces([], None, info.face_model_version)
-        info, faces, more = store.list_faces(name, after, request.get("MaxResults") or _DEFAULT_PAGE,
-                                             request.get("FaceIds"))
-        token = tokens.make(store.token_secret, f"ListFaces.{info.rid}", more) if more is not None else None
-        return response.list_faces(faces, token, info.face_model_version)
+        info, page = self.collections.list_faces(request)
+        return response.list_faces(page.items, page.next_token, info.face_model_version)
 
     def _delete_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        deleted, missing = self.collections.delete_faces(request["CollectionId"], request["FaceIds"])
-        return response.delete_faces(deleted, missing)
-
-    def _matches(self, name: str, vector, request: Dict[str, Any], exclude: Optional[str] = None):
-        from .collections.similarity import distance_bound, similarity
-
-        threshold = float(request.get("FaceMatchThreshold", _DEFAULT_THRESHOLD))
-        bound = distance_bound(threshold)
-        hits = self.collections.search(name, vector, request.get("MaxFaces") or _DEFAULT_MAX_MATCHES,
-                                       bound + 1e-5 if bound >= 0 else bound, exclude=exclude)
-        scored = [(face, similarity(d)) for face, d in hits]
-        return [(face, s) for face, s in scored if s >= threshold]
+        return response.delete_faces(*self.collections.delete_faces(request))
 
     def _search_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        store = self.collections
-        name, face_id = request["CollectionId"], request["FaceId"]
-        info = store.describe(name)
-        vector = store.face_vector(name, face_id)
-        if vector is None:
-            raise InvalidParameterException(f"faceId {face_id} was not found in the collection.")
-        matches = self._matches(name, vector, request, exclude=face_id)
-        return response.search_faces(face_id, matches, info.face_model_version)
+        info, matches = self.collections.search_faces(request)
+        return response.search_faces(request["FaceId"], matches, info.face_model_version)
 
     def _search_faces_by_image(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        from .collections import quality
+        found = self.collections.search_faces_by_image(request)
+        return response.search_faces_by_image(found.face, found.width, found.height, found.matches,
+                                              found.info.face_model_version)
 
-        contract.image_source(request["Image"])
-        store = self.collections
-        name = request["CollectionId"]
-        info = store.describe(name)
-        image, _ = self._image_and_id(request["Image"])
-        faces = self.engine.analyze(image)
-        level = request.get("QualityFilter") or "NONE"
-        usable = [f for f in faces if not quality.reasons(f, level, image.scale)]
-        if not usable:
-            raise InvalidParameterException("There are no faces in the image. Should be at least 1.")
-        face = usable[0]  # the largest: faces come largest first
-        vector = self.engine.descriptors(image, [face])[0]
-        height, width = image.rgb.shape[:2]
-        matches = self._matches(name, vector, request)
-        return response.search_faces_by_image(face, width, height, matches, info.face_model_version)
-
-
-    # -- celebrities (issue 6) ------------------------------------------------------------------------------
-    # The user's celebrity gallery lives in $FACELENS_HOME/celebrities.sqlite3 (celebrities/store.py), opened on
-    # the first celebrity call. client.celebrities.add(...) fills it; RecognizeCelebrities matches against it.
-    @property
-    def celebrities(self):
-        """The celebrity gallery: ``add(name, image=..., images=[...], urls=[...], known_gender=...) -> Id``,
-        ``add_images(id, images)``, ``remove(id)``, ``list()``, ``get(id)``, ``match(descriptors)``
-        (see ``facelens.celebrities.gallery.CelebrityGallery``)."""
-        gallery = getattr(self, "_celebrities", None)
-        if gallery is None:
-            with self._engine_lock:
-                gallery = getattr(self, "_celebrities", None)
-                if gallery is None:
-                    from .celebrities import CelebrityGallery, CelebrityStore
-
-                    gallery = self._celebrities = CelebrityGallery(
-                        CelebrityStore(self.home), lambda: self.engine, self._image_bytes)
-        return gallery
-
+    # -- celebrities ------------------------------------------------------------------------------------------
+    # -- celebrities ------------------------------------------------------------------------------------------
     def recognize_celebrities(self, **kwargs: Any) -> Dict[str, Any]:
         """RecognizeCelebrities: the 64 largest faces of the image, each matched against the celebrity gallery;
         CelebrityFaces (MatchConfidence >= 80) and UnrecognizedFaces, largest first."""
@@ -317,7 +210,7 @@ class Client:
     def _recognize_celebrities(self, request: Dict[str, Any]) -> Dict[str, Any]:
         from .celebrities import MAX_FACES
 
-        image = self._load_image(request["Image"])
+        image = self.runtime.load_image(request["Image"])
         faces = self.engine.analyze(image, attributes=response.COMPARED_FACE_ATTRIBUTES)[:MAX_FACES]
         found = self.celebrities.recognize_faces(image, faces)
         height, width = image.rgb.shape[:2]
@@ -326,27 +219,9 @@ class Client:
         return response.recognize_celebrities(recognized, unrecognized, width, height)
 
     def _get_celebrity_info(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        return response.get_celebrity_info(self.celebrities.store.get(request["Id"]))
+        return response.get_celebrity_info(self.celebrities.record(request["Id"]))
 
-    # -- stored-video jobs (issue 6) ------------------------------------------------------------------------
-    # Jobs and results live in $FACELENS_HOME/video.sqlite3 (video/store.py), opened on the first video call;
-    # jobs run on video_runner (default: a bounded pool of threads in this process, video/jobs.py).
-    @property
-    def video(self):
-        service = getattr(self, "_video", None)
-        if service is None:
-            with self._engine_lock:
-                service = getattr(self, "_video", None)
-                if service is None:
-                    from .video.reader import DEFAULT_SAMPLE_FPS
-                    from .video.service import VideoJobs
-
-                    fps, workers, runner = self._video_options
-                    service = self._video = VideoJobs(
-                        self.home, self.store, lambda: self.engine, fps or DEFAULT_SAMPLE_FPS, runner, workers
-                    )
-        return service
-
+    # -- stored-video jobs ------------------------------------------------------------------------------------
     def start_face_detection(self, **kwargs: Any) -> Dict[str, Any]:
         """StartFaceDetection: starts a job that finds the faces in a stored video (Video.S3Object); returns
         its JobId at once. FaceAttributes DEFAULT | ALL (ALL includes EyeDirection and FaceOccluded)."""
@@ -382,10 +257,7 @@ class Client:
         """StartFaceSearch: starts a job that searches a collection for the faces of the people in a stored
         video (FaceMatchThreshold, default 80); ResourceNotFoundException at once if the collection is missing."""
         return self._call("StartFaceSearch", lambda r: self.video.start_face_search(
-            r, self.collections.describe, self._video_face_matches), kwargs)
-
-    def _video_face_matches(self, collection_id: str, vector, threshold: float):
-        return self._matches(collection_id, vector, {"FaceMatchThreshold": threshold})
+            r, self.collections.describe, self.collections.matches), kwargs)
 
     def get_face_search(self, **kwargs: Any) -> Dict[str, Any]:
         """GetFaceSearch: Persons[] ({Timestamp, Person, FaceMatches}) for the faces that matched, SortBy
@@ -401,9 +273,3 @@ class Client:
     def get_celebrity_recognition(self, **kwargs: Any) -> Dict[str, Any]:
         """GetCelebrityRecognition: Celebrities[] ({Timestamp, Celebrity}), SortBy TIMESTAMP (default) or ID."""
         return self._call("GetCelebrityRecognition", lambda r: self.video.get("CelebrityRecognition", r), kwargs)
-
-
-_IMAGE_ID_NAMESPACE = uuid.UUID("6f1c3c1e-6b1f-5d8a-9a43-3d6f2f0c9e57")  # facelens ImageIds: uuid5(this, sha256)
-_DEFAULT_PAGE = 1000  # ListCollections / ListFaces MaxResults when absent or 0
-_DEFAULT_THRESHOLD = 80.0  # FaceMatchThreshold
-_DEFAULT_MAX_MATCHES = 80  # SearchFaces(ByImage) MaxFaces when absent

@@ -190,13 +190,16 @@ def stored_face(face, with_model_version: bool = True) -> Dict[str, object]:
     return out
 
 
-def index_faces(records: List[Tuple[object, Dict[str, object]]], unindexed: List[Tuple[Dict[str, object], List[str]]],
-                face_model_version: str) -> Dict[str, object]:
-    """``records``: (stored face, its FaceDetail), largest first; ``unindexed``: (FaceDetail, Reasons)."""
+def index_faces(result) -> Dict[str, object]:
+    """``result``: a ``services.collections.IndexedFaces``."""
+    def detail(i: int) -> Dict[str, object]:
+        return face_detail(result.faces[i], result.width, result.height, result.attributes)
+
     return {
-        "FaceRecords": [{"Face": stored_face(f, with_model_version=False), "FaceDetail": d} for f, d in records],
-        "FaceModelVersion": face_model_version,
-        "UnindexedFaces": [{"Reasons": list(r), "FaceDetail": d} for d, r in unindexed],
+        "FaceRecords": [{"Face": stored_face(f, with_model_version=False), "FaceDetail": detail(i)}
+                        for f, i in result.records],
+        "FaceModelVersion": result.info.face_model_version,
+        "UnindexedFaces": [{"Reasons": list(r), "FaceDetail": detail(i)} for i, r in result.unindexed],
     }
 
 

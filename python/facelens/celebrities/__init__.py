@@ -5,8 +5,8 @@ facelens ships no database of famous people; the user fills the gallery (``clien
 a Name, Urls, an optional KnownGender and one 128-d dlib descriptor per reference photo (the largest face of the
 photo, computed exactly as IndexFaces computes a collection's descriptors).
 
-- ``store.py``: the SQLite database ``$FACELENS_HOME/celebrities.sqlite3`` (WAL, FULL sync, thread- and
-  process-safe) and the in-memory reference matrix used for matching;
+- ``storage/celebrities.py``: the gallery in the database (either backend; safe across threads, processes and
+  hosts) and the in-memory reference matrix used for matching;
 - ``gallery.py``: ``CelebrityGallery`` (``client.celebrities``): input checks, reference photos → descriptors,
   and ``match`` / ``recognize_faces`` for RecognizeCelebrities and the video job.
 
@@ -35,6 +35,6 @@ MAX_URL_LENGTH = 4096
 KNOWN_GENDERS = ("Male", "Female", "Nonbinary", "Unlisted")
 
 from .gallery import CelebrityGallery  # noqa: E402
-from .store import Celebrity, CelebrityStore  # noqa: E402
+from ..storage.celebrities import Celebrity, CelebrityStore  # noqa: E402
 
 __all__ = ["Celebrity", "CelebrityGallery", "CelebrityStore", "KNOWN_GENDERS", "MAX_FACES", "RECOGNITION_THRESHOLD"]

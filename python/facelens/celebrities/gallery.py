@@ -18,7 +18,7 @@ from .. import images
 from ..collections.similarity import similarity
 from ..errors import InvalidParameterException, ParamValidationError
 from . import KNOWN_GENDERS, MAX_NAME_LENGTH, MAX_URL_LENGTH, MAX_URLS, RECOGNITION_THRESHOLD
-from .store import Celebrity, CelebrityStore, Reference, image_digest
+from ..storage.celebrities import Celebrity, CelebrityStore, Reference, image_digest
 
 ID_PATTERN = r"[0-9A-Za-z]+"
 

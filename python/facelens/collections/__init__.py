@@ -1,10 +1,11 @@
-"""Face collections: a SQLite store under $FACELENS_HOME with an in-memory vector index per collection.
+"""Face collections: the pieces of face matching that are not storage or service.
 
-- ``store.py``: the database (durability, concurrency) and the per-collection in-memory indexes;
 - ``index.py``: the contiguous descriptor matrix searched by the C++ core;
 - ``similarity.py``: descriptor distance → Similarity (calibrated by tools/calibrate_similarity.py);
-- ``quality.py``: IndexFaces' QualityFilter levels and Reasons;
-- ``tokens.py``: signed pagination tokens.
+- ``quality.py``: IndexFaces' QualityFilter levels and Reasons.
+
+The records live in ``storage/collections.py`` (either database backend), the operations in
+``services/collections.py``.
 """
 
 # facelens's face model: CenterFace boxes, FaceMesh alignment, dlib ResNet v1 descriptors. Reported as

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
-from .errors import InvalidParameterException, InvalidS3ObjectException
+from ..errors import InvalidParameterException, InvalidS3ObjectException
 
 _BUCKET_RE = re.compile(r"[0-9A-Za-z.\-_]{3,255}")
 
@@ -65,7 +66,7 @@ class ObjectStore:
                 f"(no object s3://{s3object.get('Bucket')}/{s3object.get('Name')} under {self.root / 's3'})."
             ) from None
         if size > max_bytes:
-            from .errors import ImageTooLargeException
+            from ..errors import ImageTooLargeException
 
             raise ImageTooLargeException(f"S3 object is {size} bytes; the maximum is {max_bytes} bytes.")
         with open(path, "rb") as f:
@@ -79,3 +80,23 @@ class ObjectStore:
         tmp.write_bytes(data)
         os.replace(tmp, path)
         return path
+
+    def size(self, s3object: Mapping[str, Any]) -> int:
+        """The object's size in bytes (InvalidS3ObjectException if there is none)."""
+        path = self.path_of(s3object)
+        try:
+            if path.is_file():
+                return path.stat().st_size
+        except OSError:
+            pass
+        raise InvalidS3ObjectException(
+            "Unable to get object metadata from S3. Check object key, region and/or access permissions "
+            f"(no object s3://{s3object.get('Bucket')}/{s3object.get('Name')} under {self.root / 's3'}).")
+
+    @contextmanager
+    def local_file(self, s3object: Mapping[str, Any], max_bytes: int, too_large) -> Iterator[Path]:
+        """A path to read the object from (here: the object's own file), for readers that need a file."""
+        size = self.size(s3object)
+        if size > max_bytes:
+            raise too_large(f"The object is {size} bytes; the maximum is {max_bytes} bytes.")
+        yield self.path_of(s3object)

@@ -1,13 +1,10 @@
-"""The celebrity gallery on disk: one SQLite database, ``$FACELENS_HOME/celebrities.sqlite3``.
+"""The celebrity gallery in the database: celebrities and their reference descriptors, and the in-memory matrix
+used for matching.
 
-Durability and concurrency (as ``collections/store.py``)
-- WAL journal with ``synchronous=FULL``: ``add``/``add_images``/``remove`` return only after their transaction is
-  committed and fsync'ed, so neither a killed process nor a power cut loses an acknowledged celebrity; a writer
-  killed mid-transaction leaves nothing behind (SQLite rolls it back on the next open).
-- Every write is one ``BEGIN IMMEDIATE`` transaction: a celebrity and all its reference descriptors are stored
-  together or not at all. One connection per thread; any number of processes may open the same home.
-- ``meta.version`` is bumped by every write. Matching keeps the whole gallery in memory (one float32 matrix of
-  reference descriptors and the row → celebrity map) and reloads it when the version in the database differs
+- ``add``/``add_images``/``remove`` return only after their transaction is committed: a celebrity and all its
+  reference descriptors are stored together or not at all, on either backend.
+- The ``gallery`` counter is bumped by every write. Matching keeps the whole gallery in memory (one float32 matrix
+  of reference descriptors and the row → celebrity map) and reloads it when the counter in the database differs
   from the one it was built from (one indexed SELECT per match call), so a celebrity added or removed by one
   process is seen by the next match of any other.
 - Removing a celebrity removes its references (foreign key, ON DELETE CASCADE) in the same transaction.
@@ -18,12 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 import string
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -31,34 +26,9 @@ import numpy as np
 from .. import _core
 from ..collections.index import DIM, vector_blob, vectors_from_blobs
 from ..errors import ResourceNotFoundException
-from ..sqlite import Database
-
-DB_NAME = "celebrities.sqlite3"
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 60.0
+from .database import Database, Transaction
 ID_ALPHABET = string.digits + string.ascii_letters  # Rekognition's RekognitionUniqueId: [0-9A-Za-z]
 ID_LENGTH = 8
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS celebrities (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    urls TEXT NOT NULL,
-    known_gender TEXT,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS refs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    celebrity INTEGER NOT NULL REFERENCES celebrities(seq) ON DELETE CASCADE,
-    image_sha256 TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    UNIQUE (celebrity, image_sha256)
-);
-CREATE INDEX IF NOT EXISTS refs_by_celebrity ON refs (celebrity, seq);
-"""
-
 
 @dataclass(frozen=True)
 class Celebrity:
@@ -115,26 +85,18 @@ class _Snapshot:
 class CelebrityStore:
     """Thread-safe; share one per process and home (each Client holds one)."""
 
-    def __init__(self, home: Path) -> None:
-        self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.path = self.home / DB_NAME
-        self.db = Database(self.path, synchronous="FULL", busy_timeout=BUSY_TIMEOUT_S)
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self._snapshot: Optional[_Snapshot] = None
         self._snapshot_lock = threading.Lock()
-        self._setup()
-
-    def _setup(self) -> None:
-        with self.db.write() as c:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    c.execute(statement)
-            c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0)")
 
     @staticmethod
-    def _bump(c: sqlite3.Connection) -> None:
-        c.execute("UPDATE meta SET value = value + 1 WHERE key='version'")
+    def _bump(c: Transaction) -> None:
+        c.execute("UPDATE counters SET value = value + 1 WHERE name='gallery'")
+
+    @staticmethod
+    def _version(c: Transaction) -> int:
+        return int(c.execute("SELECT value FROM counters WHERE name='gallery'").fetchone()[0])
 
     # -- writes -----------------------------------------------------------------------------------------------
     def add(self, name: str, urls: Sequence[str], known_gender: Optional[str],
@@ -144,22 +106,21 @@ class CelebrityStore:
         with self.db.write() as c:
             for _ in range(100):  # 62**8 ids: a collision is all but impossible, but never overwrite one
                 new_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
-                try:
-                    cur = c.execute("INSERT INTO celebrities (id, name, urls, known_gender, created) "
-                                    "VALUES (?, ?, ?, ?, ?)", (new_id, name, json.dumps(list(urls)), known_gender, now))
+                row = c.execute("INSERT INTO celebrities (id, name, urls, known_gender, created) "
+                                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
+                                (new_id, name, json.dumps(list(urls)), known_gender, now)).fetchone()
+                if row is not None:
                     break
-                except sqlite3.IntegrityError:
-                    continue
             else:  # pragma: no cover
                 raise RuntimeError("could not draw an unused celebrity id")
-            self._insert_refs(c, cur.lastrowid, references)
+            self._insert_refs(c, row[0], references)
             self._bump(c)
-            return _row(c.execute(_SELECT + " WHERE c.seq=?", (cur.lastrowid,)).fetchone())
+            return _row(c.execute(_SELECT + " WHERE c.seq=?", (row[0],)).fetchone())
 
     def add_references(self, celebrity_id: str, references: Sequence[Reference]) -> Celebrity:
         """Adds reference descriptors to a celebrity (a photo it already has, by sha256, is not added again)."""
         with self.db.write() as c:
-            row = c.execute("SELECT seq FROM celebrities WHERE id=?", (celebrity_id,)).fetchone()
+            row = c.execute("SELECT seq FROM celebrities WHERE id=?" + c.for_update, (celebrity_id,)).fetchone()
             if row is None:
                 raise not_found(celebrity_id)
             if self._insert_refs(c, row[0], references):
@@ -167,12 +128,12 @@ class CelebrityStore:
             return _row(c.execute(_SELECT + " WHERE c.seq=?", (row[0],)).fetchone())
 
     @staticmethod
-    def _insert_refs(c: sqlite3.Connection, seq: int, references: Sequence[Reference]) -> int:
+    def _insert_refs(c: Transaction, seq: int, references: Sequence[Reference]) -> int:
         added = 0
         for ref in references:
-            cur = c.execute("INSERT OR IGNORE INTO refs (celebrity, image_sha256, vector) VALUES (?, ?, ?)",
-                            (seq, ref.image_sha256, vector_blob(ref.vector)))
-            added += cur.rowcount
+            cur = c.execute("INSERT INTO refs (celebrity, image_sha256, vector) VALUES (?, ?, ?) "
+                            "ON CONFLICT DO NOTHING", (seq, ref.image_sha256, vector_blob(ref.vector)))
+            added += max(cur.rowcount, 0)
         return added
 
     def remove(self, celebrity_id: str) -> None:
@@ -200,7 +161,7 @@ class CelebrityStore:
     def snapshot(self) -> _Snapshot:
         """The in-memory gallery, reloaded if any process changed the database since it was built."""
         with self.db.read() as c:
-            version = int(c.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+            version = self._version(c)
         snap = self._snapshot
         if snap is not None and snap.version == version:
             return snap
@@ -209,7 +170,7 @@ class CelebrityStore:
             if snap is not None and snap.version == version:
                 return snap
             with self.db.read() as c:  # one snapshot: the version and the rows agree
-                version = int(c.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+                version = self._version(c)
                 records = {r[1]: _row(r) for r in c.execute(_SELECT + " ORDER BY c.seq")}
                 rows = c.execute("SELECT c.id, r.vector FROM refs r JOIN celebrities c ON c.seq = r.celebrity "
                                  "ORDER BY r.seq").fetchall()

@@ -1,72 +1,32 @@
-"""Face collections on disk: one SQLite database, ``$FACELENS_HOME/collections.sqlite3``.
+"""Face collections in the database: their records, faces and descriptors, and the in-memory index of each.
 
-Durability and concurrency
-- WAL journal with ``synchronous=FULL``: a face is acknowledged (IndexFaces returns) only after its transaction
-  is committed and the WAL fsync'ed, so neither a killed process nor a power cut loses an acknowledged face
-  (``NORMAL`` would be enough for a killed process but may drop the last commits on power loss; the fsync costs
-  about 0.25 ms per IndexFaces call on this machine's disk, a few ms on a slow one, against the tens of ms its
-  networks take). A writer killed mid-transaction
-  leaves nothing behind: SQLite rolls the open transaction back on the next open.
-- Every write is one ``BEGIN IMMEDIATE`` transaction (one writer at a time across threads and processes, others
-  wait up to the busy timeout, 60 s); reads run in their own snapshot and never block writers.
-- One connection per thread; any number of processes may open the same home.
+Durability and concurrency (either backend, see ``storage/sqlite.py`` and ``storage/postgres.py``)
+- A face is acknowledged (IndexFaces returns) only after its transaction is committed: neither a killed process
+  nor (SQLite FULL sync; PostgreSQL's own) a power cut loses an acknowledged face; a writer killed
+  mid-transaction leaves nothing behind.
+- Every write locks its collection's row first, so writers of one collection are serialised (across threads,
+  processes and hosts) and its faces' ``seq`` numbers commit in order; reads run in a snapshot and never block.
 - Each collection row carries ``version`` (bumped by every change of its faces) and ``purge`` (bumped by every
   deletion of faces). Before a search the in-memory index compares them with the database (one indexed
-  SELECT): a new version with the same purge loads only the faces added since (``seq`` grows with every
-  insert and, since writers are serialised, commits in order); a new purge rebuilds the index. So a face stored
-  by one process is found by the next search of any other.
+  SELECT): a new version with the same purge loads only the faces added since (rows after the last ``seq``
+  loaded); a new purge rebuilds the index. So a face stored by one process is found by the next search of any
+  other, on any host sharing the database.
 - Deleting a collection deletes its faces (foreign key, ON DELETE CASCADE) in the same transaction.
 """
 
 from __future__ import annotations
 
-import secrets
-import sqlite3
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
-from ..sqlite import Database
-from .index import DIM, VectorIndex, vector_blob, vectors_from_blobs
-
-DB_NAME = "collections.sqlite3"
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 60.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS collections (
-    rid INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL,
-    face_model_version TEXT NOT NULL,
-    face_count INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 0,
-    purge INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS faces (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    rid INTEGER NOT NULL REFERENCES collections(rid) ON DELETE CASCADE,
-    face_id TEXT NOT NULL UNIQUE,
-    image_id TEXT NOT NULL,
-    external_image_id TEXT,
-    box_left REAL NOT NULL,
-    box_top REAL NOT NULL,
-    box_width REAL NOT NULL,
-    box_height REAL NOT NULL,
-    confidence REAL NOT NULL,
-    model_version TEXT NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS faces_by_collection ON faces (rid, seq);
-CREATE INDEX IF NOT EXISTS faces_by_image ON faces (rid, image_id);
-"""
+from ..collections.index import DIM, VectorIndex, vector_blob, vectors_from_blobs
+from .database import Database, Transaction
 
 _FACE_COLUMNS = (
     "face_id, image_id, external_image_id, box_left, box_top, box_width, box_height, confidence, model_version"
@@ -120,43 +80,27 @@ def _same_box(a: Sequence[float], b: Sequence[float]) -> bool:
 class CollectionStore:
     """Thread-safe; share one per process and home (each Client holds one)."""
 
-    def __init__(self, home: Path, face_model_version: str) -> None:
-        self.home = Path(home)
-        self.path = self.home / DB_NAME
+    def __init__(self, db: Database, face_model_version: str) -> None:
+        self.db = db
         self.face_model_version = face_model_version
-        self.db = Database(self.path, synchronous="FULL", busy_timeout=BUSY_TIMEOUT_S)
         self._indexes: Dict[int, VectorIndex] = {}
         self._indexes_lock = threading.Lock()
-        self.home.mkdir(parents=True, exist_ok=True)
-        self._setup()
-
-    def _setup(self) -> None:
-        with self.db.write() as c:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    c.execute(statement)
-            c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('token_secret', ?)", (secrets.token_bytes(32),))
-        with self.db.read() as c:
-            self.token_secret = bytes(c.execute("SELECT value FROM meta WHERE key='token_secret'").fetchone()[0])
 
     # -- collections ------------------------------------------------------------------------------------------
     def create(self, name: str) -> CollectionInfo:
         now = time.time()
         with self.db.write() as c:
-            try:
-                cur = c.execute("INSERT INTO collections (name, created, face_model_version) VALUES (?, ?, ?)",
-                                (name, now, self.face_model_version))
-            except sqlite3.IntegrityError:
-                raise ResourceAlreadyExistsException(f"The collection id: {name} already exists") from None
-            return CollectionInfo(cur.lastrowid, name, now, self.face_model_version, 0)
+            row = c.execute("INSERT INTO collections (name, created, face_model_version) VALUES (?, ?, ?) "
+                            "ON CONFLICT DO NOTHING RETURNING rid", (name, now, self.face_model_version)).fetchone()
+        if row is None:
+            raise ResourceAlreadyExistsException(f"The collection id: {name} already exists")
+        return CollectionInfo(int(row[0]), name, now, self.face_model_version, 0)
 
     def delete(self, name: str) -> None:
         with self.db.write() as c:
-            row = c.execute("SELECT rid FROM collections WHERE name=?", (name,)).fetchone()
+            row = c.execute("DELETE FROM collections WHERE name=? RETURNING rid", (name,)).fetchone()
             if row is None:
                 raise _not_found(name)
-            c.execute("DELETE FROM collections WHERE rid=?", (row[0],))
         with self._indexes_lock:
             self._indexes.pop(row[0], None)
 
@@ -164,9 +108,10 @@ class CollectionStore:
         with self.db.read() as c:
             return self._info(c, name)
 
-    def _info(self, c: sqlite3.Connection, name: str) -> CollectionInfo:
-        row = c.execute("SELECT rid, name, created, face_model_version, face_count FROM collections WHERE name=?",
-                        (name,)).fetchone()
+    def _info(self, c: Transaction, name: str, lock: bool = False) -> CollectionInfo:
+        """The collection's record; ``lock``: and its row locked until the write transaction ends."""
+        row = c.execute("SELECT rid, name, created, face_model_version, face_count FROM collections WHERE name=?"
+                        + (c.for_update if lock else ""), (name,)).fetchone()
         if row is None:
             raise _not_found(name)
         return CollectionInfo(*row)
@@ -188,10 +133,11 @@ class CollectionStore:
         order, once committed."""
         out: List[StoredFace] = []
         with self.db.write() as c:
-            info = self._info(c, name)
+            info = self._info(c, name, lock=True)
             existing = [
                 _row_face(r) for r in c.execute(
-                    f"SELECT {_FACE_COLUMNS} FROM faces WHERE rid=? AND image_id=? AND external_image_id IS ?",
+                    f"SELECT {_FACE_COLUMNS} FROM faces WHERE rid=? AND image_id=? "
+                    "AND COALESCE(external_image_id, '') = COALESCE(?, '')",
                     (info.rid, image_id, external_image_id))
             ]
             added = 0
@@ -223,7 +169,7 @@ class CollectionStore:
         image_id = image_id or str(uuid.uuid4())
         ids = [str(uuid.uuid4()) for _ in range(len(vectors))]
         with self.db.write() as c:
-            info = self._info(c, name)
+            info = self._info(c, name, lock=True)
             c.executemany(
                 f"INSERT INTO faces (rid, {_FACE_COLUMNS}, vector) VALUES (?, ?, ?, NULL, 0, 0, 1, 1, 100, ?, ?)",
                 ((info.rid, fid, image_id, self.face_model_version, vector_blob(v)) for fid, v in zip(ids, vectors)),
@@ -254,7 +200,7 @@ class CollectionStore:
         wanted = list(dict.fromkeys(face_ids))
         deleted, missing = [], []
         with self.db.write() as c:
-            info = self._info(c, name)
+            info = self._info(c, name, lock=True)
             for fid in wanted:
                 cur = c.execute("DELETE FROM faces WHERE face_id=? AND +rid=?", (fid, info.rid))
                 (deleted if cur.rowcount else missing).append(fid)

@@ -1,66 +1,27 @@
-"""Video jobs on disk: ``$FACELENS_HOME/video.sqlite3``.
+"""Video jobs in the database.
 
 - ``jobs``: one row per job (its operation, request, the ClientRequestToken and a hash of the other parameters
   for idempotency, JobTag, NotificationChannel, status, StatusMessage, VideoMetadata, progress, the process
   that runs it).
 - ``results``: the job's result items (e.g. FaceDetection dicts as JSON) numbered ``seq`` = 1, 2, ... in
   timestamp order (Get*'s default order), each with an optional ``sort_key`` for the other orders (SortBy INDEX:
-  the person's index then detection confidence, highest first; SortBy ID: the celebrity's Id). A running job writes them in batches (memory stays flat on long videos) but Get*
-  returns none until the transaction that stores the last batch and marks the job SUCCEEDED; a FAILED job's
-  rows are deleted. So a job is either IN_PROGRESS (no results shown) or finished with all of them: pages are
-  stable and complete, and any other process opening the same home answers Get* for it.
-- ``meta``: the secret that signs this home's pagination tokens.
-
-WAL journal, one connection per thread, ``BEGIN IMMEDIATE`` writes (as collections/store.py does).
+  the person's index then detection confidence, highest first; SortBy ID: the celebrity's Id). A running job
+  writes them in batches (memory stays flat on long videos) but Get* returns none until the transaction that
+  stores the last batch and marks the job SUCCEEDED; a FAILED job's rows are deleted. So a job is either
+  IN_PROGRESS (no results shown) or finished with all of them: pages are stable and complete, and any other
+  process (or host) on the same database answers Get* for it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
-import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..sqlite import Database
-
-DB_NAME = "video.sqlite3"
-BUSY_TIMEOUT_S = 60.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY,
-    operation TEXT NOT NULL,
-    request_token TEXT,
-    params_hash TEXT NOT NULL,
-    request TEXT NOT NULL,
-    job_tag TEXT,
-    notification TEXT,
-    status TEXT NOT NULL,
-    status_message TEXT,
-    metadata TEXT,
-    frames_done INTEGER NOT NULL DEFAULT 0,
-    frames_total INTEGER NOT NULL DEFAULT 0,
-    sample_fps REAL NOT NULL,
-    owner_host TEXT NOT NULL,
-    owner_pid INTEGER NOT NULL,
-    created REAL NOT NULL,
-    finished REAL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_token ON jobs (operation, request_token) WHERE request_token IS NOT NULL;
-CREATE TABLE IF NOT EXISTS results (
-    job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    item TEXT NOT NULL,
-    sort_key TEXT,
-    PRIMARY KEY (job_id, seq)
-) WITHOUT ROWID;
-"""
+from .database import Database, Transaction
 
 _JOB_COLUMNS = (
     "job_id, operation, request_token, params_hash, request, job_tag, notification, status, status_message, "
@@ -97,26 +58,8 @@ def _row(r) -> JobRow:
 
 
 class JobStore:
-    def __init__(self, home: Path) -> None:
-        self.path = Path(home) / DB_NAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # NORMAL: results of a job are rewritten if lost; a job's rows still survive a killed process.
-        self.db = Database(self.path, synchronous="NORMAL", busy_timeout=BUSY_TIMEOUT_S)
-        conn = self.db.conn()
-        conn.executescript(_SCHEMA)
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(results)")}
-        if "sort_key" not in columns:  # a home made by facelens before SortBy existed
-            with self.db.write() as db:
-                db.execute("ALTER TABLE results ADD COLUMN sort_key TEXT")
-        conn.execute("CREATE INDEX IF NOT EXISTS results_by_key ON results (job_id, sort_key, seq)")
-        with self.db.write() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'token_secret'").fetchone()
-            if row is None:
-                secret = secrets.token_bytes(32)
-                db.execute("INSERT INTO meta (key, value) VALUES ('token_secret', ?)", (secret,))
-            else:
-                secret = bytes(row[0])
-        self.token_secret = secret
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # -- jobs ---------------------------------------------------------------------------------------------
     def create(self, job_id: str, operation: str, request_token: Optional[str], params_hash: str,
@@ -125,23 +68,23 @@ class JobStore:
         """Inserts a new IN_PROGRESS job, or returns the job already started with the same ClientRequestToken
         for the same operation. (row, created)."""
         with self.db.write() as db:
-            if request_token is not None:
-                r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE operation = ? AND request_token = ?",
-                               (operation, request_token)).fetchone()
-                if r is not None:
-                    return _row(r), False
-            db.execute(
+            created = db.execute(
                 f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, NULL, 0, ?, ?, "
-                "?, ?, ?, NULL)",
+                "?, ?, ?, NULL) ON CONFLICT DO NOTHING RETURNING job_id",
                 (job_id, operation, request_token, params_hash, json.dumps(request), job_tag,
                  json.dumps(notification) if notification else None, int(frames_total), float(sample_fps),
                  socket.gethostname(), os.getpid(), time.time()),
-            )
-            r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-        return _row(r), True
+            ).fetchone() is not None
+            if created:
+                r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            else:  # the same ClientRequestToken for the same operation: that job
+                r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE operation = ? AND request_token = ?",
+                               (operation, request_token)).fetchone()
+        return _row(r), created
 
     def get(self, job_id: str) -> Optional[JobRow]:
-        r = self.db.conn().execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        with self.db.read() as db:
+            r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return _row(r) if r is not None else None
 
     def progress(self, job_id: str, done: int, total: int) -> None:
@@ -155,7 +98,8 @@ class JobStore:
         with self.db.write() as db:
             if not self._in_progress(db, job_id):
                 return
-            db.executemany("INSERT OR REPLACE INTO results (job_id, seq, item, sort_key) VALUES (?, ?, ?, ?)",
+            db.execute("DELETE FROM results WHERE job_id = ? AND seq >= ?", (job_id, first_seq))
+            db.executemany("INSERT INTO results (job_id, seq, item, sort_key) VALUES (?, ?, ?, ?)",
                            _rows(job_id, first_seq, items))
 
     def succeed(self, job_id: str, metadata: Dict[str, Any], items: Sequence[Dict[str, Any]], frames: int,
@@ -175,14 +119,14 @@ class JobStore:
             )
 
     @staticmethod
-    def _in_progress(db: sqlite3.Connection, job_id: str) -> bool:
-        row = db.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    def _in_progress(db: Transaction, job_id: str) -> bool:
+        row = db.execute("SELECT status FROM jobs WHERE job_id = ?" + db.for_update, (job_id,)).fetchone()
         return row is not None and row[0] == "IN_PROGRESS"
 
     def fail(self, job_id: str, message: str, only_in_progress: bool = True) -> None:
         """Marks the job FAILED with a StatusMessage and drops any results it had stored."""
         with self.db.write() as db:
-            row = db.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            row = db.execute("SELECT status FROM jobs WHERE job_id = ?" + db.for_update, (job_id,)).fetchone()
             if row is None or (only_in_progress and row[0] != "IN_PROGRESS"):
                 return
             db.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
@@ -194,25 +138,21 @@ class JobStore:
 
     def results(self, job_id: str, after: int, limit: int) -> Tuple[List[Dict[str, Any]], Optional[int]]:
         """Items with seq > after, at most ``limit``; and the seq of the last one returned if more follow."""
-        rows = self.db.conn().execute(
-            "SELECT seq, item FROM results WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (job_id, int(after), int(limit) + 1),
-        ).fetchall()
+        with self.db.read() as db:
+            rows = db.execute("SELECT seq, item FROM results WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                              (job_id, int(after), int(limit) + 1)).fetchall()
         more = rows[limit - 1][0] if len(rows) > limit else None
         return [json.loads(item) for _, item in rows[:limit]], more
 
     def results_by_key(self, job_id: str, offset: int, limit: int) -> Tuple[List[Dict[str, Any]], Optional[int]]:
         """Items in (sort_key, seq) order from position ``offset`` (0-based), at most ``limit``; and the position
         after the last one returned if more follow."""
-        rows = self.db.conn().execute(
-            "SELECT item FROM results WHERE job_id = ? ORDER BY sort_key, seq LIMIT ? OFFSET ?",
-            (job_id, int(limit) + 1, int(offset)),
-        ).fetchall()
+        with self.db.read() as db:
+            rows = db.execute("SELECT item FROM results WHERE job_id = ? ORDER BY sort_key, seq LIMIT ? OFFSET ?",
+                              (job_id, int(limit) + 1, int(offset))).fetchall()
         more = offset + limit if len(rows) > limit else None
         return [json.loads(item) for (item,) in rows[:limit]], more
 
-    def close(self) -> None:
-        self.db.close()
 
 
 def _rows(job_id: str, first_seq: int, items: Sequence[Dict[str, Any]]):

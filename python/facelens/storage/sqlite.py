@@ -1,8 +1,9 @@
-"""One SQLite file shared by the threads (a connection each) and processes (WAL) of facelens' stores.
+"""The embedded backend: one SQLite file shared by the threads (a connection each) and processes (WAL) of facelens.
 
 Writes are ``BEGIN IMMEDIATE`` transactions (one writer at a time; the others wait up to ``busy_timeout``
-seconds), reads are snapshots that never block. ``synchronous`` is the durability the store chooses: FULL keeps
-acknowledged writes through a power cut, NORMAL through a killed process.
+seconds), reads are snapshots that never block. ``synchronous=FULL``: a transaction is acknowledged only after the
+WAL is fsync'ed, so neither a killed process nor a power cut loses it; a writer killed mid-transaction leaves
+nothing behind (SQLite rolls it back on the next open).
 """
 
 from __future__ import annotations
@@ -12,14 +13,29 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Sequence
+
+from .database import Database, DatabaseUnavailable, Transaction
 
 
-class Database:
-    def __init__(self, path: Path, synchronous: str = "FULL", busy_timeout: float = 60.0) -> None:
+class _SQLiteTransaction(Transaction):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows) -> None:
+        self.conn.executemany(sql, rows)
+
+
+class SQLiteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, busy_timeout: float = 60.0) -> None:
         self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.synchronous = synchronous
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._enable_wal()
@@ -29,7 +45,7 @@ class Database:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None)
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
@@ -49,22 +65,25 @@ class Database:
             raise RuntimeError(f"SQLite refused WAL mode for {self.path} (got {mode!r})")
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[Transaction]:
         conn = self.conn()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:  # "database is locked" after busy_timeout
+            raise DatabaseUnavailable(f"The database {self.path} is busy: {e}") from None
+        try:
+            yield _SQLiteTransaction(conn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[Transaction]:
         conn = self.conn()
         conn.execute("BEGIN")
         try:
-            yield conn
+            yield _SQLiteTransaction(conn)
         finally:
             conn.execute("COMMIT")
 

@@ -1,16 +1,16 @@
 """``VideoJobs``: Start*/Get* of the four stored-video job types on top of the job store and a job runner.
 
-Start validates the request, resolves ``Video.S3Object`` in the local object store (a missing object is
-InvalidS3ObjectException at once), applies ClientRequestToken idempotency, records the job IN_PROGRESS and hands
-its work to the runner; it returns the 64-hex-character JobId at once. The work decodes the video (a file that
-is not a decodable video makes the job FAILED with a StatusMessage), runs the job type's task (``tasks.py``: face
+Start validates the request, looks ``Video.S3Object`` up in the object store (a missing object is
+InvalidS3ObjectException at once, one over the size limit VideoTooLargeException), applies ClientRequestToken idempotency, records the job IN_PROGRESS and hands
+its work to the runner; it returns the 64-hex-character JobId at once. The work reads the video (a remote object is
+streamed to a temporary file first) and decodes it (a file that is not a decodable video makes the job FAILED with a StatusMessage), runs the job type's task (``tasks.py``: face
 detection, person tracking, face search, celebrity recognition) on every sampled frame and stores VideoMetadata and
 every result in one transaction with SUCCEEDED. Get* pages through the results in timestamp order or, with SortBy,
 by person index or celebrity Id.
 
 Notifications: NotificationChannel is validated and recorded with the job. There is no SNS locally: when a job
 with a channel finishes, Rekognition's completion message ({JobId, Status, API, JobTag, Timestamp, Video}) is
-appended as one JSON line to ``$FACELENS_HOME/sns/<topic name>.jsonl``.
+appended as one JSON line to ``<notifications>/<topic name>.jsonl`` (``$FACELENS_HOME/sns``).
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ from .. import contract, images, response
 from ..errors import (
     ClientError,
     IdempotentParameterMismatchException,
-    InvalidS3ObjectException,
     ResourceNotFoundException,
     VideoTooLargeException,
 )
-from .. import tokens
+from ..pagination import Tokens
+from ..storage.jobs import JobStore
 from . import reader, tasks
 from .jobs import JobRunner, LocalJobRunner
-from .store import JobStore
 
 MAX_RESULTS = 1000  # Get* MaxResults: the default and the most one page holds
 ITEMS_KEY = {"FaceDetection": "Faces", "PersonTracking": "Persons", "FaceSearch": "Persons",
@@ -64,41 +63,33 @@ def _pid_alive(pid: int) -> bool:
 
 
 class VideoJobs:
-    def __init__(self, home: Path, object_store, engine: Callable[[], Any], sample_fps: float = reader.DEFAULT_SAMPLE_FPS,
-                 runner: Optional[JobRunner] = None, workers: int = 1) -> None:
+    def __init__(self, store: JobStore, object_store, engine: Callable[[], Any], tokens: Tokens,
+                 sample_fps: float = reader.DEFAULT_SAMPLE_FPS, runner: Optional[JobRunner] = None,
+                 workers: int = 1, notifications: Optional[Path] = None) -> None:
         if not sample_fps > 0:
             raise ValueError("video_sample_fps must be > 0")
-        self.home = Path(home)
+        self.store = store
         self.objects = object_store
         self._engine = engine
+        self.tokens = tokens
         self.sample_fps = float(sample_fps)
+        self.notifications = Path(notifications) if notifications is not None else None
         self.runner: JobRunner = runner if runner is not None else LocalJobRunner(workers)
-        self.store = JobStore(self.home)
         self._progress: Dict[str, tuple] = {}
         self._mine: set = set()
         self._lock = threading.Lock()
 
     # -- Start ------------------------------------------------------------------------------------------------
-    def _video_path(self, video: Dict[str, Any]) -> Path:
+    def _check_video(self, video: Dict[str, Any]) -> Dict[str, Any]:
         s3object = contract.video_source(video)
-        path = self.objects.path_of(s3object)
-        try:
-            ok = path.is_file()
-            size = path.stat().st_size if ok else 0
-        except OSError:
-            ok = False
-        if not ok:
-            raise InvalidS3ObjectException(
-                "Unable to get object metadata from S3. Check object key, region and/or access permissions "
-                f"(no object s3://{s3object.get('Bucket')}/{s3object.get('Name')} under {self.objects.root / 's3'})."
-            )
+        size = self.objects.size(s3object)
         if size > reader.MAX_VIDEO_BYTES:
             raise VideoTooLargeException(f"The video is {size} bytes; the maximum is {reader.MAX_VIDEO_BYTES} bytes.")
-        return path
+        return s3object
 
     def start(self, operation: str, request: Dict[str, Any], make_work) -> Dict[str, Any]:
-        """Common Start*: ``make_work(job_id, path, request)`` returns the function the runner calls."""
-        path = self._video_path(request["Video"])
+        """Common Start*: ``make_work(job_id, s3object, request)`` returns the function the runner calls."""
+        s3object = self._check_video(request["Video"])
         channel = request.get("NotificationChannel")
         if channel is not None:
             channel = contract.notification_channel(channel)
@@ -120,7 +111,7 @@ class VideoJobs:
         with self._lock:
             self._mine.add(job_id)
             self._progress[job_id] = (0, 0, 0.0)
-        work = make_work(job_id, path, request)
+        work = make_work(job_id, s3object, request)
 
         def run(stop: threading.Event) -> None:
             try:
@@ -143,7 +134,7 @@ class VideoJobs:
 
     def _notify(self, job_id: str) -> None:
         row = self.store.get(job_id)
-        if row is None or not row.notification:
+        if row is None or not row.notification or self.notifications is None:
             return
         topic = row.notification["SNSTopicArn"].rsplit(":", 1)[-1]
         s3 = row.request["Video"]["S3Object"]
@@ -152,45 +143,49 @@ class VideoJobs:
             "Timestamp": int((row.finished or time.time()) * 1000),
             "Video": {"S3ObjectName": s3.get("Name"), "S3Bucket": s3.get("Bucket")},
         }
-        folder = self.home / "sns"
+        folder = self.notifications
         folder.mkdir(parents=True, exist_ok=True)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in topic) or "topic"
         with open(folder / f"{safe}.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps({"TopicArn": row.notification["SNSTopicArn"], "Message": message}) + "\n")
 
     # -- the work of a job ------------------------------------------------------------------------------------
-    def _frames(self, job_id: str, path: Path, stop: threading.Event, analyse) -> None:
+    def _frames(self, job_id: str, s3object: Dict[str, Any], stop: threading.Event, analyse) -> None:
         """Runs ``analyse(timestamp_ms, DecodedImage) -> [items]`` over the sampled frames; stores the outcome."""
         try:
-            info = reader.probe(path)
-            total = info.planned_frames(self.sample_fps)
-            self._set_progress(job_id, 0, total, force=True)
-            items: List[Dict[str, Any]] = []
-            done = 0
-            stats: Dict[str, float] = {}
-            seq = 1  # the number of the first item in ``items``
-            for timestamp, rgb in reader.sample_frames(path, self.sample_fps, stats):
-                if stop.is_set():
-                    self.store.fail(job_id, "The job was stopped before it finished: its client was closed.")
-                    return
-                items.extend(analyse(timestamp, images.from_array(rgb)))
-                if len(items) >= RESULT_BATCH:
-                    self.store.add_results(job_id, seq, items)
-                    seq += len(items)
-                    items = []
-                done += 1
-                total = max(total, done)
-                self._set_progress(job_id, done, total)
-            metadata = info.metadata()
-            if not metadata["DurationMillis"] and stats.get("end_ms"):  # raw streams: known once decoded
-                metadata["DurationMillis"] = int(round(stats["end_ms"]))
-            self.store.succeed(job_id, metadata, items, done, first_seq=seq)
+            with self.objects.local_file(s3object, reader.MAX_VIDEO_BYTES, VideoTooLargeException) as path:
+                self._frames_of(job_id, path, stop, analyse)
         except reader.NotAVideo as e:
             self.store.fail(job_id, str(e))
         except ClientError as e:  # e.g. the collection of a face search was deleted while the job ran
             self.store.fail(job_id, f"{e.code}: {e.message}")
         except Exception as e:  # a bug of ours: the job fails, the runner goes on
             self.store.fail(job_id, f"Internal error: {type(e).__name__}: {e}")
+
+    def _frames_of(self, job_id: str, path: Path, stop: threading.Event, analyse) -> None:
+        info = reader.probe(path)
+        total = info.planned_frames(self.sample_fps)
+        self._set_progress(job_id, 0, total, force=True)
+        items: List[Dict[str, Any]] = []
+        done = 0
+        stats: Dict[str, float] = {}
+        seq = 1  # the number of the first item in ``items``
+        for timestamp, rgb in reader.sample_frames(path, self.sample_fps, stats):
+            if stop.is_set():
+                self.store.fail(job_id, "The job was stopped before it finished: its client was closed.")
+                return
+            items.extend(analyse(timestamp, images.from_array(rgb)))
+            if len(items) >= RESULT_BATCH:
+                self.store.add_results(job_id, seq, items)
+                seq += len(items)
+                items = []
+            done += 1
+            total = max(total, done)
+            self._set_progress(job_id, done, total)
+        metadata = info.metadata()
+        if not metadata["DurationMillis"] and stats.get("end_ms"):  # raw streams: known once decoded
+            metadata["DurationMillis"] = int(round(stats["end_ms"]))
+        self.store.succeed(job_id, metadata, items, done, first_seq=seq)
 
     def _set_progress(self, job_id: str, done: int, total: int, force: bool = False) -> None:
         now = time.monotonic()
@@ -232,16 +227,14 @@ class VideoJobs:
         sort_by = request.get("SortBy") or "TIMESTAMP"
         # A token pages through one order of one job: the scope names both (TIMESTAMP keeps the bare JobId).
         scope = row.job_id if sort_by == "TIMESTAMP" else f"{row.job_id}.{sort_by}"
-        after = 0
-        if request.get("NextToken"):
-            after = tokens.parse(self.store.token_secret, request["NextToken"], scope)
+        after = self.tokens.start(request.get("NextToken"), scope)
         if row.status != "SUCCEEDED":
             return [], None
         if sort_by == "TIMESTAMP":
             items, more = self.store.results(row.job_id, after, limit)
         else:
             items, more = self.store.results_by_key(row.job_id, after, limit)
-        return items, (tokens.make(self.store.token_secret, scope, more) if more is not None else None)
+        return items, self.tokens.next(scope, more)
 
     def progress(self, job_id: str) -> Dict[str, Any]:
         row = self.store.get(job_id)
@@ -278,9 +271,9 @@ class VideoJobs:
 
     # -- the four kinds of job (what each does with a frame: tasks.py) ------------------------------------------
     def _task_work(self, make_task):
-        def make_work(job_id: str, path: Path, request: Dict[str, Any]):
+        def make_work(job_id: str, s3object: Dict[str, Any], request: Dict[str, Any]):
             task = make_task(request)
-            return lambda stop: self._frames(job_id, path, stop, task)
+            return lambda stop: self._frames(job_id, s3object, stop, task)
 
         return make_work
 

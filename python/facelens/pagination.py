@@ -1,11 +1,58 @@
-"""boto3-style paginators: ``client.get_paginator("list_faces").paginate(CollectionId=...)`` yields pages.
+"""Pagination, one mechanism for every paginated operation: signed tokens (the services) and boto3-style
+paginators (``client.get_paginator``, the CLI).
 
-Same PaginationConfig as botocore (MaxItems, PageSize, StartingToken); ``build_full_result()`` merges the pages.
+Tokens (ListCollections, ListFaces, the video Get* operations) are tamper-evident cursors.
+
+A token is ``<after>.<mac>``: the last position already returned, and the first 16 bytes of
+HMAC-SHA256(secret, "<scope>.<after>"), base64url. The scope names what the token pages through (an operation and
+collection, or a JobId); the secret is 32 random bytes made once per database and kept in it. So a
+token is valid only for the database, operation and collection or job that issued it: a forged, edited, truncated or
+foreign token gives InvalidPaginationTokenException. Tokens are about 25 characters (the API allows 255).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, Tuple
+import base64
+import hashlib
+import hmac
+import re
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+
+from .errors import InvalidPaginationTokenException
+
+_FORM = re.compile(r"(\d{1,19})\.([A-Za-z0-9_-]{22})")
+
+
+def _mac(secret: bytes, scope: str, after: int) -> str:
+    digest = hmac.new(secret, f"{scope}.{after}".encode("utf-8"), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def make(secret: bytes, scope: str, after: int) -> str:
+    return f"{int(after)}.{_mac(secret, scope, int(after))}"
+
+
+def parse(secret: bytes, token: Optional[str], scope: str) -> int:
+    """The position after which the next page starts (0 for no token or an empty one: a first call)."""
+    if token is None or token == "":
+        return 0
+    m = _FORM.fullmatch(token) if isinstance(token, str) else None
+    if m is None or not hmac.compare_digest(_mac(secret, scope, int(m.group(1))), m.group(2)):
+        raise InvalidPaginationTokenException("Invalid pagination token.")
+    return int(m.group(1))
+
+
+class Tokens:
+    """The signing side of one database's pagination: ``start(token, scope)`` and ``next(scope, more)``."""
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+
+    def start(self, token: Optional[str], scope: str) -> int:
+        return parse(self.secret, token, scope)
+
+    def next(self, scope: str, more: Optional[int]) -> Optional[str]:
+        return None if more is None else make(self.secret, scope, more)
 
 # operation (snake_case) -> (result keys, limit key)
 PAGINATED: Dict[str, Tuple[Tuple[str, ...], str]] = {

@@ -1,0 +1,133 @@
+"""``Runtime``: the services of one facelens process, built from ``Settings`` when first needed.
+
+The client (and the HTTP endpoint, the CLI, a job worker) asks the runtime for what it needs: the engine (the
+networks, loaded once), the database, the object store, and the services over them (collections, the celebrity
+gallery, video jobs). Each part is built once, on first use, under one lock, so DetectFaces alone never opens the
+database and a job worker builds only what its job uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from . import contract, images
+from .settings import Settings
+
+
+class Runtime:
+    def __init__(self, settings: Settings, video_runner: Any = None) -> None:
+        self.settings = settings
+        self._video_runner = video_runner
+        self._lock = threading.RLock()
+        self._parts: Dict[str, Any] = {}
+
+    def _part(self, name: str, build: Callable[[], Any]) -> Any:
+        part = self._parts.get(name)
+        if part is None:
+            with self._lock:
+                part = self._parts.get(name)
+                if part is None:
+                    part = self._parts[name] = build()
+        return part
+
+    # -- the parts ------------------------------------------------------------------------------------------
+    @property
+    def engine(self):
+        def build():
+            from .pipeline import Engine
+
+            return Engine(threads=self.settings.threads, detector_max_side=self.settings.detector_max_side)
+
+        return self._part("engine", build)
+
+    @property
+    def objects(self):
+        def build():
+            from .objects import open_object_store
+
+            return open_object_store(self.settings)
+
+        return self._part("objects", build)
+
+    @property
+    def database(self):
+        def build():
+            from .storage import open_database
+
+            return open_database(self.settings.database_url, self.settings.database_timeout)
+
+        return self._part("database", build)
+
+    @property
+    def tokens(self):
+        def build():
+            from .pagination import Tokens
+            from .storage import token_secret
+
+            return Tokens(token_secret(self.database))
+
+        return self._part("tokens", build)
+
+    @property
+    def collections(self):
+        def build():
+            from .collections import FACE_MODEL_VERSION
+            from .services.collections import Collections
+            from .storage.collections import CollectionStore
+
+            return Collections(CollectionStore(self.database, FACE_MODEL_VERSION), lambda: self.engine,
+                               self.image_bytes, self.tokens)
+
+        return self._part("collections", build)
+
+    @property
+    def celebrities(self):
+        def build():
+            from .celebrities import CelebrityGallery
+            from .storage.celebrities import CelebrityStore
+
+            return CelebrityGallery(CelebrityStore(self.database), lambda: self.engine, self.image_bytes)
+
+        return self._part("celebrities", build)
+
+    @property
+    def video(self):
+        def build():
+            from .storage.jobs import JobStore
+            from .video.service import VideoJobs
+
+            return VideoJobs(JobStore(self.database), self.objects, lambda: self.engine, self.tokens,
+                             self.settings.video_sample_fps, self._video_runner, self.settings.video_workers,
+                             notifications=self.settings.home / "sns")
+
+        return self._part("video", build)
+
+    def use_engine(self, engine: Any) -> None:
+        """Shares an engine already loaded (by another client of this process) instead of loading one."""
+        with self._lock:
+            self._parts["engine"] = engine
+
+    # -- request images -------------------------------------------------------------------------------------
+    def image_bytes(self, image: Dict[str, Any]) -> Tuple[bytes, int]:
+        """(bytes, size limit) of a request's Image: Bytes as given, or the S3Object from the object store."""
+        kind, value = contract.image_source(image)
+        if kind == "Bytes":
+            return bytes(value), images.MAX_BYTES
+        return self.objects.read(value, images.MAX_S3_BYTES), images.MAX_S3_BYTES
+
+    def load_image(self, image: Dict[str, Any]) -> images.DecodedImage:
+        data, limit = self.image_bytes(image)
+        return images.decode(data, max_bytes=limit)
+
+    def close(self) -> None:
+        with self._lock:
+            video = self._parts.pop("video", None)
+            if video is not None:
+                video.close()
+            self._parts.pop("engine", None)
+            database = self._parts.pop("database", None)
+            for name in ("collections", "celebrities", "tokens"):
+                self._parts.pop(name, None)
+            if database is not None:
+                database.close()

@@ -1,0 +1,87 @@
+"""Everything configurable about a facelens process, in one object built once from arguments and environment.
+
+``Settings.from_env(**arguments)`` is the one place that reads facelens's environment variables: an argument given
+(not None) wins over its variable, which wins over the default. The object is plain data (picklable), so a job
+or batch item can carry it to another process or host and build the same services there
+(``runtime.Runtime(settings)``).
+
+| setting | argument / variable | default |
+|---|---|---|
+| home | ``home`` / ``FACELENS_HOME`` | ``~/.facelens`` |
+| threads | ``threads`` / ``FACELENS_THREADS`` | the CPU count, at most 4 |
+| database | ``database_url`` / ``FACELENS_DATABASE_URL`` | ``sqlite:///<home>/facelens.sqlite3`` |
+| database wait | ``database_timeout`` / ``FACELENS_DATABASE_TIMEOUT`` | 10 s |
+| object store | ``object_store`` / ``FACELENS_OBJECT_STORE`` | ``local`` (``<home>/s3/<Bucket>/<Name>``) or ``s3`` |
+
+The S3 object store is configured the way every AWS tool is (boto3 reads it): the standard credential chain,
+``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` for an S3-compatible server, ``AWS_REGION``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+OBJECT_STORES = ("local", "s3")
+DEFAULT_DATABASE_FILE = "facelens.sqlite3"
+
+
+def _default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    threads: int
+    database_url: str
+    database_timeout: float = 10.0
+    object_store: str = "local"
+    detector_max_side: int = 640
+    video_sample_fps: float = 5.0
+    video_workers: int = 1
+    extra: Mapping[str, Any] = field(default_factory=dict)  # options of optional parts (e.g. the S3 endpoint)
+
+    @classmethod
+    def from_env(cls, home: Optional[os.PathLike] = None, threads: Optional[int] = None,
+                 database_url: Optional[str] = None, database_timeout: Optional[float] = None,
+                 object_store: Optional[str] = None, detector_max_side: Optional[int] = None,
+                 video_sample_fps: Optional[float] = None, video_workers: Optional[int] = None,
+                 environ: Optional[Mapping[str, str]] = None, **extra: Any) -> "Settings":
+        env = os.environ if environ is None else environ
+        home_path = Path(home) if home is not None else (
+            Path(env["FACELENS_HOME"]) if env.get("FACELENS_HOME") else Path.home() / ".facelens")
+        if threads is None:
+            threads = int(env["FACELENS_THREADS"]) if env.get("FACELENS_THREADS") else _default_threads()
+        database_url = database_url or env.get("FACELENS_DATABASE_URL") or \
+            f"sqlite:///{home_path / DEFAULT_DATABASE_FILE}"
+        if database_timeout is None:
+            database_timeout = float(env.get("FACELENS_DATABASE_TIMEOUT") or 10.0)
+        object_store = (object_store or env.get("FACELENS_OBJECT_STORE") or "local").lower()
+        settings = cls(
+            home=home_path, threads=max(1, int(threads)), database_url=database_url,
+            database_timeout=float(database_timeout), object_store=object_store,
+            detector_max_side=640 if detector_max_side is None else int(detector_max_side),
+            video_sample_fps=5.0 if video_sample_fps is None else float(video_sample_fps),
+            video_workers=1 if video_workers is None else int(video_workers), extra=dict(extra),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.object_store not in OBJECT_STORES:
+            raise ValueError(f"object_store must be one of {', '.join(OBJECT_STORES)}; got {self.object_store!r}")
+        if not self.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("database_url must be sqlite:///PATH or postgresql://USER@HOST:PORT/DB; got "
+                             f"{self.database_url.split('://')[0]}://...")
+        if not self.video_sample_fps > 0:
+            raise ValueError("video_sample_fps must be > 0")
+        if self.video_workers < 1:
+            raise ValueError("video_workers must be >= 1")
+        if self.database_timeout <= 0:
+            raise ValueError("database_timeout must be > 0")
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)

@@ -1,0 +1,59 @@
+"""What the stores need from a database, whichever server holds it.
+
+A ``Database`` hands out transactions: ``write()`` (one at a time per locked row or, on SQLite, per file) and
+``read()`` (a consistent snapshot that never blocks writers). Inside one, ``tx.execute(sql, params)`` takes SQL
+with ``?`` placeholders written in the subset SQLite 3.35+ and PostgreSQL 15 share (``RETURNING``, ``ON CONFLICT
+DO NOTHING``); the backend translates placeholders. Where the two differ the backend supplies the piece:
+``tx.for_update`` (a row lock in a write transaction; nothing on SQLite, whose writers are already serialised).
+
+Every error that means "the database cannot be reached or answered" leaves a backend as
+``DatabaseUnavailable`` (an ``InternalServerError``, HTTP 500, which botocore retries); a write that fails that way
+was rolled back, never half applied.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from ..errors import InternalServerError
+
+
+class DatabaseUnavailable(InternalServerError):
+    """The database could not be reached, or stopped answering, within the configured wait."""
+
+
+class Transaction:
+    """One open transaction: ``execute``/``executemany`` with ``?`` placeholders."""
+
+    for_update = ""  # appended to a SELECT in a write transaction to lock the rows it reads
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:  # a DB-API cursor
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows) -> None:
+        raise NotImplementedError
+
+
+class Database:
+    """Base of the backends (``storage.sqlite.SQLiteDatabase``, ``storage.postgres.PostgresDatabase``)."""
+
+    dialect = ""  # "sqlite" | "postgresql": picks the DDL of each migration
+    url = ""
+
+    @contextmanager
+    def write(self) -> Iterator[Transaction]:
+        raise NotImplementedError
+        yield
+
+    @contextmanager
+    def read(self) -> Iterator[Transaction]:
+        raise NotImplementedError
+        yield
+
+    def close(self) -> None:
+        """Releases this process's connections (the data stays)."""
+
+    def describe(self) -> str:
+        """Where the data is, for messages and ``facelens info``."""
+        return self.url

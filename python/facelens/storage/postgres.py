@@ -1,0 +1,98 @@
+"""The server backend: PostgreSQL 15+ through psycopg 3 and a connection pool.
+
+- Writes run at READ COMMITTED and lock the row they change first (``tx.for_update``: the collection, the job), so
+  writers of one collection are serialised and commit in the order of the rows they insert — what lets a search
+  index load only the rows after the last one it has. Reads run at REPEATABLE READ, READ ONLY: one snapshot.
+- Durability is the server's (``synchronous_commit`` on, its default): a call returns after COMMIT, so a killed
+  facelens process loses nothing it acknowledged, and a killed transaction is rolled back by the server.
+- The pool checks a connection before handing it out and reconnects in the background; when the server is down
+  a call waits at most ``timeout`` seconds for a connection and then raises ``DatabaseUnavailable`` (HTTP 500). A
+  connection that breaks mid-transaction rolls it back (nothing half-written) and the error is the same.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, Sequence
+
+from .database import Database, DatabaseUnavailable, Transaction
+
+
+class _PostgresTransaction(Transaction):
+    for_update = " FOR UPDATE"
+
+    def __init__(self, conn, translate) -> None:
+        self.conn = conn
+        self._translate = translate
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(self._translate(sql), tuple(params))
+
+    def executemany(self, sql: str, rows) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(self._translate(sql), list(rows))
+
+
+class PostgresDatabase(Database):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, timeout: float = 10.0, max_connections: int = 8) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        self._psycopg = psycopg
+        self.url = url
+        self.timeout = float(timeout)
+        self._sql: Dict[str, str] = {}
+        self._sql_lock = threading.Lock()
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=max_connections, timeout=self.timeout, open=False,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(min(self.timeout, 5)))},
+            check=ConnectionPool.check_connection, reconnect_timeout=0, name="facelens",
+        )
+        self._pool.open(wait=False)
+
+    def _translate(self, sql: str) -> str:
+        out = self._sql.get(sql)
+        if out is None:
+            out = sql.replace("%", "%%").replace("?", "%s")
+            with self._sql_lock:
+                self._sql[sql] = out
+        return out
+
+    @contextmanager
+    def _transaction(self, read_only: bool) -> Iterator[Transaction]:
+        from psycopg_pool import PoolTimeout
+
+        psycopg = self._psycopg
+        try:
+            with self._pool.connection() as conn:
+                with conn.transaction():
+                    if read_only:
+                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    yield _PostgresTransaction(conn, self._translate)
+        except PoolTimeout:
+            raise DatabaseUnavailable(
+                f"The database at {self.describe()} did not answer within {self.timeout:g} s.") from None
+        except psycopg.OperationalError as e:
+            raise DatabaseUnavailable(f"The database at {self.describe()} is unavailable: "
+                                      f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+
+    def write(self):
+        return self._transaction(read_only=False)
+
+    def read(self):
+        return self._transaction(read_only=True)
+
+    def describe(self) -> str:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            info = conninfo_to_dict(self.url)
+        except Exception:
+            return "postgresql"
+        return f"postgresql://{info.get('host', '')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+    def close(self) -> None:
+        self._pool.close()
