@@ -289,7 +289,7 @@ def test_finished_job_answered_by_a_new_client_and_a_new_process(vc, single, bac
     other.close()
     code = (
         "import json, sys, facelens\n"
-        "c = backend.client(home=sys.argv[1])\n"
+        "c = facelens.Client(home=sys.argv[1])\n"
         "r = c.get_face_detection(JobId=sys.argv[2], MaxResults=3)\n"
         "r.pop('ResponseMetadata')\n"
         "print(json.dumps(r))\n"
@@ -358,7 +358,7 @@ def test_job_of_a_process_that_died_is_failed(vc, backend):
         "class Never:\n"
         "    def submit(self, job_id, work): pass\n"
         "    def shutdown(self, wait=False): pass\n"
-        "c = backend.client(home=sys.argv[1], video_runner=Never())\n"
+        "c = facelens.Client(home=sys.argv[1], video_runner=Never())\n"
         "print(c.start_face_detection(Video={'S3Object': {'Bucket': sys.argv[2], 'Name': sys.argv[3]}})['JobId'])\n"
         "sys.stdout.flush()\n"
         "os._exit(0)\n"  # dies without closing its client: the job row stays IN_PROGRESS

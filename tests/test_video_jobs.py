@@ -245,20 +245,20 @@ def test_collection_deleted_while_searching_fails_the_job(vc):
     vc.create_collection(CollectionId="short-lived")
     vc.index_faces(CollectionId="short-lived", Image={"Bytes": data_path(STRANGER).read_bytes()}, MaxFaces=1)
     gate = __import__("threading").Event()
-    original = vc._video_face_matches
+    original = vc.collections.matches
 
     def slow(collection_id, vector, threshold):
         gate.wait(30)
         return original(collection_id, vector, threshold)
 
-    vc._video_face_matches = slow
+    vc.collections.matches = slow
     try:
         job = vc.start_face_search(Video=_video(SINGLE), CollectionId="short-lived")["JobId"]
         vc.delete_collection(CollectionId="short-lived")
         gate.set()
         assert vc.wait_for_video_job(job, timeout=120) == "FAILED"
     finally:
-        vc._video_face_matches = original
+        del vc.collections.matches
     resp = vc.get_face_search(JobId=job)
     assert resp["JobStatus"] == "FAILED" and "ResourceNotFoundException" in resp["StatusMessage"]
     assert "Persons" not in resp
