@@ -39,7 +39,8 @@ def _attributes(values: List[str]) -> List[str]:
 def _client(args):
     from .client import Client
 
-    return Client(home=args.home, threads=args.threads)
+    return Client(home=args.home, threads=args.threads, database_url=getattr(args, "database_url", None),
+                  object_store=getattr(args, "object_store", None))
 
 
 def cmd_detect_faces(args) -> dict:
@@ -69,7 +70,7 @@ def _draw(client, image: dict, result: dict, path: str) -> None:
 
     from .draw import draw_faces
 
-    decoded = client._load_image(image)
+    decoded = client.runtime.load_image(image)
     rgb = decoded.rgb
     if rgb.shape[1] != decoded.width or rgb.shape[0] != decoded.height:  # reduced on decode: back to full size
         rgb = cv2.resize(rgb, (decoded.width, decoded.height), interpolation=cv2.INTER_LINEAR)
@@ -78,16 +79,9 @@ def _draw(client, image: dict, result: dict, path: str) -> None:
         raise SystemExit(f"facelens: cannot write {path}")
 
 
-def _with_pages(method, key: str, **params) -> dict:
-    """Calls a paginated operation, following NextToken to the end; returns the first page with ``key``'s
-    list holding every page's items (and no NextToken)."""
-    first = method(**params)
-    page = first
-    while page.get("NextToken"):
-        page = method(**params, NextToken=page["NextToken"])
-        first[key].extend(page.get(key, []))
-    first.pop("NextToken", None)
-    return first
+def _all_pages(client, operation: str, **params) -> dict:
+    """Every page of a paginated operation merged by its paginator (no NextToken)."""
+    return client.get_paginator(operation).paginate(**params).build_full_result()
 
 
 def cmd_index_faces(args) -> dict:
@@ -141,19 +135,11 @@ def cmd_describe_collection(args) -> dict:
 
 
 def cmd_list_collections(args) -> dict:
-    client = _client(args)
-    first = client.list_collections()
-    page = first
-    while page.get("NextToken"):
-        page = client.list_collections(NextToken=page["NextToken"])
-        first["CollectionIds"].extend(page.get("CollectionIds", []))
-        first.setdefault("FaceModelVersions", []).extend(page.get("FaceModelVersions", []))
-    first.pop("NextToken", None)
-    return first
+    return _all_pages(_client(args), "list_collections")
 
 
 def cmd_list_faces(args) -> dict:
-    return _with_pages(_client(args).list_faces, "Faces", CollectionId=args.collection)
+    return _all_pages(_client(args), "list_faces", CollectionId=args.collection)
 
 
 def cmd_delete_faces(args) -> dict:
@@ -184,16 +170,15 @@ def _wait_with_progress(client, job_id: str, poll: float = 0.2) -> None:
 
 # Video job types: CLI name -> (Start method, Get method, items key, SortBy choices of Get)
 VIDEO_JOBS = {
-    "face-detection": ("start_face_detection", "get_face_detection", "Faces", ()),
-    "person-tracking": ("start_person_tracking", "get_person_tracking", "Persons", ("INDEX", "TIMESTAMP")),
-    "face-search": ("start_face_search", "get_face_search", "Persons", ("INDEX", "TIMESTAMP")),
-    "celebrity-recognition": ("start_celebrity_recognition", "get_celebrity_recognition", "Celebrities",
-                              ("ID", "TIMESTAMP")),
+    "face-detection": ("start_face_detection", "get_face_detection", ()),
+    "person-tracking": ("start_person_tracking", "get_person_tracking", ("INDEX", "TIMESTAMP")),
+    "face-search": ("start_face_search", "get_face_search", ("INDEX", "TIMESTAMP")),
+    "celebrity-recognition": ("start_celebrity_recognition", "get_celebrity_recognition", ("ID", "TIMESTAMP")),
 }
 
 
 def _start_video_job(kind: str):
-    start, get, key, _ = VIDEO_JOBS[kind]
+    start, get, _ = VIDEO_JOBS[kind]
 
     def command(args) -> dict:
         params = {"Video": {"S3Object": {"Bucket": args.bucket, "Name": args.name}}}
@@ -212,24 +197,24 @@ def _start_video_job(kind: str):
         if not args.wait:
             return started
         _wait_with_progress(client, started["JobId"])
-        return _with_pages(getattr(client, get), key, JobId=started["JobId"])
+        return _all_pages(client, get, JobId=started["JobId"])
 
     return command
 
 
 def _get_video_job(kind: str):
-    _, get, key, _ = VIDEO_JOBS[kind]
+    _, get, _ = VIDEO_JOBS[kind]
 
     def command(args) -> dict:
         params = {"JobId": args.job_id}
         if getattr(args, "sort_by", None):
             params["SortBy"] = args.sort_by
-        return _with_pages(getattr(_client(args), get), key, **params)
+        return _all_pages(_client(args), get, **params)
 
     return command
 
 
-# -- celebrities (issue 6) ---------------------------------------------------------------------------------------
+# -- celebrities -----------------------------------------------------------------------------------------------
 def _read_files(paths: List[str]) -> List[bytes]:
     out = []
     for path in paths:
@@ -294,10 +279,11 @@ def cmd_serve(args) -> int:
 
     from .server.run import serve
 
-    if args.home:
-        os.environ["FACELENS_HOME"] = args.home
-    if args.threads:
-        os.environ["FACELENS_THREADS"] = str(args.threads)
+    # the server's worker processes build their clients from the environment (facelens.settings)
+    for value, variable in ((args.home, "FACELENS_HOME"), (args.threads, "FACELENS_THREADS"),
+                            (args.database_url, "FACELENS_DATABASE_URL"), (args.object_store, "FACELENS_OBJECT_STORE")):
+        if value:
+            os.environ[variable] = str(value)
     return serve(host=args.host, port=args.port, workers=args.workers,
                  access_key_id=args.access_key_id or os.environ.get("FACELENS_ACCESS_KEY_ID"),
                  secret_access_key=args.secret_access_key or os.environ.get("FACELENS_SECRET_ACCESS_KEY"))
@@ -307,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facelens", description="Amazon Rekognition's face API, run locally.")
     parser.add_argument("--home", help="facelens data folder (default $FACELENS_HOME or ~/.facelens)")
     parser.add_argument("--threads", type=int, help="threads per model call")
+    parser.add_argument("--database-url", help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
+                        "(default $FACELENS_DATABASE_URL or sqlite under the home)")
+    parser.add_argument("--object-store", choices=("local", "s3"),
+                        help="where S3Object is read from (default $FACELENS_OBJECT_STORE or local)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("detect-faces", help="DetectFaces on an image file or a stored object")
@@ -371,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
     p.set_defaults(func=cmd_delete_faces)
 
-    for kind, (start, get, key, sorts) in VIDEO_JOBS.items():
+    for kind, (start, get, sorts) in VIDEO_JOBS.items():
         operation = "".join(w.capitalize() for w in kind.split("-"))
         p = sub.add_parser(f"start-{kind}", help=f"Start{operation} on a stored video; --wait for the results")
         p.add_argument("--bucket", required=True, help="bucket of the local object store ($FACELENS_HOME/s3/<bucket>)")
@@ -393,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--sort-by", choices=sorts, help="SortBy (default TIMESTAMP)")
         p.set_defaults(func=_get_video_job(kind))
 
-    # -- celebrities (issue 6)
+    # -- celebrities
     p = sub.add_parser("celebrities", help="the celebrity gallery RecognizeCelebrities matches against")
     gallery = p.add_subparsers(dest="celebrities_command", required=True)
     g = gallery.add_parser("add", help="add a celebrity from one or more reference photos (largest face of each)")

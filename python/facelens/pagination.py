@@ -54,22 +54,27 @@ class Tokens:
     def next(self, scope: str, more: Optional[int]) -> Optional[str]:
         return None if more is None else make(self.secret, scope, more)
 
-# operation (snake_case) -> (result keys, limit key)
-PAGINATED: Dict[str, Tuple[Tuple[str, ...], str]] = {
-    "list_collections": (("CollectionIds", "FaceModelVersions"), "MaxResults"),
-    "list_faces": (("Faces",), "MaxResults"),
-    "get_face_detection": (("Faces",), "MaxResults"),
-    "get_person_tracking": (("Persons",), "MaxResults"),
-    "get_face_search": (("Persons",), "MaxResults"),
-    "get_celebrity_recognition": (("Celebrities",), "MaxResults"),
+_VIDEO_KEYS = ("JobId", "JobStatus", "StatusMessage", "VideoMetadata", "Video", "JobTag")
+
+# operation (snake_case) -> (result keys, limit key, non-aggregate keys: taken from the first page, as botocore's
+# build_full_result does; botocore has no paginator for the video Get* operations, facelens keeps their job keys)
+PAGINATED: Dict[str, Tuple[Tuple[str, ...], str, Tuple[str, ...]]] = {
+    "list_collections": (("CollectionIds", "FaceModelVersions"), "MaxResults", ()),
+    "list_faces": (("Faces",), "MaxResults", ("FaceModelVersion",)),
+    "get_face_detection": (("Faces",), "MaxResults", _VIDEO_KEYS),
+    "get_person_tracking": (("Persons",), "MaxResults", _VIDEO_KEYS),
+    "get_face_search": (("Persons",), "MaxResults", _VIDEO_KEYS),
+    "get_celebrity_recognition": (("Celebrities",), "MaxResults", _VIDEO_KEYS),
 }
 
 
 class PageIterator:
-    def __init__(self, method: Callable[..., Dict[str, Any]], result_keys, limit_key: str, kwargs, config) -> None:
+    def __init__(self, method: Callable[..., Dict[str, Any]], result_keys, limit_key: str, kwargs, config,
+                 non_aggregate_keys=()) -> None:
         self._method = method
         self._result_keys = result_keys
         self._limit_key = limit_key
+        self._non_aggregate_keys = non_aggregate_keys
         self._kwargs = dict(kwargs)
         self._max_items = config.get("MaxItems")
         self._page_size = config.get("PageSize")
@@ -102,7 +107,9 @@ class PageIterator:
 
     def build_full_result(self) -> Dict[str, Any]:
         merged: Dict[str, Any] = {key: [] for key in self._result_keys}
-        for page in self:
+        for n, page in enumerate(self):
+            if n == 0:
+                merged.update((k, page[k]) for k in self._non_aggregate_keys if k in page)
             for key in self._result_keys:
                 merged[key].extend(page.get(key, []))
         return merged
@@ -111,7 +118,8 @@ class PageIterator:
 class Paginator:
     def __init__(self, method: Callable[..., Dict[str, Any]], operation: str) -> None:
         self._method = method
-        self._result_keys, self._limit_key = PAGINATED[operation]
+        self._result_keys, self._limit_key, self._non_aggregate_keys = PAGINATED[operation]
 
     def paginate(self, PaginationConfig: Dict[str, Any] = None, **kwargs: Any) -> PageIterator:  # noqa: N803
-        return PageIterator(self._method, self._result_keys, self._limit_key, kwargs, PaginationConfig or {})
+        return PageIterator(self._method, self._result_keys, self._limit_key, kwargs, PaginationConfig or {},
+                            self._non_aggregate_keys)
