@@ -12,6 +12,7 @@ or batch item can carry it to another process or host and build the same service
 | database | ``database_url`` / ``FACELENS_DATABASE_URL`` | ``sqlite:///<home>/facelens.sqlite3`` |
 | database wait | ``database_timeout`` / ``FACELENS_DATABASE_TIMEOUT`` | 10 s |
 | object store | ``object_store`` / ``FACELENS_OBJECT_STORE`` | ``local`` (``<home>/s3/<Bucket>/<Name>``) or ``s3`` |
+| video sampling | ``video_sample_fps`` / ``FACELENS_VIDEO_SAMPLE_FPS`` | 5 frames per second of video |
 
 The S3 object store is configured the way every AWS tool is (boto3 reads it): the standard credential chain,
 ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` for an S3-compatible server, ``AWS_REGION``.
@@ -64,7 +65,8 @@ class Settings:
             home=home_path, threads=max(1, int(threads)), database_url=database_url,
             database_timeout=float(database_timeout), object_store=object_store,
             detector_max_side=640 if detector_max_side is None else int(detector_max_side),
-            video_sample_fps=5.0 if video_sample_fps is None else float(video_sample_fps),
+            video_sample_fps=float(video_sample_fps if video_sample_fps is not None
+                                   else env.get("FACELENS_VIDEO_SAMPLE_FPS") or 5.0),
             video_workers=1 if video_workers is None else int(video_workers), extra=dict(extra),
         )
         settings.check()

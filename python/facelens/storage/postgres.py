@@ -12,11 +12,17 @@
 
 from __future__ import annotations
 
+import atexit
+import sys
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Sequence
 
 from .database import Database, DatabaseUnavailable, Transaction
+
+
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
 class _PostgresTransaction(Transaction):
@@ -52,6 +58,7 @@ class PostgresDatabase(Database):
             check=ConnectionPool.check_connection, reconnect_timeout=0, name="facelens",
         )
         self._pool.open(wait=False)
+        _OPEN.add(self)
 
     def _translate(self, sql: str) -> str:
         out = self._sql.get(sql)
@@ -68,10 +75,16 @@ class PostgresDatabase(Database):
         psycopg = self._psycopg
         try:
             with self._pool.connection() as conn:
-                with conn.transaction():
-                    if read_only:
-                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                # one statement opens the transaction (a read: one snapshot, REPEATABLE READ); a round trip saved
+                # on every call against BEGIN + SET TRANSACTION
+                conn.execute(_BEGIN_READ if read_only else "BEGIN")
+                try:
                     yield _PostgresTransaction(conn, self._translate)
+                except BaseException:
+                    if not conn.closed:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
         except PoolTimeout:
             raise DatabaseUnavailable(
                 f"The database at {self.describe()} did not answer within {self.timeout:g} s.") from None
@@ -96,3 +109,20 @@ class PostgresDatabase(Database):
 
     def close(self) -> None:
         self._pool.close()
+
+    def __del__(self) -> None:
+        # A database dropped without close(): close its pool from a thread of its own, since the collection may
+        # run on one of the pool's worker threads, which the pool's own finaliser would try to join. At exit the
+        # atexit hook below has closed it already.
+        pool = getattr(self, "_pool", None)
+        if pool is not None and not pool.closed and not sys.is_finalizing():
+            threading.Thread(target=pool.close, kwargs={"timeout": 5}, daemon=True).start()
+
+
+_OPEN: "weakref.WeakSet[PostgresDatabase]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_databases() -> None:
+    for db in list(_OPEN):
+        db.close()

@@ -240,16 +240,23 @@ def current_version(tx: Transaction) -> int:
     return int(row[0] or 0)
 
 
+def _lock(db: Database, tx: Transaction) -> None:
+    """One migrator at a time across processes (SQLite's write transaction is already exclusive). Taken before
+    anything else: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent one."""
+    if db.dialect == "postgresql":
+        tx.execute("SELECT pg_advisory_xact_lock(7260331)")
+
+
 def migrate(db: Database) -> int:
     """Brings ``db`` up to ``LATEST``; returns the version it was at before."""
     with db.write() as tx:
+        _lock(db, tx)
         tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied "
                    + ("REAL" if db.dialect == "sqlite" else "DOUBLE PRECISION") + " NOT NULL)")
     start: Optional[int] = None
     for version, apply in MIGRATIONS:
         with db.write() as tx:
-            if db.dialect == "postgresql":
-                tx.execute("SELECT pg_advisory_xact_lock(7260331)")  # one migrator at a time across processes
+            _lock(db, tx)
             now = current_version(tx)
             if start is None:
                 start = now
