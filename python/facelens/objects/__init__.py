@@ -1,0 +1,1 @@
+"""Object stores that S3Object images and videos are read from."""
