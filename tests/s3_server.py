@@ -149,10 +149,14 @@ def running_s3_server(folder: Path, attempts: int = 3) -> Iterator[S3Server]:
              "actions": [f"Read:{READER_BUCKET}", f"List:{READER_BUCKET}"]},
         ]}
         (work / "s3.json").write_text(json.dumps(identities))
+        # One volume per bucket (SeaweedFS's default grows 7), so that many test buckets fit in -volume.max;
+        # weed reads master.toml from its working directory.
+        (work / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\n")
         ports = _free_ports(len(_PORTS))
         port = dict(zip(_PORTS, ports))
         args = [str(weed), "server", f"-dir={work / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                "-master.telemetry=false", "-master.volumeSizeLimitMB=64", "-filer", "-s3",
+                "-master.telemetry=false", "-master.volumeSizeLimitMB=64", "-volume.max=400",
+                "-filer", "-s3",
                 f"-s3.config={work / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0"]
         args += [f"-{name}.port={port[name]}" for name in ("master", "volume", "filer", "s3")]
         args += [f"-{name}.port.grpc={port[name + '.grpc']}" for name in ("master", "volume", "filer", "s3")]
