@@ -253,3 +253,15 @@ def test_failing_store_after_bounded_retries(status, code, expected):
         server.server_close()
     assert len(seen) == 2  # max_attempts
     assert "s3://photos/a.jpg" in e.value.message
+
+
+def test_one_store_serves_many_threads(s3, store, bucket):
+    from concurrent.futures import ThreadPoolExecutor
+
+    objects = {f"threads/{i}.jpg": uuid.uuid4().bytes * (i + 1) for i in range(16)}
+    for key, body in objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    keys = list(objects) * 4
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda key: store.read({"Bucket": bucket, "Name": key}, 10_000), keys))
+    assert got == [objects[key] for key in keys]
