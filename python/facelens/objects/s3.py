@@ -36,6 +36,7 @@ except ImportError:  # the "s3" extra is not installed; the local store still wo
 
 _BUCKET_RE = re.compile(r"[0-9A-Za-z.\-_]{3,255}")
 _CHUNK = 1 << 20  # bytes per write while streaming an object to a file
+_POOL_CONNECTIONS = 32  # kept-alive connections to the store, shared by the threads serving requests
 # S3 answers that mean "slow down" rather than "broken"; botocore has already retried them.
 _THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
                    "RequestThrottled", "ServiceUnavailable", "503"}
@@ -79,7 +80,8 @@ class S3ObjectStore:
             if session is None:
                 session = boto3.session.Session()  # its own: boto3's default session is not thread-safe to build
             config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                            retries={"total_max_attempts": max_attempts, "mode": "standard"})
+                            retries={"total_max_attempts": max_attempts, "mode": "standard"},
+                            max_pool_connections=_POOL_CONNECTIONS)
             client = session.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=config)
             if not _is_aws(client.meta.endpoint_url):
                 # S3-compatible servers (SeaweedFS, MinIO) address buckets by path, not by host name; the endpoint
