@@ -265,3 +265,16 @@ def test_one_store_serves_many_threads(s3, store, bucket):
     with ThreadPoolExecutor(8) as pool:
         got = list(pool.map(lambda key: store.read({"Bucket": bucket, "Name": key}, 10_000), keys))
     assert got == [objects[key] for key in keys]
+
+
+def test_endpoint_and_region_from_the_aws_environment(s3, s3_server, bucket, monkeypatch):
+    s3.put_object(Bucket=bucket, Key="env.jpg", Body=b"found through AWS_ENDPOINT_URL_S3")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")  # boto3's name; it does not read AWS_REGION
+    keys = s3_server.client_kwargs()
+    store = S3ObjectStore(session=boto3.session.Session(aws_access_key_id=keys["aws_access_key_id"],
+                                                        aws_secret_access_key=keys["aws_secret_access_key"]))
+    assert store.endpoint_url == s3_server.endpoint_url
+    assert store.client.meta.region_name == "eu-west-3"
+    assert store.client.meta.config.s3 == {"addressing_style": "path"}
+    assert store.read({"Bucket": bucket, "Name": "env.jpg"}, 100) == b"found through AWS_ENDPOINT_URL_S3"
