@@ -1,8 +1,9 @@
 """S3Object images and videos read through the S3 API with boto3, from AWS S3 or any S3-compatible server.
 
 The client is configured the way every AWS tool is: the standard credential chain, ``AWS_ENDPOINT_URL_S3`` /
-``AWS_ENDPOINT_URL`` for an S3-compatible server (SeaweedFS, MinIO, Ceph), ``AWS_REGION``; boto3 reads them, and
-the constructor's arguments override them. Sizes are checked from HEAD's ContentLength before anything is
+``AWS_ENDPOINT_URL`` for an S3-compatible server (SeaweedFS, MinIO, Ceph), ``AWS_DEFAULT_REGION``; boto3 reads
+them, and the constructor's arguments override them (boto3 does not read ``AWS_REGION``: pass it as
+``region_name``). Sizes are checked from HEAD's ContentLength before anything is
 downloaded; videos are streamed to a file in chunks.
 
 Errors follow Rekognition: an object that cannot be read with the store's credentials (missing bucket, key or
