@@ -91,7 +91,7 @@ def _stop(proc: subprocess.Popen, ports: List[int]) -> None:
     if proc.poll() is None:
         proc.terminate()  # weed's graceful stop can wait 15 s on gRPC streams; the data is throwaway
         try:
-            proc.wait(2)
+            proc.wait(1)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)

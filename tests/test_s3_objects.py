@@ -203,7 +203,7 @@ def test_stalled_store_times_out():
         s.bind(("127.0.0.1", 0))
         s.listen(16)
         port = s.getsockname()[1]
-        store = offline_store(f"http://127.0.0.1:{port}", connect_timeout=1, read_timeout=1, max_attempts=2)
+        store = offline_store(f"http://127.0.0.1:{port}", connect_timeout=1, read_timeout=0.5, max_attempts=2)
         start = time.monotonic()
         with pytest.raises(InternalServerError) as e:
             store.head({"Bucket": "photos", "Name": "a.jpg"})
