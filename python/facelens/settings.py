@@ -61,6 +61,8 @@ class Settings:
         if database_timeout is None:
             database_timeout = float(env.get("FACELENS_DATABASE_TIMEOUT") or 10.0)
         object_store = (object_store or env.get("FACELENS_OBJECT_STORE") or "local").lower()
+        if object_store == "s3" and "s3" not in extra and env.get("AWS_REGION"):
+            extra["s3"] = {"region_name": env["AWS_REGION"]}  # boto3 itself reads only AWS_DEFAULT_REGION
         settings = cls(
             home=home_path, threads=max(1, int(threads)), database_url=database_url,
             database_timeout=float(database_timeout), object_store=object_store,
