@@ -18,7 +18,7 @@ import pytest
 import facelens
 from facelens.images import MAX_S3_BYTES
 from facelens.objects.s3 import S3ObjectStore
-from facelens.storage import ObjectStore
+from facelens.objects import ObjectStore
 from facelens.video.reader import MAX_VIDEO_BYTES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

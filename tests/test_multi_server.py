@@ -119,10 +119,10 @@ def test_video_job_started_on_one_server_is_read_on_the_other(servers):
         assert time.time() < deadline
         time.sleep(0.5)
     assert resp["JobStatus"] == "SUCCEEDED" and resp["JobTag"] == "shared"
-    assert resp["VideoMetadata"]["FrameWidth"] == 640 and len(resp["Faces"]) >= 10
-    first = two.get_face_detection(JobId=job, MaxResults=4)
-    second = one.get_face_detection(JobId=job, MaxResults=4, NextToken=first["NextToken"])
-    assert first["Faces"] + second["Faces"] == resp["Faces"][:8]
+    assert resp["VideoMetadata"]["FrameWidth"] == 640 and len(resp["Faces"]) == 5  # 2.4 s sampled at 2 frames/s
+    first = two.get_face_detection(JobId=job, MaxResults=2)
+    second = one.get_face_detection(JobId=job, MaxResults=2, NextToken=first["NextToken"])
+    assert first["Faces"] + second["Faces"] == resp["Faces"][:4]
 
 
 def test_missing_s3_object_is_invalid_s3_object(servers):
