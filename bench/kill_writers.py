@@ -25,15 +25,16 @@ import pg_server  # noqa: E402
 import facelens  # noqa: E402
 
 WRITER = """
-import sys, facelens, numpy as np
+import os, sys, facelens, numpy as np
 from facelens.storage.collections import NewFace
 home, name = sys.argv[1], sys.argv[2]
+image_id = f"00000000-0000-5000-8000-{os.getpid():012d}"  # one image per writer: no face is a repeat of another
 store = facelens.Client(home=home).collections.store
 rng = np.random.default_rng()
 print("ready", flush=True)
 i = 0
 while True:
-    (face,) = store.add_faces(name, "00000000-0000-5000-8000-000000000000", f"x{i}",
+    (face,) = store.add_faces(name, image_id, f"x{i}",
                               [NewFace((0.1, 0.1, 0.2, 0.2), 99.0, rng.standard_normal(128).astype(np.float32))])
     print(face.face_id, flush=True)
     i += 1
@@ -61,7 +62,9 @@ def run(backend: str, kills: int, server) -> dict:
         procs[1].terminate()
         for p in procs:
             out, _ = p.communicate(timeout=60)
-            acknowledged += [line for line in out.split() if line != "ready"]
+            lines = out.split("\n")
+            complete = lines[:-1]  # the last piece has no newline: a line cut by the kill, or empty
+            acknowledged += [line for line in complete if len(line) == 36]
     store = client.collections.store
     listed = set()
     after = 0
@@ -72,6 +75,8 @@ def run(backend: str, kills: int, server) -> dict:
             break
         after = more
     lost = set(acknowledged) - listed
+    if lost:
+        print("lost:", sorted(lost), flush=True)
     count = client.describe_collection(CollectionId="victim")["FaceCount"]
     return {"backend": backend, "kills": kills, "acknowledged": len(acknowledged), "stored": len(listed),
             "lost": len(lost), "unacknowledged_stored": len(listed - set(acknowledged)),

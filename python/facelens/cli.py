@@ -262,14 +262,26 @@ def cmd_info(args) -> dict:
     from . import __version__, _core
     from .models import registry
 
+    from .settings import Settings
+
     models = registry.manifest().get("models", {})
     names = list(models) if isinstance(models, dict) else [m["file"] for m in models]
+    settings = Settings.from_env(home=args.home, threads=args.threads, database_url=args.database_url,
+                                 object_store=args.object_store)
+    database = settings.database_url
+    if "@" in database:  # a password stays out of the output
+        scheme, rest = database.split("://", 1)
+        database = f"{scheme}://{rest.split('@', 1)[0].split(':')[0]}@{rest.split('@', 1)[1]}"
     return {
         "Version": __version__,
         "SimdLevel": _core.simd_level(),
         "CompiledLevels": list(_core.compiled_levels()),
         "CpuFeatures": dict(_core.cpu_features()),
         "Models": names,
+        "Home": str(settings.home),
+        "Database": database,
+        "ObjectStore": settings.object_store,
+        "Threads": settings.threads,
     }
 
 

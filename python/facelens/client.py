@@ -230,7 +230,7 @@ class Client:
     def get_face_detection(self, **kwargs: Any) -> Dict[str, Any]:
         """GetFaceDetection: JobStatus, and once SUCCEEDED VideoMetadata and Faces[] ({Timestamp ms, Face}) in
         timestamp order, paginated by MaxResults (default and maximum 1000) and NextToken."""
-        return self._call("GetFaceDetection", lambda r: self.video.get("FaceDetection", r), kwargs)
+        return self._call("GetFaceDetection", lambda r: response.video_job(*self.video.get("FaceDetection", r)), kwargs)
 
     def video_job_progress(self, JobId: str) -> Dict[str, Any]:  # noqa: N803 - boto3-style argument
         """facelens only: {JobId, JobStatus, FramesDone, FramesTotal, Percent} of any video job. FramesTotal is
@@ -251,7 +251,7 @@ class Client:
     def get_person_tracking(self, **kwargs: Any) -> Dict[str, Any]:
         """GetPersonTracking: Persons[] ({Timestamp, Person: {Index, BoundingBox, Face}}), SortBy TIMESTAMP
         (default) or INDEX (by person, then detection confidence), paginated like GetFaceDetection."""
-        return self._call("GetPersonTracking", lambda r: self.video.get("PersonTracking", r), kwargs)
+        return self._call("GetPersonTracking", lambda r: response.video_job(*self.video.get("PersonTracking", r)), kwargs)
 
     def start_face_search(self, **kwargs: Any) -> Dict[str, Any]:
         """StartFaceSearch: starts a job that searches a collection for the faces of the people in a stored
@@ -262,7 +262,7 @@ class Client:
     def get_face_search(self, **kwargs: Any) -> Dict[str, Any]:
         """GetFaceSearch: Persons[] ({Timestamp, Person, FaceMatches}) for the faces that matched, SortBy
         TIMESTAMP (default) or INDEX."""
-        return self._call("GetFaceSearch", lambda r: self.video.get("FaceSearch", r), kwargs)
+        return self._call("GetFaceSearch", lambda r: response.video_job(*self.video.get("FaceSearch", r)), kwargs)
 
     def start_celebrity_recognition(self, **kwargs: Any) -> Dict[str, Any]:
         """StartCelebrityRecognition: starts a job that recognises the gallery's celebrities
@@ -272,4 +272,4 @@ class Client:
 
     def get_celebrity_recognition(self, **kwargs: Any) -> Dict[str, Any]:
         """GetCelebrityRecognition: Celebrities[] ({Timestamp, Celebrity}), SortBy TIMESTAMP (default) or ID."""
-        return self._call("GetCelebrityRecognition", lambda r: self.video.get("CelebrityRecognition", r), kwargs)
+        return self._call("GetCelebrityRecognition", lambda r: response.video_job(*self.video.get("CelebrityRecognition", r)), kwargs)

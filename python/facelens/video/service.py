@@ -23,9 +23,9 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
-from .. import contract, images, response
+from .. import contract, images
 from ..errors import (
     ClientError,
     IdempotentParameterMismatchException,
@@ -42,6 +42,13 @@ ITEMS_KEY = {"FaceDetection": "Faces", "PersonTracking": "Persons", "FaceSearch"
              "CelebrityRecognition": "Celebrities"}  # the member of Get<operation>'s response holding the results
 RESULT_BATCH = 500  # results are written to the database in batches of about this many while a job runs
 PROGRESS_WRITE_S = 0.5  # progress reaches the database (other processes) at most this often
+
+class JobPage(NamedTuple):
+    row: Any  # storage.jobs.JobRow
+    items_key: str  # the member of the response holding the items
+    items: List[Dict[str, Any]]
+    next_token: Optional[str]
+
 
 _LIVE_JOBS: set = set()  # JobIds submitted to a runner in this process and not finished
 _LIVE_LOCK = threading.Lock()
@@ -214,12 +221,12 @@ class VideoJobs:
                 return row.job_id not in _LIVE_JOBS
         return not _pid_alive(row.owner_pid)
 
-    def get(self, operation: str, request: Dict[str, Any]) -> Dict[str, Any]:
-        """Get<operation> (FaceDetection, PersonTracking, FaceSearch, CelebrityRecognition): the job's status and
-        one page of its results."""
+    def get(self, operation: str, request: Dict[str, Any]) -> JobPage:
+        """Get<operation> (FaceDetection, PersonTracking, FaceSearch, CelebrityRecognition): the job's row and one
+        page of its results."""
         row = self.job(request["JobId"], operation)
         items, next_token = self.page(row, request)
-        return response.video_job(row, ITEMS_KEY[operation], items, next_token)
+        return JobPage(row, ITEMS_KEY[operation], items, next_token)
 
     def page(self, row, request: Dict[str, Any]):
         """(items, NextToken or None) of a Get* request on a finished job."""
