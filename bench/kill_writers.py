@@ -61,7 +61,8 @@ def run(backend: str, kills: int, server) -> dict:
         time.sleep(0.1)
         procs[1].terminate()
         for p in procs:
-            out, _ = p.communicate(timeout=60)
+            out = p.stdout.read()  # through the same buffer as the readline above (communicate would skip it)
+            p.wait(60)
             lines = out.split("\n")
             complete = lines[:-1]  # the last piece has no newline: a line cut by the kill, or empty
             acknowledged += [line for line in complete if len(line) == 36]

@@ -6,13 +6,14 @@ shared by many threads; the models release the GIL, so calls run in parallel.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any, Dict, Optional
 
 from . import contract, response
 from .errors import ClientError, Exceptions, InternalServerError, ParamValidationError
 from .runtime import Runtime
-from .settings import Settings
+from .settings import REGION_PATTERN, Settings
 
 
 class Client:
@@ -35,21 +36,38 @@ class Client:
             (``$FACELENS_DATABASE_URL``); several processes and hosts may share one.
         object_store: ``"local"`` (``<home>/s3/<Bucket>/<Name>``) or ``"s3"`` (the S3 API through boto3, configured
             as every AWS tool is; ``$FACELENS_OBJECT_STORE``).
+        region_name: the region the client's collections, users, jobs and gallery live in (default
+            ``$FACELENS_REGION`` or us-east-1); one region's resources are invisible from another, as on AWS.
+        account_id: the 12-digit account in ARNs (default ``$FACELENS_ACCOUNT_ID`` or 000000000000).
         settings: a ``facelens.Settings`` to use as it is (the other arguments must then be left out).
     """
 
     def __init__(self, home: Optional[str] = None, threads: Optional[int] = None,
                  detector_max_side: Optional[int] = None, video_sample_fps: Optional[float] = None,
                  video_workers: Optional[int] = None, video_runner=None, database_url: Optional[str] = None,
-                 object_store: Optional[str] = None, settings: Optional[Settings] = None, **options: Any) -> None:
+                 object_store: Optional[str] = None, region_name: Optional[str] = None,
+                 account_id: Optional[str] = None, settings: Optional[Settings] = None, **options: Any) -> None:
         if settings is None:
             settings = Settings.from_env(home=home, threads=threads, detector_max_side=detector_max_side,
                                          video_sample_fps=video_sample_fps, video_workers=video_workers,
-                                         database_url=database_url, object_store=object_store, **options)
+                                         database_url=database_url, object_store=object_store,
+                                         region_name=region_name, account_id=account_id, **options)
         self.settings = settings
         self.runtime = Runtime(settings, video_runner=video_runner)
         self.home = settings.home
+        self.region = settings.region
         self.exceptions = Exceptions()
+
+    def for_region(self, region: str) -> "Client":
+        """The same client (models, database, jobs) acting in another region; the HTTP endpoint uses it for each
+        request's signed region."""
+        if region == self.region:
+            return self
+        if not REGION_PATTERN.fullmatch(region):
+            raise ValueError(f"not a region name: {region!r}")
+        other = copy.copy(self)
+        other.region = region
+        return other
 
     # -- the runtime's parts, for facelens-only helpers and tests ---------------------------------------------
     @property
@@ -63,18 +81,18 @@ class Client:
 
     @property
     def collections(self):
-        return self.runtime.collections
+        return self.runtime.collections(self.region)
 
     @property
     def video(self):
-        return self.runtime.video
+        return self.runtime.video(self.region)
 
     @property
     def celebrities(self):
         """The celebrity gallery: ``add(name, image=..., images=[...], urls=[...], known_gender=...) -> Id``,
         ``add_images(id, images)``, ``remove(id)``, ``list()``, ``get(id)``, ``match(descriptors)``
         (see ``facelens.celebrities.gallery.CelebrityGallery``)."""
-        return self.runtime.celebrities
+        return self.runtime.celebrities(self.region)
 
     def _call(self, operation: str, fn, params: Dict[str, Any]) -> Dict[str, Any]:
         try:
@@ -162,8 +180,8 @@ class Client:
         return self._call("SearchFacesByImage", self._search_faces_by_image, kwargs)
 
     def _create_collection(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        info = self.collections.create(request["CollectionId"])
-        return response.create_collection(info.name, info.face_model_version)
+        info = self.collections.create(request["CollectionId"], request.get("Tags"))
+        return response.create_collection(info, self.settings.account_id)
 
     def _delete_collection(self, request: Dict[str, Any]) -> Dict[str, Any]:
         self.collections.delete(request["CollectionId"])
@@ -171,7 +189,7 @@ class Client:
 
     def _describe_collection(self, request: Dict[str, Any]) -> Dict[str, Any]:
         info = self.collections.describe(request["CollectionId"])
-        return response.describe_collection(info.name, info.face_count, info.face_model_version, info.created)
+        return response.describe_collection(info, self.settings.account_id)
 
     def _list_collections(self, request: Dict[str, Any]) -> Dict[str, Any]:
         page = self.collections.list(request)
@@ -196,7 +214,58 @@ class Client:
         return response.search_faces_by_image(found.face, found.width, found.height, found.matches,
                                               found.info.face_model_version)
 
-    # -- celebrities ------------------------------------------------------------------------------------------
+    # -- users (face vectors grouped into a person) and tags ---------------------------------------------------
+    def create_user(self, **kwargs: Any) -> Dict[str, Any]:
+        """CreateUser: a user (UserStatus CREATED until faces are associated); ConflictException if it exists."""
+        return self._call("CreateUser", _no_result(lambda r: self.collections.create_user(r)), kwargs)
+
+    def delete_user(self, **kwargs: Any) -> Dict[str, Any]:
+        """DeleteUser: the user goes; its faces stay in the collection, associated with no one."""
+        return self._call("DeleteUser", _no_result(lambda r: self.collections.delete_user(r)), kwargs)
+
+    def list_users(self, **kwargs: Any) -> Dict[str, Any]:
+        """ListUsers: users in creation order, paginated by MaxResults (default and maximum 500) and NextToken."""
+        def run(request: Dict[str, Any]) -> Dict[str, Any]:
+            page = self.collections.list_users(request)
+            return response.list_users(page.items, page.next_token)
+
+        return self._call("ListUsers", run, kwargs)
+
+    def associate_faces(self, **kwargs: Any) -> Dict[str, Any]:
+        """AssociateFaces: faces of the collection given to a user (at most 100 a user); a user that already has
+        faces takes only faces that match it at >= UserMatchThreshold (default 75)."""
+        return self._call("AssociateFaces",
+                          lambda r: response.associate_faces(*self.collections.associate_faces(r)), kwargs)
+
+    def disassociate_faces(self, **kwargs: Any) -> Dict[str, Any]:
+        """DisassociateFaces: faces taken back from a user (they stay in the collection)."""
+        return self._call("DisassociateFaces",
+                          lambda r: response.disassociate_faces(*self.collections.disassociate_faces(r)), kwargs)
+
+    def search_users(self, **kwargs: Any) -> Dict[str, Any]:
+        """SearchUsers: users most similar to a face (FaceId) or to another user (UserId); a user scores the
+        Similarity of its best-matching face."""
+        def run(request: Dict[str, Any]) -> Dict[str, Any]:
+            found = self.collections.search_users(request)
+            return response.search_users(found, found.info.face_model_version)
+
+        return self._call("SearchUsers", run, kwargs)
+
+    def search_users_by_image(self, **kwargs: Any) -> Dict[str, Any]:
+        """SearchUsersByImage: users most similar to the largest face of an image."""
+        return self._call("SearchUsersByImage",
+                          lambda r: response.search_users_by_image(self.collections.search_users_by_image(r)), kwargs)
+
+    def tag_resource(self, **kwargs: Any) -> Dict[str, Any]:
+        """TagResource: adds or replaces tags of a collection (ResourceArn as DescribeCollection gives it)."""
+        return self._call("TagResource", _no_result(lambda r: self.collections.tag_resource(r)), kwargs)
+
+    def untag_resource(self, **kwargs: Any) -> Dict[str, Any]:
+        return self._call("UntagResource", _no_result(lambda r: self.collections.untag_resource(r)), kwargs)
+
+    def list_tags_for_resource(self, **kwargs: Any) -> Dict[str, Any]:
+        return self._call("ListTagsForResource", lambda r: response.list_tags(self.collections.list_tags(r)), kwargs)
+
     # -- celebrities ------------------------------------------------------------------------------------------
     def recognize_celebrities(self, **kwargs: Any) -> Dict[str, Any]:
         """RecognizeCelebrities: the 64 largest faces of the image, each matched against the celebrity gallery;
@@ -273,3 +342,12 @@ class Client:
     def get_celebrity_recognition(self, **kwargs: Any) -> Dict[str, Any]:
         """GetCelebrityRecognition: Celebrities[] ({Timestamp, Celebrity}), SortBy TIMESTAMP (default) or ID."""
         return self._call("GetCelebrityRecognition", lambda r: response.video_job(*self.video.get("CelebrityRecognition", r)), kwargs)
+
+
+def _no_result(call):
+    """An operation whose response has no members (CreateUser, TagResource, ...)."""
+    def run(request: Dict[str, Any]) -> Dict[str, Any]:
+        call(request)
+        return {}
+
+    return run

@@ -90,6 +90,43 @@ OPERATIONS.update({
     }),
 })
 
+# -- users and tags -----------------------------------------------------------------------------------------------
+USER_ID = Member(str, required=True, min=1, max=128, pattern=r"[a-zA-Z0-9_.\-:]+")
+CLIENT_REQUEST_TOKEN = Member(str, min=1, max=64, pattern=r"^[a-zA-Z0-9-_]+$")
+USER_FACE_IDS = Member(list, required=True, min=1, max=100, item_pattern=UUID_PATTERN)
+_USER_SEARCH = {"UserMatchThreshold": Member(float, min=0, max=100), "MaxUsers": Member(int, min=1, max=500)}
+RESOURCE_ARN = Member(str, required=True, min=20, max=2048)
+
+OPERATIONS.update({
+    "CreateUser": Operation("CreateUser", {"CollectionId": COLLECTION_ID, "UserId": USER_ID,
+                                           "ClientRequestToken": CLIENT_REQUEST_TOKEN}),
+    "DeleteUser": Operation("DeleteUser", {"CollectionId": COLLECTION_ID, "UserId": USER_ID,
+                                           "ClientRequestToken": CLIENT_REQUEST_TOKEN}),
+    "ListUsers": Operation("ListUsers", {"CollectionId": COLLECTION_ID, "MaxResults": Member(int, min=1, max=500),
+                                         "NextToken": Member(str, max=255)}),
+    "AssociateFaces": Operation("AssociateFaces", {
+        "CollectionId": COLLECTION_ID, "UserId": USER_ID, "FaceIds": USER_FACE_IDS,
+        "UserMatchThreshold": Member(float, min=0, max=100), "ClientRequestToken": CLIENT_REQUEST_TOKEN,
+    }),
+    "DisassociateFaces": Operation("DisassociateFaces", {
+        "CollectionId": COLLECTION_ID, "UserId": USER_ID, "FaceIds": USER_FACE_IDS,
+        "ClientRequestToken": CLIENT_REQUEST_TOKEN,
+    }),
+    "SearchUsers": Operation("SearchUsers", {
+        "CollectionId": COLLECTION_ID, "UserId": Member(str, min=1, max=128, pattern=r"[a-zA-Z0-9_.\-:]+"),
+        "FaceId": Member(str, pattern=UUID_PATTERN), **_USER_SEARCH,
+    }),
+    "SearchUsersByImage": Operation("SearchUsersByImage", {
+        "CollectionId": COLLECTION_ID, "Image": _IMAGE, **_USER_SEARCH,
+        "QualityFilter": Member(str, enum=QUALITY_FILTERS),
+    }),
+    "TagResource": Operation("TagResource", {"ResourceArn": RESOURCE_ARN, "Tags": Member(dict, required=True, max=200)}),
+    "UntagResource": Operation("UntagResource", {
+        "ResourceArn": RESOURCE_ARN, "TagKeys": Member(list, required=True, max=200),
+    }),
+    "ListTagsForResource": Operation("ListTagsForResource", {"ResourceArn": RESOURCE_ARN}),
+})
+
 _TYPE_NAMES = {str: "str", int: "int", float: "float", list: "list", dict: "dict", bytes: "bytes"}
 
 

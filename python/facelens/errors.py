@@ -33,6 +33,7 @@ def _error(code: str, http_status: int = 400) -> Type[ClientError]:
 
 
 AccessDeniedException = _error("AccessDeniedException")
+ConflictException = _error("ConflictException")
 IdempotentParameterMismatchException = _error("IdempotentParameterMismatchException")
 ImageTooLargeException = _error("ImageTooLargeException")
 InternalServerError = _error("InternalServerError", 500)
@@ -53,6 +54,7 @@ ALL_ERRORS: Dict[str, Type[ClientError]] = {
     cls.code: cls
     for cls in (
         AccessDeniedException,
+        ConflictException,
         IdempotentParameterMismatchException,
         ImageTooLargeException,
         InternalServerError,

@@ -61,6 +61,7 @@ _VIDEO_KEYS = ("JobId", "JobStatus", "StatusMessage", "VideoMetadata", "Video", 
 PAGINATED: Dict[str, Tuple[Tuple[str, ...], str, Tuple[str, ...]]] = {
     "list_collections": (("CollectionIds", "FaceModelVersions"), "MaxResults", ()),
     "list_faces": (("Faces",), "MaxResults", ("FaceModelVersion",)),
+    "list_users": (("Users",), "MaxResults", ()),
     "get_face_detection": (("Faces",), "MaxResults", _VIDEO_KEYS),
     "get_person_tracking": (("Persons",), "MaxResults", _VIDEO_KEYS),
     "get_face_search": (("Persons",), "MaxResults", _VIDEO_KEYS),

@@ -133,32 +133,31 @@ def detect_faces(faces: List[FaceAnalysis], width: int, height: int, attributes:
 # -- face collections (issue 5) --------------------------------------------------------------------------------
 # A collection's ARN as CreateCollection returns it (AWS returns it without the "arn:" prefix there, and with it
 # in DescribeCollection's CollectionARN). facelens is one local "region" and account.
-ARN_REGION = "local"
-ARN_ACCOUNT = "000000000000"
+def collection_arn(region: str, account: str, collection_id: str) -> str:
+    """As CreateCollection returns it (AWS leaves out the ``arn:`` prefix there; DescribeCollection has it)."""
+    return f"aws:rekognition:{region}:{account}:collection/{collection_id}"
 
 
-def collection_arn(collection_id: str) -> str:
-    return f"aws:rekognition:{ARN_REGION}:{ARN_ACCOUNT}:collection/{collection_id}"
-
-
-def create_collection(collection_id: str, face_model_version: str) -> Dict[str, object]:
-    return {"StatusCode": 200, "CollectionArn": collection_arn(collection_id), "FaceModelVersion": face_model_version}
+def create_collection(info, account: str) -> Dict[str, object]:
+    """``info``: the new collection's ``storage.collections.CollectionInfo``."""
+    return {"StatusCode": 200, "CollectionArn": collection_arn(info.region, account, info.name),
+            "FaceModelVersion": info.face_model_version}
 
 
 def delete_collection() -> Dict[str, object]:
     return {"StatusCode": 200}
 
 
-def describe_collection(collection_id: str, face_count: int, face_model_version: str, created: float) -> Dict[str, object]:
-    """``created``: epoch seconds; CreationTimestamp is a timezone-aware datetime, as botocore parses it."""
+def describe_collection(info, account: str) -> Dict[str, object]:
+    """CreationTimestamp is a timezone-aware datetime, as botocore parses it."""
     import datetime
 
     return {
-        "FaceCount": int(face_count),
-        "FaceModelVersion": face_model_version,
-        "CollectionARN": "arn:" + collection_arn(collection_id),
-        "CreationTimestamp": datetime.datetime.fromtimestamp(created, tz=datetime.timezone.utc),
-        "UserCount": 0,
+        "FaceCount": int(info.face_count),
+        "FaceModelVersion": info.face_model_version,
+        "CollectionARN": "arn:" + collection_arn(info.region, account, info.name),
+        "CreationTimestamp": datetime.datetime.fromtimestamp(info.created, tz=datetime.timezone.utc),
+        "UserCount": int(info.user_count),
     }
 
 
@@ -187,7 +186,83 @@ def stored_face(face, with_model_version: bool = True) -> Dict[str, object]:
     out["Confidence"] = _percent(face.confidence)
     if with_model_version:
         out["IndexFacesModelVersion"] = face.model_version
+    if getattr(face, "user_id", None) is not None:
+        out["UserId"] = face.user_id
     return out
+
+
+# -- users and tags --------------------------------------------------------------------------------------------
+def user(info) -> Dict[str, object]:
+    """``info``: a ``storage.collections.UserInfo``."""
+    return {"UserId": info.user_id, "UserStatus": info.status}
+
+
+def list_users(users: list, next_token) -> Dict[str, object]:
+    out: Dict[str, object] = {"Users": [user(u) for u in users]}
+    if next_token:
+        out["NextToken"] = next_token
+    return out
+
+
+def associate_faces(associated: List[str], refused: list, info) -> Dict[str, object]:
+    """``refused``: (FaceId, its other user or None, confidence or None, Reason)."""
+    failures = []
+    for face_id, other, confidence, reason in refused:
+        item: Dict[str, object] = {"FaceId": face_id}
+        if other is not None:
+            item["UserId"] = other
+        if confidence is not None:
+            item["Confidence"] = _percent(confidence)
+        item["Reasons"] = [reason]
+        failures.append(item)
+    return {"AssociatedFaces": [{"FaceId": f} for f in associated], "UnsuccessfulFaceAssociations": failures,
+            "UserStatus": info.status}
+
+
+def disassociate_faces(done: List[str], refused: list, info) -> Dict[str, object]:
+    """``refused``: (FaceId, its user or None, Reason)."""
+    failures = []
+    for face_id, other, reason in refused:
+        item: Dict[str, object] = {"FaceId": face_id}
+        if other is not None:
+            item["UserId"] = other
+        item["Reasons"] = [reason]
+        failures.append(item)
+    return {"DisassociatedFaces": [{"FaceId": f} for f in done], "UnsuccessfulFaceDisassociations": failures,
+            "UserStatus": info.status}
+
+
+def user_matches(matches: list) -> List[Dict[str, object]]:
+    """``matches``: (UserInfo, Similarity), best first."""
+    return [{"Similarity": _percent(similarity), "User": user(u)} for u, similarity in matches]
+
+
+def search_users(result, face_model_version: str) -> Dict[str, object]:
+    """``result``: a ``services.collections.UserSearch``."""
+    out: Dict[str, object] = {"UserMatches": user_matches(result.matches), "FaceModelVersion": face_model_version}
+    if result.face_id is not None:
+        out["SearchedFace"] = {"FaceId": result.face_id}
+    if result.user_id is not None:
+        out["SearchedUser"] = {"UserId": result.user_id}
+    return out
+
+
+def search_users_by_image(result) -> Dict[str, object]:
+    """``result``: a ``services.collections.UserImageSearch``."""
+    detail = face_detail(result.face, result.width, result.height, frozenset({"DEFAULT"}))
+    return {
+        "UserMatches": user_matches(result.matches),
+        "FaceModelVersion": result.info.face_model_version,
+        "SearchedFace": {"FaceDetail": detail},
+        "UnsearchedFaces": [
+            {"FaceDetails": face_detail(f, result.width, result.height, frozenset({"DEFAULT"})), "Reasons": reasons}
+            for f, reasons in result.unsearched
+        ],
+    }
+
+
+def list_tags(tags: Dict[str, str]) -> Dict[str, object]:
+    return {"Tags": dict(tags)}
 
 
 def index_faces(result) -> Dict[str, object]:

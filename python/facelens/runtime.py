@@ -69,39 +69,50 @@ class Runtime:
 
         return self._part("tokens", build)
 
-    @property
-    def collections(self):
+    def collections(self, region: str):
+        """The collections service of a region (each region's collections, users and tags are its own)."""
         def build():
             from .collections import FACE_MODEL_VERSION
             from .services.collections import Collections
             from .storage.collections import CollectionStore
 
-            return Collections(CollectionStore(self.database, FACE_MODEL_VERSION), lambda: self.engine,
-                               self.image_bytes, self.tokens)
+            return Collections(CollectionStore(self.database, FACE_MODEL_VERSION, region), lambda: self.engine,
+                               self.image_bytes, self.tokens, self.settings.account_id)
 
-        return self._part("collections", build)
+        return self._part(f"collections:{region}", build)
 
-    @property
-    def celebrities(self):
+    def celebrities(self, region: str):
+        """The celebrity gallery of a region."""
         def build():
             from .celebrities import CelebrityGallery
             from .storage.celebrities import CelebrityStore
 
-            return CelebrityGallery(CelebrityStore(self.database), lambda: self.engine, self.image_bytes)
+            return CelebrityGallery(CelebrityStore(self.database, region), lambda: self.engine, self.image_bytes)
 
-        return self._part("celebrities", build)
+        return self._part(f"celebrities:{region}", build)
 
     @property
-    def video(self):
+    def job_runner(self):
+        """Where video jobs run (one for every region): the runner given, or a pool of threads here."""
+        def build():
+            from .video.jobs import LocalJobRunner
+
+            return self._video_runner if self._video_runner is not None else LocalJobRunner(
+                self.settings.video_workers)
+
+        return self._part("job_runner", build)
+
+    def video(self, region: str):
+        """The video jobs of a region."""
         def build():
             from .storage.jobs import JobStore
             from .video.service import VideoJobs
 
-            return VideoJobs(JobStore(self.database), self.objects, lambda: self.engine, self.tokens,
-                             self.settings.video_sample_fps, self._video_runner, self.settings.video_workers,
+            return VideoJobs(JobStore(self.database, region), self.objects, lambda: self.engine, self.tokens,
+                             self.settings.video_sample_fps, self.job_runner,
                              notifications=self.settings.home / "sns")
 
-        return self._part("video", build)
+        return self._part(f"video:{region}", build)
 
     def use_engine(self, engine: Any) -> None:
         """Shares an engine already loaded (by another client of this process) instead of loading one."""
@@ -121,13 +132,15 @@ class Runtime:
         return images.decode(data, max_bytes=limit)
 
     def close(self) -> None:
+        """Stops the video jobs of this process (FAILED), drops every part and releases the database."""
         with self._lock:
-            video = self._parts.pop("video", None)
-            if video is not None:
-                video.close()
-            self._parts.pop("engine", None)
-            database = self._parts.pop("database", None)
-            for name in ("collections", "celebrities", "tokens"):
-                self._parts.pop(name, None)
-            if database is not None:
-                database.close()
+            parts, self._parts = self._parts, {}
+        for name, part in parts.items():
+            if name.startswith("video:"):
+                part.close()
+        runner = parts.get("job_runner")
+        if runner is not None:
+            runner.shutdown(wait=False)
+        database = parts.get("database")
+        if database is not None:
+            database.close()

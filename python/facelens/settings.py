@@ -13,6 +13,8 @@ or batch item can carry it to another process or host and build the same service
 | database wait | ``database_timeout`` / ``FACELENS_DATABASE_TIMEOUT`` | 10 s |
 | object store | ``object_store`` / ``FACELENS_OBJECT_STORE`` | ``local`` (``<home>/s3/<Bucket>/<Name>``) or ``s3`` |
 | video sampling | ``video_sample_fps`` / ``FACELENS_VIDEO_SAMPLE_FPS`` | 5 frames per second of video |
+| region | ``region_name`` / ``FACELENS_REGION`` | ``us-east-1`` (the HTTP endpoint uses each request's signed region) |
+| account in ARNs | ``account_id`` / ``FACELENS_ACCOUNT_ID`` | ``000000000000`` |
 
 The S3 object store is configured the way every AWS tool is (boto3 reads it): the standard credential chain,
 ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` for an S3-compatible server, ``AWS_REGION``.
@@ -21,11 +23,13 @@ The S3 object store is configured the way every AWS tool is (boto3 reads it): th
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 OBJECT_STORES = ("local", "s3")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 DEFAULT_DATABASE_FILE = "facelens.sqlite3"
 
 
@@ -43,6 +47,8 @@ class Settings:
     detector_max_side: int = 640
     video_sample_fps: float = 5.0
     video_workers: int = 1
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
     extra: Mapping[str, Any] = field(default_factory=dict)  # options of optional parts (e.g. the S3 endpoint)
 
     @classmethod
@@ -50,6 +56,7 @@ class Settings:
                  database_url: Optional[str] = None, database_timeout: Optional[float] = None,
                  object_store: Optional[str] = None, detector_max_side: Optional[int] = None,
                  video_sample_fps: Optional[float] = None, video_workers: Optional[int] = None,
+                 region_name: Optional[str] = None, account_id: Optional[str] = None,
                  environ: Optional[Mapping[str, str]] = None, **extra: Any) -> "Settings":
         env = os.environ if environ is None else environ
         home_path = Path(home) if home is not None else (
@@ -69,7 +76,9 @@ class Settings:
             detector_max_side=640 if detector_max_side is None else int(detector_max_side),
             video_sample_fps=float(video_sample_fps if video_sample_fps is not None
                                    else env.get("FACELENS_VIDEO_SAMPLE_FPS") or 5.0),
-            video_workers=1 if video_workers is None else int(video_workers), extra=dict(extra),
+            video_workers=1 if video_workers is None else int(video_workers),
+            region=region_name or env.get("FACELENS_REGION") or "us-east-1",
+            account_id=account_id or env.get("FACELENS_ACCOUNT_ID") or "000000000000", extra=dict(extra),
         )
         settings.check()
         return settings
@@ -86,6 +95,10 @@ class Settings:
             raise ValueError("video_workers must be >= 1")
         if self.database_timeout <= 0:
             raise ValueError("database_timeout must be > 0")
+        if not REGION_PATTERN.fullmatch(self.region):
+            raise ValueError(f"region_name must look like an AWS region (us-east-1); got {self.region!r}")
+        if not re.fullmatch(r"\d{12}", self.account_id):
+            raise ValueError(f"account_id must be 12 digits; got {self.account_id!r}")
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)

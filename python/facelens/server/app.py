@@ -43,6 +43,16 @@ DEFAULT_BODY_TIMEOUT = 30.0  # seconds for the whole body to arrive once the hea
 _NOT_OPERATIONS = {"can_paginate", "get_paginator", "close"}
 
 
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z]{2}(?:-[a-z]+)+-\d{1,2})/")
+
+
+def signed_region(headers) -> Optional[str]:
+    """The region of a request's SigV4 credential scope (``Credential=KEY/DATE/REGION/rekognition/aws4_request``):
+    resources live in the region the request was signed for, as on AWS. None when unsigned."""
+    m = _CREDENTIAL_SCOPE.search((headers.get("authorization") or [""])[0])
+    return m.group(1) if m else None
+
+
 def snake_case(operation: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", operation).lower()
 
@@ -260,7 +270,7 @@ class RekognitionApp:
         if not isinstance(params, dict):
             raise WireError(400, "SerializationException", "Request body must be a JSON object.")
         params = decode_blobs(params)
-        fn = getattr(self.client, method)
+        fn = getattr(self.client.for_region(signed_region(headers) or self.client.region), method)
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(self.pool, lambda: fn(**params))

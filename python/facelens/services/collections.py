@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -13,9 +15,9 @@ import numpy as np
 from .. import contract, images, response
 from ..collections import FACE_MODEL_VERSION, quality
 from ..collections.similarity import distance_bound, similarity
-from ..errors import InvalidParameterException
+from ..errors import InvalidParameterException, ResourceNotFoundException, ServiceQuotaExceededException
 from ..pagination import Tokens
-from ..storage.collections import CollectionInfo, CollectionStore, NewFace, StoredFace
+from ..storage.collections import CollectionInfo, CollectionStore, NewFace, StoredFace, UserInfo
 
 if TYPE_CHECKING:
     from ..pipeline import FaceAnalysis
@@ -24,6 +26,12 @@ IMAGE_ID_NAMESPACE = uuid.UUID("6f1c3c1e-6b1f-5d8a-9a43-3d6f2f0c9e57")  # facele
 DEFAULT_PAGE = 1000  # ListCollections / ListFaces MaxResults when absent or 0
 DEFAULT_THRESHOLD = 80.0  # FaceMatchThreshold
 DEFAULT_MAX_MATCHES = 80  # SearchFaces(ByImage) MaxFaces when absent
+DEFAULT_USER_MATCH_THRESHOLD = 80.0  # SearchUsers(ByImage) UserMatchThreshold (AWS's documented default)
+DEFAULT_ASSOCIATE_THRESHOLD = 75.0  # AssociateFaces UserMatchThreshold (AWS's documented default)
+DEFAULT_MAX_USERS = 80  # SearchUsers(ByImage) MaxUsers when absent (as MaxFaces)
+DEFAULT_USER_PAGE = 500  # ListUsers MaxResults when absent (its maximum)
+MAX_TAGS = 50  # tags on one resource
+SEARCH_DEPTH = 4096  # faces looked at per query vector when scoring users
 
 Match = Tuple[StoredFace, float]  # a stored face and its Similarity (0..100)
 
@@ -46,6 +54,24 @@ class IndexedFaces:
 
 
 @dataclass(frozen=True)
+class UserSearch:
+    info: CollectionInfo
+    matches: List[Tuple[UserInfo, float]]  # best first
+    face_id: Optional[str] = None  # what was searched with
+    user_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class UserImageSearch:
+    info: CollectionInfo
+    face: "FaceAnalysis"
+    unsearched: List[Tuple["FaceAnalysis", List[str]]]
+    width: int
+    height: int
+    matches: List[Tuple[UserInfo, float]]
+
+
+@dataclass(frozen=True)
 class ImageSearch:
     info: CollectionInfo
     face: "FaceAnalysis"  # the face searched with
@@ -64,15 +90,19 @@ class Collections:
     returns (bytes, size limit) of a request's Image; ``tokens`` signs pagination."""
 
     def __init__(self, store: CollectionStore, engine: Callable[[], Any],
-                 image_bytes: Callable[[Dict[str, Any]], Tuple[bytes, int]], tokens: Tokens) -> None:
+                 image_bytes: Callable[[Dict[str, Any]], Tuple[bytes, int]], tokens: Tokens,
+                 account_id: str = "000000000000") -> None:
         self.store = store
+        self.account_id = account_id
         self._engine = engine
         self._image_bytes = image_bytes
         self.tokens = tokens
 
     # -- collections ------------------------------------------------------------------------------------------
-    def create(self, collection_id: str) -> CollectionInfo:
-        return self.store.create(collection_id)
+    def create(self, collection_id: str, tags: Optional[Dict[str, str]] = None) -> CollectionInfo:
+        if tags:
+            check_tags(tags)
+        return self.store.create(collection_id, tags)
 
     def delete(self, collection_id: str) -> None:
         self.store.delete(collection_id)
@@ -113,10 +143,8 @@ class Collections:
         info = self.store.describe(name)
         scope = f"ListFaces.{info.rid}"
         after = self.tokens.start(request.get("NextToken"), scope)
-        if request.get("UserId") is not None:  # no user vectors yet: no face belongs to a user
-            return info, Page([], None)
         info, faces, more = self.store.list_faces(name, after, request.get("MaxResults") or DEFAULT_PAGE,
-                                                  request.get("FaceIds"))
+                                                  request.get("FaceIds"), request.get("UserId"))
         return info, Page(faces, self.tokens.next(scope, more))
 
     def delete_faces(self, request: Dict[str, Any]) -> Tuple[List[str], List[str]]:
@@ -153,6 +181,138 @@ class Collections:
         height, width = image.rgb.shape[:2]
         matches = self.matches(name, vector, request.get("FaceMatchThreshold"), request.get("MaxFaces"))
         return ImageSearch(info, face, width, height, matches)
+
+
+    # -- users ------------------------------------------------------------------------------------------------
+    def create_user(self, request: Dict[str, Any]) -> None:
+        self.store.create_user(request["CollectionId"], request["UserId"], request.get("ClientRequestToken"))
+
+    def delete_user(self, request: Dict[str, Any]) -> None:
+        self.store.delete_user(request["CollectionId"], request["UserId"])
+
+    def list_users(self, request: Dict[str, Any]) -> Page:
+        info = self.store.describe(request["CollectionId"])
+        scope = f"ListUsers.{info.rid}"
+        after = self.tokens.start(request.get("NextToken"), scope)
+        users, more = self.store.list_users(info.name, after, request.get("MaxResults") or DEFAULT_USER_PAGE)
+        return Page(users, self.tokens.next(scope, more))
+
+    def associate_faces(self, request: Dict[str, Any]):
+        threshold = _threshold(request.get("UserMatchThreshold"), DEFAULT_ASSOCIATE_THRESHOLD)
+
+        def accept(user_vectors: np.ndarray, vector: np.ndarray) -> Tuple[bool, float]:
+            best = float(similarity(float(np.sqrt(((user_vectors - vector) ** 2).sum(axis=1)).min())))
+            return best >= threshold, best
+
+        return self.store.associate_faces(request["CollectionId"], request["UserId"], request["FaceIds"], accept)
+
+    def disassociate_faces(self, request: Dict[str, Any]):
+        return self.store.disassociate_faces(request["CollectionId"], request["UserId"], request["FaceIds"])
+
+    def _user_matches(self, name: str, vectors: np.ndarray, threshold: float, max_users: int,
+                      exclude_user: Optional[str] = None, exclude_face: Optional[str] = None
+                      ) -> List[Tuple[UserInfo, float]]:
+        """Users scored by their best-matching face against any of ``vectors``; Similarity >= threshold, best
+        first, at most max_users."""
+        best: Dict[str, float] = {}
+        faces: Dict[str, int] = {}
+        for vector in vectors:
+            for face, sim in self.matches(name, vector, threshold, SEARCH_DEPTH, exclude=exclude_face):
+                if face.user_id is None or face.user_id == exclude_user:
+                    continue
+                faces[face.user_id] = faces.get(face.user_id, 0) + 1
+                best[face.user_id] = max(best.get(face.user_id, 0.0), sim)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:max_users]
+        return [(UserInfo(uid, faces[uid]), sim) for uid, sim in ranked]
+
+    def search_users(self, request: Dict[str, Any]) -> UserSearch:
+        name = request["CollectionId"]
+        user_id, face_id = request.get("UserId"), request.get("FaceId")
+        if (user_id is None) == (face_id is None):
+            raise InvalidParameterException("SearchUsers needs exactly one of UserId and FaceId.")
+        info = self.store.describe(name)
+        threshold = _threshold(request.get("UserMatchThreshold"), DEFAULT_USER_MATCH_THRESHOLD)
+        max_users = request.get("MaxUsers") or DEFAULT_MAX_USERS
+        if face_id is not None:
+            vector = self.store.face_vector(name, face_id)
+            if vector is None:
+                raise InvalidParameterException(f"faceId {face_id} was not found in the collection.")
+            matches = self._user_matches(name, vector[None], threshold, max_users, exclude_face=face_id)
+        else:
+            _, vectors = self.store.user_vectors(name, user_id)
+            matches = self._user_matches(name, vectors, threshold, max_users, exclude_user=user_id)
+        return UserSearch(info, matches, face_id, user_id)
+
+    def search_users_by_image(self, request: Dict[str, Any]) -> UserImageSearch:
+        contract.image_source(request["Image"])
+        name = request["CollectionId"]
+        info = self.store.describe(name)
+        image, _ = self._decode(request["Image"])
+        engine = self._engine()
+        faces = engine.analyze(image)
+        level = request.get("QualityFilter") or "NONE"
+        face = largest_usable_face(faces, level, image.scale)
+        unsearched = [(f, ["FACE_NOT_LARGEST"] + [r for r in quality.reasons(f, level, image.scale)])
+                      for f in faces if f is not face]
+        vector = engine.descriptors(image, [face])[0]
+        height, width = image.rgb.shape[:2]
+        threshold = _threshold(request.get("UserMatchThreshold"), DEFAULT_USER_MATCH_THRESHOLD)
+        matches = self._user_matches(name, vector[None], threshold, request.get("MaxUsers") or DEFAULT_MAX_USERS)
+        return UserImageSearch(info, face, unsearched, width, height, matches)
+
+    # -- tags -------------------------------------------------------------------------------------------------
+    def _tagged(self, arn: str) -> str:
+        """The CollectionId an ARN of this region and account names (ResourceNotFoundException for any other)."""
+        m = _COLLECTION_ARN.fullmatch(arn or "")
+        if m is None:
+            raise InvalidParameterException(f"ResourceArn {arn!r:.100} is not a collection ARN "
+                                            "(arn:aws:rekognition:REGION:ACCOUNT:collection/ID).")
+        region, account, collection_id = m.groups()
+        if region != self.store.region or account != self.account_id:
+            raise ResourceNotFoundException(f"The resource {arn} does not exist.")
+        return collection_id
+
+    def tag_resource(self, request: Dict[str, Any]) -> None:
+        tags = request["Tags"]
+        check_tags(tags)
+        self.store.tag(self._tagged(request["ResourceArn"]), dict(tags), MAX_TAGS)
+
+    def untag_resource(self, request: Dict[str, Any]) -> None:
+        for key in request["TagKeys"]:
+            _check_tag_key(key)
+        self.store.untag(self._tagged(request["ResourceArn"]), request["TagKeys"])
+
+    def list_tags(self, request: Dict[str, Any]) -> Dict[str, str]:
+        return self.store.tags(self._tagged(request["ResourceArn"]))
+
+
+_COLLECTION_ARN = re.compile(r"arn:aws:rekognition:([a-z0-9-]+):(\d{12}):collection/([a-zA-Z0-9_.\-]{1,255})")
+
+
+def _threshold(value: Optional[float], default: float) -> float:
+    return default if value is None else float(value)
+
+
+def _tag_text_ok(text: str) -> bool:
+    """Rekognition's tag alphabet: Unicode letters, separators and numbers, and _.:/=+-@."""
+    return all(ch in "_.:/=+-@" or unicodedata.category(ch)[0] in "LZN" for ch in text)
+
+
+def _check_tag_key(key: Any) -> None:
+    if not isinstance(key, str) or not 1 <= len(key) <= 128 or not _tag_text_ok(key):
+        raise InvalidParameterException(f"Tag key {key!r:.140} must be 1-128 letters, digits, spaces or _.:/=+-@.")
+    if key.lower().startswith("aws:"):
+        raise InvalidParameterException(f"Tag key {key!r:.140} must not start with aws: (reserved).")
+
+
+def check_tags(tags: Dict[str, Any]) -> None:
+    if len(tags) > MAX_TAGS:
+        raise ServiceQuotaExceededException(f"A resource holds at most {MAX_TAGS} tags; got {len(tags)}.")
+    for key, value in tags.items():
+        _check_tag_key(key)
+        if not isinstance(value, str) or len(value) > 256 or not _tag_text_ok(value):
+            raise InvalidParameterException(
+                f"Tag value {value!r:.140} of {key!r:.60} must be 0-256 letters, digits, spaces or _.:/=+-@.")
 
 
 def largest_usable_face(faces: Sequence["FaceAnalysis"], level: str, scale: float) -> "FaceAnalysis":

@@ -85,8 +85,9 @@ class _Snapshot:
 class CelebrityStore:
     """Thread-safe; share one per process and home (each Client holds one)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, region: str = "us-east-1") -> None:
         self.db = db
+        self.region = region
         self._snapshot: Optional[_Snapshot] = None
         self._snapshot_lock = threading.Lock()
 
@@ -106,9 +107,9 @@ class CelebrityStore:
         with self.db.write() as c:
             for _ in range(100):  # 62**8 ids: a collision is all but impossible, but never overwrite one
                 new_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
-                row = c.execute("INSERT INTO celebrities (id, name, urls, known_gender, created) "
-                                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
-                                (new_id, name, json.dumps(list(urls)), known_gender, now)).fetchone()
+                row = c.execute("INSERT INTO celebrities (id, region, name, urls, known_gender, created) "
+                                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
+                                (new_id, self.region, name, json.dumps(list(urls)), known_gender, now)).fetchone()
                 if row is not None:
                     break
             else:  # pragma: no cover
@@ -120,7 +121,8 @@ class CelebrityStore:
     def add_references(self, celebrity_id: str, references: Sequence[Reference]) -> Celebrity:
         """Adds reference descriptors to a celebrity (a photo it already has, by sha256, is not added again)."""
         with self.db.write() as c:
-            row = c.execute("SELECT seq FROM celebrities WHERE id=?" + c.for_update, (celebrity_id,)).fetchone()
+            row = c.execute("SELECT seq FROM celebrities WHERE id=? AND region=?" + c.for_update,
+                            (celebrity_id, self.region)).fetchone()
             if row is None:
                 raise not_found(celebrity_id)
             if self._insert_refs(c, row[0], references):
@@ -138,7 +140,7 @@ class CelebrityStore:
 
     def remove(self, celebrity_id: str) -> None:
         with self.db.write() as c:
-            cur = c.execute("DELETE FROM celebrities WHERE id=?", (celebrity_id,))
+            cur = c.execute("DELETE FROM celebrities WHERE id=? AND region=?", (celebrity_id, self.region))
             if cur.rowcount == 0:
                 raise not_found(celebrity_id)
             self._bump(c)
@@ -146,7 +148,7 @@ class CelebrityStore:
     # -- reads ------------------------------------------------------------------------------------------------
     def get(self, celebrity_id: str) -> Celebrity:
         with self.db.read() as c:
-            row = c.execute(_SELECT + " WHERE c.id=?", (celebrity_id,)).fetchone()
+            row = c.execute(_SELECT + " WHERE c.id=? AND c.region=?", (celebrity_id, self.region)).fetchone()
         if row is None:
             raise not_found(celebrity_id)
         return _row(row)
@@ -154,7 +156,7 @@ class CelebrityStore:
     def list(self) -> List[Celebrity]:
         """Every celebrity, in the order they were added."""
         with self.db.read() as c:
-            rows = c.execute(_SELECT + " ORDER BY c.seq").fetchall()
+            rows = c.execute(_SELECT + " WHERE c.region=? ORDER BY c.seq", (self.region,)).fetchall()
         return [_row(r) for r in rows]
 
     # -- matching ---------------------------------------------------------------------------------------------
@@ -171,9 +173,10 @@ class CelebrityStore:
                 return snap
             with self.db.read() as c:  # one snapshot: the version and the rows agree
                 version = self._version(c)
-                records = {r[1]: _row(r) for r in c.execute(_SELECT + " ORDER BY c.seq")}
+                records = {r[1]: _row(r) for r in c.execute(_SELECT + " WHERE c.region=? ORDER BY c.seq",
+                                                            (self.region,))}
                 rows = c.execute("SELECT c.id, r.vector FROM refs r JOIN celebrities c ON c.seq = r.celebrity "
-                                 "ORDER BY r.seq").fetchall()
+                                 "WHERE c.region=? ORDER BY r.seq", (self.region,)).fetchall()
             matrix = vectors_from_blobs(r[1] for r in rows)
             snap = self._snapshot = _Snapshot(version, matrix, [r[0] for r in rows], records)
             return snap

@@ -20,17 +20,24 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
+from ..errors import (
+    ConflictException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+)
 from ..collections.index import DIM, VectorIndex, vector_blob, vectors_from_blobs
 from .database import Database, Transaction
 
 _FACE_COLUMNS = (
     "face_id, image_id, external_image_id, box_left, box_top, box_width, box_height, confidence, model_version"
 )
+_FACE_SELECT = _FACE_COLUMNS + ", user_id"
+MAX_USER_FACES = 100  # faces one user may hold (Rekognition's limit)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class StoredFace:
     box: Tuple[float, float, float, float]  # Left, Top, Width, Height (ratios)
     confidence: float  # 0..100
     model_version: str
+    user_id: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -57,10 +65,32 @@ class CollectionInfo:
     created: float  # epoch seconds
     face_model_version: str
     face_count: int
+    user_count: int = 0
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    user_id: str
+    face_count: int
+
+    @property
+    def status(self) -> str:
+        """Rekognition's UserStatus: CREATED until a face is associated, then ACTIVE."""
+        return "ACTIVE" if self.face_count else "CREATED"
+
+
+_INFO = ("SELECT c.rid, c.name, c.created, c.face_model_version, c.face_count, "
+         "(SELECT COUNT(*) FROM users u WHERE u.rid = c.rid), c.region FROM collections c")
 
 
 def _row_face(row) -> StoredFace:
-    return StoredFace(row[0], row[1], row[2], (row[3], row[4], row[5], row[6]), row[7], row[8])
+    return StoredFace(row[0], row[1], row[2], (row[3], row[4], row[5], row[6]), row[7], row[8],
+                      row[9] if len(row) > 9 else None)
+
+
+def _user_not_found(user_id: str, name: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(f"The user id: {user_id} does not exist in the collection {name}")
 
 
 def _not_found(name: str) -> ResourceNotFoundException:
@@ -78,27 +108,33 @@ def _same_box(a: Sequence[float], b: Sequence[float]) -> bool:
 
 
 class CollectionStore:
-    """Thread-safe; share one per process and home (each Client holds one)."""
+    """The collections of one region. Thread-safe; share one per process, database and region."""
 
-    def __init__(self, db: Database, face_model_version: str) -> None:
+    def __init__(self, db: Database, face_model_version: str, region: str = "us-east-1") -> None:
         self.db = db
         self.face_model_version = face_model_version
+        self.region = region
         self._indexes: Dict[int, VectorIndex] = {}
         self._indexes_lock = threading.Lock()
 
     # -- collections ------------------------------------------------------------------------------------------
-    def create(self, name: str) -> CollectionInfo:
+    def create(self, name: str, tags: Optional[Dict[str, str]] = None) -> CollectionInfo:
         now = time.time()
         with self.db.write() as c:
-            row = c.execute("INSERT INTO collections (name, created, face_model_version) VALUES (?, ?, ?) "
-                            "ON CONFLICT DO NOTHING RETURNING rid", (name, now, self.face_model_version)).fetchone()
-        if row is None:
-            raise ResourceAlreadyExistsException(f"The collection id: {name} already exists")
-        return CollectionInfo(int(row[0]), name, now, self.face_model_version, 0)
+            row = c.execute("INSERT INTO collections (region, name, created, face_model_version) VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING RETURNING rid",
+                            (self.region, name, now, self.face_model_version)).fetchone()
+            if row is None:
+                raise ResourceAlreadyExistsException(f"The collection id: {name} already exists")
+            if tags:
+                c.executemany("INSERT INTO tags (rid, key, value) VALUES (?, ?, ?)",
+                              [(row[0], k, v) for k, v in tags.items()])
+        return CollectionInfo(int(row[0]), name, now, self.face_model_version, 0, 0, self.region)
 
     def delete(self, name: str) -> None:
         with self.db.write() as c:
-            row = c.execute("DELETE FROM collections WHERE name=? RETURNING rid", (name,)).fetchone()
+            row = c.execute("DELETE FROM collections WHERE region=? AND name=? RETURNING rid",
+                            (self.region, name)).fetchone()
             if row is None:
                 raise _not_found(name)
         with self._indexes_lock:
@@ -110,8 +146,9 @@ class CollectionStore:
 
     def _info(self, c: Transaction, name: str, lock: bool = False) -> CollectionInfo:
         """The collection's record; ``lock``: and its row locked until the write transaction ends."""
-        row = c.execute("SELECT rid, name, created, face_model_version, face_count FROM collections WHERE name=?"
-                        + (c.for_update if lock else ""), (name,)).fetchone()
+        if lock:  # PostgreSQL does not lock rows of a query with an aggregate: lock first, then count
+            c.execute("SELECT rid FROM collections WHERE region=? AND name=?" + c.for_update, (self.region, name))
+        row = c.execute(_INFO + " WHERE c.region=? AND c.name=?", (self.region, name)).fetchone()
         if row is None:
             raise _not_found(name)
         return CollectionInfo(*row)
@@ -119,8 +156,8 @@ class CollectionStore:
     def list(self, after: int, limit: int) -> Tuple[List[CollectionInfo], Optional[int]]:
         """Collections in creation order after position ``after``; the position to continue from, if any."""
         with self.db.read() as c:
-            rows = c.execute("SELECT rid, name, created, face_model_version, face_count FROM collections "
-                             "WHERE rid > ? ORDER BY rid LIMIT ?", (after, limit + 1)).fetchall()
+            rows = c.execute(_INFO + " WHERE c.region=? AND c.rid > ? ORDER BY c.rid LIMIT ?",
+                             (self.region, after, limit + 1)).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
         return [CollectionInfo(*r) for r in rows], (rows[-1][0] if more and rows else None)
@@ -136,7 +173,7 @@ class CollectionStore:
             info = self._info(c, name, lock=True)
             existing = [
                 _row_face(r) for r in c.execute(
-                    f"SELECT {_FACE_COLUMNS} FROM faces WHERE rid=? AND image_id=? "
+                    f"SELECT {_FACE_SELECT} FROM faces WHERE rid=? AND image_id=? "
                     "AND COALESCE(external_image_id, '') = COALESCE(?, '')",
                     (info.rid, image_id, external_image_id))
             ]
@@ -178,19 +215,25 @@ class CollectionStore:
                       (len(ids), info.rid))
         return ids
 
-    def list_faces(self, name: str, after: int, limit: int,
-                   face_ids: Optional[Sequence[str]] = None) -> Tuple[CollectionInfo, List[StoredFace], Optional[int]]:
-        """Faces in indexing order after position ``after`` (optionally only those in ``face_ids``)."""
+    def list_faces(self, name: str, after: int, limit: int, face_ids: Optional[Sequence[str]] = None,
+                   user_id: Optional[str] = None) -> Tuple[CollectionInfo, List[StoredFace], Optional[int]]:
+        """Faces in indexing order after position ``after`` (optionally only those in ``face_ids``, or only those
+        associated with ``user_id``)."""
         with self.db.read() as c:
             info = self._info(c, name)
-            if face_ids is None:
-                rows = c.execute(f"SELECT seq, {_FACE_COLUMNS} FROM faces WHERE rid=? AND seq > ? ORDER BY seq "
-                                 "LIMIT ?", (info.rid, after, limit + 1)).fetchall()
-            else:  # at most 4096 ids (the API's limit): found by the face_id index, then put in order
+            if face_ids is not None:  # at most 4096 ids (the API's limit): found by the face_id index, then ordered
                 ids = list(dict.fromkeys(face_ids))
-                rows = sorted(c.execute(f"SELECT seq, {_FACE_COLUMNS} FROM faces WHERE face_id IN "
-                                        f"({','.join('?' * len(ids))}) AND +rid=? AND +seq > ?",
-                                        (*ids, info.rid, after)).fetchall())[:limit + 1]
+                rows = sorted(c.execute(f"SELECT seq, {_FACE_SELECT} FROM faces WHERE face_id IN "
+                                        f"({','.join('?' * len(ids))}) AND +rid=? AND +seq > ?"
+                                        + (" AND user_id = ?" if user_id is not None else ""),
+                                        (*ids, info.rid, after, *([user_id] if user_id is not None else [])))
+                              .fetchall())[:limit + 1]
+            elif user_id is not None:
+                rows = c.execute(f"SELECT seq, {_FACE_SELECT} FROM faces WHERE rid=? AND user_id=? AND seq > ? "
+                                 "ORDER BY seq LIMIT ?", (info.rid, user_id, after, limit + 1)).fetchall()
+            else:
+                rows = c.execute(f"SELECT seq, {_FACE_SELECT} FROM faces WHERE rid=? AND seq > ? ORDER BY seq "
+                                 "LIMIT ?", (info.rid, after, limit + 1)).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
         return info, [_row_face(r[1:]) for r in rows], (rows[-1][0] if more and rows else None)
@@ -225,17 +268,164 @@ class CollectionStore:
             ids = list(dict.fromkeys(face_ids))
             for start in range(0, len(ids), 4096):  # by the UNIQUE index on face_id
                 chunk = ids[start:start + 4096]
-                for r in c.execute(f"SELECT {_FACE_COLUMNS} FROM faces WHERE face_id IN ({','.join('?' * len(chunk))})"
+                for r in c.execute(f"SELECT {_FACE_SELECT} FROM faces WHERE face_id IN ({','.join('?' * len(chunk))})"
                                    " AND +rid=?", (*chunk, info.rid)):
                     out[r[0]] = _row_face(r)
         return out
+
+    # -- users ------------------------------------------------------------------------------------------------
+    def create_user(self, name: str, user_id: str, request_token: Optional[str] = None) -> None:
+        """A new user; ConflictException if it exists (unless created by the same ClientRequestToken: a retry)."""
+        with self.db.write() as c:
+            info = self._info(c, name, lock=True)
+            row = c.execute("INSERT INTO users (rid, user_id, created, request_token) VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING RETURNING seq",
+                            (info.rid, user_id, time.time(), request_token)).fetchone()
+            if row is None:
+                token = c.execute("SELECT request_token FROM users WHERE rid=? AND user_id=?",
+                                  (info.rid, user_id)).fetchone()[0]
+                if request_token is None or token != request_token:
+                    raise ConflictException(f"A user with the id {user_id} already exists in the collection {name}.")
+
+    def delete_user(self, name: str, user_id: str) -> None:
+        """Deletes a user; its faces stay in the collection, associated with no one."""
+        with self.db.write() as c:
+            info = self._info(c, name, lock=True)
+            if c.execute("DELETE FROM users WHERE rid=? AND user_id=? RETURNING seq", (info.rid, user_id)).fetchone() \
+                    is None:
+                raise _user_not_found(user_id, name)
+            c.execute("UPDATE faces SET user_id = NULL WHERE rid=? AND user_id=?", (info.rid, user_id))
+
+    def list_users(self, name: str, after: int, limit: int) -> Tuple[List[UserInfo], Optional[int]]:
+        """Users in creation order after position ``after``; the position to continue from, if any."""
+        with self.db.read() as c:
+            info = self._info(c, name)
+            rows = c.execute("SELECT u.seq, u.user_id, (SELECT COUNT(*) FROM faces f WHERE f.rid = u.rid AND "
+                             "f.user_id = u.user_id) FROM users u WHERE u.rid=? AND u.seq > ? ORDER BY u.seq LIMIT ?",
+                             (info.rid, after, limit + 1)).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [UserInfo(r[1], int(r[2])) for r in rows], (rows[-1][0] if more and rows else None)
+
+    def user(self, name: str, user_id: str) -> UserInfo:
+        with self.db.read() as c:
+            return self._user(c, self._info(c, name), user_id)
+
+    def _user(self, c: Transaction, info: CollectionInfo, user_id: str) -> UserInfo:
+        if c.execute("SELECT 1 FROM users WHERE rid=? AND user_id=?", (info.rid, user_id)).fetchone() is None:
+            raise _user_not_found(user_id, info.name)
+        count = c.execute("SELECT COUNT(*) FROM faces WHERE rid=? AND user_id=?", (info.rid, user_id)).fetchone()[0]
+        return UserInfo(user_id, int(count))
+
+    def user_vectors(self, name: str, user_id: str) -> Tuple[List[str], np.ndarray]:
+        """The FaceIds and descriptors of a user's faces (ResourceNotFoundException for an unknown user)."""
+        with self.db.read() as c:
+            info = self._info(c, name)
+            self._user(c, info, user_id)
+            rows = c.execute("SELECT face_id, vector FROM faces WHERE rid=? AND user_id=? ORDER BY seq",
+                             (info.rid, user_id)).fetchall()
+        return [r[0] for r in rows], vectors_from_blobs(r[1] for r in rows)
+
+    def associate_faces(self, name: str, user_id: str, face_ids: Sequence[str],
+                        accept: Callable[[np.ndarray, np.ndarray], Tuple[bool, float]]
+                        ) -> Tuple[List[str], List[Tuple[str, Optional[str], Optional[float], str]], UserInfo]:
+        """Associates faces with a user in one transaction. ``accept(user_vectors, face_vector)`` says whether a
+        face matches a user that already has faces, and with what confidence. Returns (associated FaceIds,
+        [(FaceId, its other user or None, confidence or None, Reason)], the user after)."""
+        wanted = list(dict.fromkeys(face_ids))
+        associated: List[str] = []
+        refused: List[Tuple[str, Optional[str], Optional[float], str]] = []
+        with self.db.write() as c:
+            info = self._info(c, name, lock=True)
+            user = self._user(c, info, user_id)
+            rows = {r[0]: (r[1], r[2]) for r in c.execute(
+                f"SELECT face_id, user_id, vector FROM faces WHERE face_id IN ({','.join('?' * len(wanted))}) "
+                "AND +rid=?", (*wanted, info.rid))}
+            mine = c.execute("SELECT vector FROM faces WHERE rid=? AND user_id=?", (info.rid, user_id)).fetchall()
+            user_vectors = vectors_from_blobs(r[0] for r in mine)
+            new = [f for f in wanted if f in rows and rows[f][0] is None]
+            if user.face_count + len(new) > MAX_USER_FACES:
+                raise ServiceQuotaExceededException(
+                    f"A user holds at most {MAX_USER_FACES} faces; {user_id} has {user.face_count} and "
+                    f"{len(new)} more were asked for.")
+            for face_id in wanted:
+                if face_id not in rows:
+                    refused.append((face_id, None, None, "FACE_NOT_FOUND"))
+                    continue
+                owner, blob = rows[face_id]
+                if owner == user_id:
+                    associated.append(face_id)
+                    continue
+                if owner is not None:
+                    refused.append((face_id, owner, None, "ASSOCIATED_TO_A_DIFFERENT_USER"))
+                    continue
+                if len(user_vectors):
+                    ok, confidence = accept(user_vectors, vectors_from_blobs([blob])[0])
+                    if not ok:
+                        refused.append((face_id, None, confidence, "LOW_MATCH_CONFIDENCE"))
+                        continue
+                associated.append(face_id)
+            newly = [f for f in associated if rows[f][0] is None]
+            if newly:
+                c.execute(f"UPDATE faces SET user_id = ? WHERE face_id IN ({','.join('?' * len(newly))}) AND +rid=?",
+                          (user_id, *newly, info.rid))
+            user = UserInfo(user_id, user.face_count + len(newly))
+        return associated, refused, user
+
+    def disassociate_faces(self, name: str, user_id: str, face_ids: Sequence[str]
+                           ) -> Tuple[List[str], List[Tuple[str, Optional[str], str]], UserInfo]:
+        """(disassociated FaceIds, [(FaceId, its user or None, Reason)], the user after)."""
+        wanted = list(dict.fromkeys(face_ids))
+        done: List[str] = []
+        refused: List[Tuple[str, Optional[str], str]] = []
+        with self.db.write() as c:
+            info = self._info(c, name, lock=True)
+            user = self._user(c, info, user_id)
+            owners = {r[0]: r[1] for r in c.execute(
+                f"SELECT face_id, user_id FROM faces WHERE face_id IN ({','.join('?' * len(wanted))}) AND +rid=?",
+                (*wanted, info.rid))}
+            for face_id in wanted:
+                if face_id not in owners:
+                    refused.append((face_id, None, "FACE_NOT_FOUND"))
+                elif owners[face_id] != user_id:
+                    refused.append((face_id, owners[face_id], "ASSOCIATED_TO_A_DIFFERENT_USER"))
+                else:
+                    done.append(face_id)
+            if done:
+                c.execute(f"UPDATE faces SET user_id = NULL WHERE face_id IN ({','.join('?' * len(done))}) AND +rid=?",
+                          (*done, info.rid))
+        return done, refused, UserInfo(user_id, user.face_count - len(done))
+
+    # -- tags -------------------------------------------------------------------------------------------------
+    def tags(self, name: str) -> Dict[str, str]:
+        with self.db.read() as c:
+            info = self._info(c, name)
+            return {k: v for k, v in c.execute("SELECT key, value FROM tags WHERE rid=? ORDER BY key", (info.rid,))}
+
+    def tag(self, name: str, tags: Dict[str, str], limit: int) -> None:
+        """Adds or replaces tags; ServiceQuotaExceededException when the collection would hold more than ``limit``."""
+        with self.db.write() as c:
+            info = self._info(c, name, lock=True)
+            have = {r[0] for r in c.execute("SELECT key FROM tags WHERE rid=?", (info.rid,))}
+            if len(have | set(tags)) > limit:
+                raise ServiceQuotaExceededException(
+                    f"A resource holds at most {limit} tags; {name} would hold {len(have | set(tags))}.")
+            c.executemany("DELETE FROM tags WHERE rid=? AND key=?", [(info.rid, k) for k in tags])
+            c.executemany("INSERT INTO tags (rid, key, value) VALUES (?, ?, ?)",
+                          [(info.rid, k, v) for k, v in tags.items()])
+
+    def untag(self, name: str, keys: Sequence[str]) -> None:
+        with self.db.write() as c:
+            info = self._info(c, name, lock=True)
+            c.executemany("DELETE FROM tags WHERE rid=? AND key=?", [(info.rid, k) for k in dict.fromkeys(keys)])
 
     # -- search -----------------------------------------------------------------------------------------------
     def index(self, name: str) -> VectorIndex:
         """The collection's in-memory index, brought up to date with the database (other processes' writes
         included)."""
         with self.db.read() as c:
-            row = c.execute("SELECT rid, version, purge FROM collections WHERE name=?", (name,)).fetchone()
+            row = c.execute("SELECT rid, version, purge FROM collections WHERE region=? AND name=?",
+                            (self.region, name)).fetchone()
         if row is None:
             raise _not_found(name)
         rid, version, purge = row

@@ -58,8 +58,9 @@ def _row(r) -> JobRow:
 
 
 class JobStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, region: str = "us-east-1") -> None:
         self.db = db
+        self.region = region
 
     # -- jobs ---------------------------------------------------------------------------------------------
     def create(self, job_id: str, operation: str, request_token: Optional[str], params_hash: str,
@@ -69,22 +70,23 @@ class JobStore:
         for the same operation. (row, created)."""
         with self.db.write() as db:
             created = db.execute(
-                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, NULL, 0, ?, ?, "
-                "?, ?, ?, NULL) ON CONFLICT DO NOTHING RETURNING job_id",
-                (job_id, operation, request_token, params_hash, json.dumps(request), job_tag,
+                f"INSERT INTO jobs (region, {_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, NULL, 0, "
+                "?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING RETURNING job_id",
+                (self.region, job_id, operation, request_token, params_hash, json.dumps(request), job_tag,
                  json.dumps(notification) if notification else None, int(frames_total), float(sample_fps),
                  socket.gethostname(), os.getpid(), time.time()),
             ).fetchone() is not None
             if created:
                 r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             else:  # the same ClientRequestToken for the same operation: that job
-                r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE operation = ? AND request_token = ?",
-                               (operation, request_token)).fetchone()
+                r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE region = ? AND operation = ? AND "
+                               "request_token = ?", (self.region, operation, request_token)).fetchone()
         return _row(r), created
 
     def get(self, job_id: str) -> Optional[JobRow]:
         with self.db.read() as db:
-            r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ? AND region = ?",
+                           (job_id, self.region)).fetchone()
         return _row(r) if r is not None else None
 
     def progress(self, job_id: str, done: int, total: int) -> None:
