@@ -72,13 +72,13 @@ def test_create_describe_list_delete(cc):
     resp = cc.create_collection(CollectionId="life.cycle_1-A")
     assert strip(resp) == {
         "StatusCode": 200,
-        "CollectionArn": "aws:rekognition:local:000000000000:collection/life.cycle_1-A",
+        "CollectionArn": "aws:rekognition:us-east-1:000000000000:collection/life.cycle_1-A",
         "FaceModelVersion": "1.0",
     }
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
     desc = cc.describe_collection(CollectionId="life.cycle_1-A")
     assert desc["FaceCount"] == 0 and desc["FaceModelVersion"] == "1.0" and desc["UserCount"] == 0
-    assert desc["CollectionARN"] == "arn:aws:rekognition:local:000000000000:collection/life.cycle_1-A"
+    assert desc["CollectionARN"] == "arn:aws:rekognition:us-east-1:000000000000:collection/life.cycle_1-A"
     ts = desc["CreationTimestamp"]
     assert isinstance(ts, datetime.datetime) and ts.tzinfo is not None
     assert before - datetime.timedelta(seconds=2) <= ts <= datetime.datetime.now(datetime.timezone.utc)

@@ -447,3 +447,53 @@ def test_sigv4_verifier_rules():
         == "MissingAuthenticationTokenException"
     assert code(headers=_signed(key="AKIDOTHER")) == "UnrecognizedClientException"
     assert code(headers=_signed(secret="nope")) == "InvalidSignatureException"
+
+
+def test_users_tags_and_regions_through_boto3(servers):
+    """Every user and tag operation through boto3, errors as client exceptions, ListUsers' paginator, responses
+    parsed by botocore's model with nothing dropped; a collection made in one signed region is not in another."""
+    from conftest import image_bytes
+
+    url = servers[0].url
+    rek = _boto(url)
+    west = boto3.client("rekognition", endpoint_url=url, region_name="us-west-2", aws_access_key_id="x",
+                        aws_secret_access_key="y", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    dropped = _Dropped(rek)
+    arn = "arn:" + rek.create_collection(CollectionId="boto-users", Tags={"team": "door"})["CollectionArn"]
+    try:
+        assert ":us-east-1:" in arn
+        with pytest.raises(west.exceptions.ResourceNotFoundException):
+            west.describe_collection(CollectionId="boto-users")
+        west.create_collection(CollectionId="boto-users")
+        assert ":us-west-2:" in west.describe_collection(CollectionId="boto-users")["CollectionARN"]
+        west.delete_collection(CollectionId="boto-users")
+
+        ids = [rek.index_faces(CollectionId="boto-users", Image={"Bytes": image_bytes(rel)}, MaxFaces=1)[
+            "FaceRecords"][0]["Face"]["FaceId"] for rel in ("images/fr_obama.jpg", "images/fr_obama2.jpg")]
+        rek.create_user(CollectionId="boto-users", UserId="obama", ClientRequestToken="tok-1")
+        with pytest.raises(rek.exceptions.ConflictException):
+            rek.create_user(CollectionId="boto-users", UserId="obama")
+        assert rek.associate_faces(CollectionId="boto-users", UserId="obama", FaceIds=ids)["UserStatus"] == "ACTIVE"
+        assert rek.describe_collection(CollectionId="boto-users")["UserCount"] == 1
+        assert {f["UserId"] for f in rek.list_faces(CollectionId="boto-users", UserId="obama")["Faces"]} == {"obama"}
+        found = rek.search_users(CollectionId="boto-users", FaceId=ids[0])
+        assert found["UserMatches"][0]["User"] == {"UserId": "obama", "UserStatus": "ACTIVE"}
+        by_image = rek.search_users_by_image(CollectionId="boto-users",
+                                             Image={"Bytes": image_bytes("images/fr_test_obama1.jpg")})
+        assert by_image["UserMatches"][0]["User"]["UserId"] == "obama"
+        users = rek.get_paginator("list_users").paginate(CollectionId="boto-users").build_full_result()["Users"]
+        assert users == [{"UserId": "obama", "UserStatus": "ACTIVE"}]
+        rek.disassociate_faces(CollectionId="boto-users", UserId="obama", FaceIds=ids[:1])
+        rek.tag_resource(ResourceArn=arn, Tags={"env": "test"})
+        rek.untag_resource(ResourceArn=arn, TagKeys=["team"])
+        assert rek.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"env": "test"}
+        with pytest.raises(rek.exceptions.ResourceNotFoundException):
+            rek.list_tags_for_resource(ResourceArn=arn.replace("us-east-1", "eu-west-1"))
+        rek.delete_user(CollectionId="boto-users", UserId="obama")
+        with pytest.raises(rek.exceptions.ResourceNotFoundException):
+            rek.delete_user(CollectionId="boto-users", UserId="obama")
+    finally:
+        rek.delete_collection(CollectionId="boto-users")
+    assert dropped.check() >= {"CreateUser", "AssociateFaces", "DescribeCollection", "ListFaces", "SearchUsers",
+                               "SearchUsersByImage", "ListUsers", "DisassociateFaces", "TagResource",
+                               "UntagResource", "ListTagsForResource", "DeleteUser"}

@@ -84,6 +84,21 @@ def _all_pages(client, operation: str, **params) -> dict:
     return client.get_paginator(operation).paginate(**params).build_full_result()
 
 
+def _given(**params) -> dict:
+    """The request members the command line gave (options left out are not sent)."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _tag_pairs(pairs: List[str]) -> dict:
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"facelens: a tag is KEY=VALUE; got {pair!r}")
+        tags[key] = value
+    return tags
+
+
 def cmd_index_faces(args) -> dict:
     params = {"CollectionId": args.collection, "Image": _image_arg(args)}
     if args.external_image_id is not None:
@@ -372,6 +387,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("collection", metavar="ID")
     p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
     p.set_defaults(func=cmd_delete_faces)
+
+    # -- users and tags
+    p = sub.add_parser("create-user", help="CreateUser")
+    p.add_argument("collection", metavar="COLLECTION")
+    p.add_argument("user_id", metavar="USER_ID")
+    p.add_argument("--client-request-token")
+    p.set_defaults(func=lambda a: _client(a).create_user(**_given(CollectionId=a.collection, UserId=a.user_id,
+                                                                  ClientRequestToken=a.client_request_token)))
+    p = sub.add_parser("delete-user", help="DeleteUser (its faces stay in the collection)")
+    p.add_argument("collection", metavar="COLLECTION")
+    p.add_argument("user_id", metavar="USER_ID")
+    p.set_defaults(func=lambda a: _client(a).delete_user(CollectionId=a.collection, UserId=a.user_id))
+    p = sub.add_parser("list-users", help="ListUsers (every page)")
+    p.add_argument("collection", metavar="COLLECTION")
+    p.set_defaults(func=lambda a: _all_pages(_client(a), "list_users", CollectionId=a.collection))
+    for name, method, what in (("associate-faces", "associate_faces", "AssociateFaces"),
+                               ("disassociate-faces", "disassociate_faces", "DisassociateFaces")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("collection", metavar="COLLECTION")
+        p.add_argument("user_id", metavar="USER_ID")
+        p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
+        if method == "associate_faces":
+            p.add_argument("--threshold", type=float, help="UserMatchThreshold (default 75)")
+        p.set_defaults(func=lambda a, method=method: getattr(_client(a), method)(**_given(
+            CollectionId=a.collection, UserId=a.user_id, FaceIds=a.face_ids,
+            UserMatchThreshold=getattr(a, "threshold", None))))
+    p = sub.add_parser("search-users", help="SearchUsers by a face (--face-id) or a user (--user-id)")
+    p.add_argument("collection", metavar="COLLECTION")
+    p.add_argument("--face-id")
+    p.add_argument("--user-id")
+    p.add_argument("--threshold", type=float, help="UserMatchThreshold (default 80)")
+    p.add_argument("--max-users", type=int, help="MaxUsers (default 80)")
+    p.set_defaults(func=lambda a: _client(a).search_users(**_given(
+        CollectionId=a.collection, FaceId=a.face_id, UserId=a.user_id, UserMatchThreshold=a.threshold,
+        MaxUsers=a.max_users)))
+    p = sub.add_parser("search-users-by-image", help="SearchUsersByImage: users like the image's largest face")
+    p.add_argument("collection", metavar="COLLECTION")
+    image_args(p)
+    p.add_argument("--threshold", type=float, help="UserMatchThreshold (default 80)")
+    p.add_argument("--max-users", type=int, help="MaxUsers (default 80)")
+    p.add_argument("--quality-filter", help="QualityFilter: NONE (default), AUTO, LOW, MEDIUM, HIGH")
+    p.set_defaults(func=lambda a: _client(a).search_users_by_image(**_given(
+        CollectionId=a.collection, Image=_image_arg(a), UserMatchThreshold=a.threshold, MaxUsers=a.max_users,
+        QualityFilter=a.quality_filter.upper() if a.quality_filter else None)))
+    p = sub.add_parser("tag-resource", help="TagResource: KEY=VALUE tags on a collection ARN")
+    p.add_argument("arn", metavar="ARN")
+    p.add_argument("tags", nargs="+", metavar="KEY=VALUE")
+    p.set_defaults(func=lambda a: _client(a).tag_resource(ResourceArn=a.arn, Tags=_tag_pairs(a.tags)))
+    p = sub.add_parser("untag-resource", help="UntagResource")
+    p.add_argument("arn", metavar="ARN")
+    p.add_argument("keys", nargs="+", metavar="KEY")
+    p.set_defaults(func=lambda a: _client(a).untag_resource(ResourceArn=a.arn, TagKeys=a.keys))
+    p = sub.add_parser("list-tags-for-resource", help="ListTagsForResource")
+    p.add_argument("arn", metavar="ARN")
+    p.set_defaults(func=lambda a: _client(a).list_tags_for_resource(ResourceArn=a.arn))
 
     for kind, (start, get, sorts) in VIDEO_JOBS.items():
         operation = "".join(w.capitalize() for w in kind.split("-"))
