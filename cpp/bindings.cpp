@@ -47,6 +47,26 @@ std::string shape_str(const py::array& a) {
 
 [[noreturn]] void fail(const std::string& msg) { throw py::value_error(msg); }
 
+// ``obj`` as a C-contiguous array of T (converted or copied when needed). A copy that cannot be allocated
+// raises MemoryError, anything numpy cannot convert raises ValueError ``message``. (pybind11's
+// array_t::ensure returns a null array in both cases, which must never reach data().)
+template <class T>
+py::array_t<T, py::array::c_style | py::array::forcecast> ensure_array(const py::handle& obj,
+                                                                      const std::string& message) {
+  using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
+  if (obj.is_none()) fail(message);
+  const auto& api = py::detail::npy_api::get();
+  PyObject* raw = api.PyArray_FromAny_(obj.ptr(), py::dtype::of<T>().release().ptr(), 0, 0,
+                                       py::detail::npy_api::NPY_ARRAY_ENSUREARRAY_ | py::array::c_style | py::array::forcecast,
+                                       nullptr);
+  if (raw == nullptr) {
+    if (PyErr_ExceptionMatches(PyExc_MemoryError)) throw py::error_already_set();  // numpy's message, kept
+    PyErr_Clear();
+    fail(message);
+  }
+  return py::reinterpret_steal<Array>(raw);
+}
+
 // uint8 [H, W, 3] image. Arrays with pixel stride 3 and channel stride 1 are
 // used in place (any positive row stride, e.g. crops); others are copied.
 ImageU8 as_image(const py::handle& obj, py::array* keep, const char* name = "image") {
@@ -67,7 +87,7 @@ ImageU8 as_image(const py::handle& obj, py::array* keep, const char* name = "ima
     const py::ssize_t s0 = H == 1 ? 3 * W : a.strides(0);
     return a.strides(2) == 1 && s1 == 3 && s0 >= 3 * W;
   };
-  if (!usable(arr)) arr = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+  if (!usable(arr)) arr = ensure_array<uint8_t>(arr, std::string(name) + " could not be copied");
   ImageU8 img;
   img.data = static_cast<const uint8_t*>(arr.data());
   img.width = static_cast<int>(W);
@@ -79,23 +99,12 @@ ImageU8 as_image(const py::handle& obj, py::array* keep, const char* name = "ima
 
 F32Array as_f32(const py::handle& obj, const char* name) {
   if (obj.is_none()) fail(std::string(name) + " must be an array, got None");
-  F32Array a = F32Array::ensure(obj);
-  if (!a) {
-    PyErr_Clear();
-    fail(std::string(name) + " must be convertible to a float32 array");
-  }
-  return a;
+  return ensure_array<float>(obj, std::string(name) + " must be convertible to a float32 array");
 }
 
 // A float64 view of ``obj`` (None or anything numpy cannot convert: ValueError ``message``).
 F64Array as_f64(const py::handle& obj, const std::string& message) {
-  F64Array a;
-  if (!obj.is_none()) a = F64Array::ensure(obj);
-  if (!a) {
-    PyErr_Clear();
-    fail(message);
-  }
-  return a;
+  return ensure_array<double>(obj, message);
 }
 
 void check_shape(const py::array& a, const char* name, std::initializer_list<py::ssize_t> shape,
@@ -157,7 +166,7 @@ std::array<float, 6> parse_affine(const py::handle& obj) {
 // Accepts [C, h, w] or [1, C, h, w] (batch dim of 1 squeezed).
 F32Array as_map(const py::handle& obj, const char* name, py::ssize_t channels, bool allow_2d) {
   F32Array a = as_f32(obj, name);
-  if (a.ndim() == 4 && a.shape(0) == 1) a = F32Array::ensure(a.squeeze());
+  if (a.ndim() == 4 && a.shape(0) == 1) a = ensure_array<float>(a.squeeze(), std::string(name) + " could not be squeezed");
   if (allow_2d && a.ndim() == 2) return a;
   if (a.ndim() != 3 || a.shape(0) != channels) {
     std::string exp = "[" + std::to_string(channels) + ", h, w]";
