@@ -28,7 +28,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .. import contract
+from .. import contract, images
 from ..errors import ClientError, ParamValidationError
 from .sigv4 import AuthError, Verifier
 
@@ -284,7 +284,7 @@ class RekognitionApp:
         fn = getattr(self.client, method)
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self.pool, lambda: fn(**params))
+            result = await loop.run_in_executor(self.pool, _call_and_release, fn, params)
         except ClientError as e:
             return e.http_status, error_body(e.code, e.message)
         except ParamValidationError as e:
@@ -292,6 +292,13 @@ class RekognitionApp:
         except TypeError as e:  # e.g. a JSON key that is not a valid keyword
             return 400, error_body("ValidationException", f"Parameter validation failed: {e}")
         return 200, encode_response(result)
+
+
+def _call_and_release(fn, params):
+    try:
+        return fn(**params)
+    finally:
+        images.release_memory()  # a large image's buffers go back to the system, not to this thread's arena
 
 
 def _headers(scope) -> Dict[str, List[str]]:
