@@ -35,6 +35,9 @@ using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using F64Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 constexpr int kMaxSide = 1 << 16;
+// Output pixels of one letterbox/warp call (4096 x 4096; 192 MB of float32): the networks take 960 px at most, and
+// a larger request is a mistake that would otherwise allocate and fill up to 48 GB.
+constexpr int64_t kMaxOutPixels = int64_t{1} << 24;
 
 std::string shape_str(const py::array& a) {
   std::ostringstream s;
@@ -153,6 +156,14 @@ void check_side(int v, const char* name) {
     fail(std::string(name) + " must be in [1, " + std::to_string(kMaxSide) + "], got " + std::to_string(v));
 }
 
+void check_out_size(int out_w, int out_h) {
+  check_side(out_w, "out_w");
+  check_side(out_h, "out_h");
+  if (int64_t{out_w} * out_h > kMaxOutPixels)
+    fail("out_w x out_h must be at most " + std::to_string(kMaxOutPixels) + " pixels, got " +
+         std::to_string(out_w) + "x" + std::to_string(out_h));
+}
+
 std::array<float, 6> parse_affine(const py::handle& obj) {
   F32Array M = as_f32(obj, "M");
   check_shape(M, "M", {2, 3}, "[2, 3]");
@@ -225,8 +236,7 @@ PYBIND11_MODULE(_core, m) {
          const py::handle& scale, bool swap_rb) {
         py::array keep;
         const ImageU8 img = as_image(image, &keep);
-        check_side(out_w, "out_w");
-        check_side(out_h, "out_h");
+        check_out_size(out_w, out_h);
         const auto mn = parse_floats<3>(mean, "mean", true);
         const auto sc = parse_floats<3>(scale, "scale", true);
         py::array_t<float> out({py::ssize_t{1}, py::ssize_t{3}, py::ssize_t{out_h}, py::ssize_t{out_w}});
@@ -332,8 +342,7 @@ PYBIND11_MODULE(_core, m) {
         py::array keep;
         const ImageU8 img = as_image(image, &keep);
         const auto m6 = parse_affine(M);
-        check_side(out_w, "out_w");
-        check_side(out_h, "out_h");
+        check_out_size(out_w, out_h);
         const auto mn = parse_floats<3>(mean, "mean", true);
         const auto sc = parse_floats<3>(scale, "scale", true);
         py::array_t<float> out({py::ssize_t{out_h}, py::ssize_t{out_w}, py::ssize_t{3}});
