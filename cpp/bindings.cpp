@@ -513,7 +513,12 @@ PYBIND11_MODULE(_core, m) {
         }
         float b = met == facelens::SearchMetric::L2 ? INFINITY : -INFINITY;
         if (!bound.is_none()) {
-          b = bound.cast<float>();
+          const double v = PyFloat_AsDouble(bound.ptr());  // any real number (numpy scalars included)
+          if (v == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            fail("bound must be a number or None");
+          }
+          b = static_cast<float>(v);
           if (std::isnan(b)) fail("bound is NaN");
         }
         const float* qd = q.data();

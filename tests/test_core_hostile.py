@@ -41,3 +41,20 @@ def test_unallocatable_copies_raise_memory_error():
     assert out.returncode == 0, out.stderr[-2000:]
     lines = dict(line.split() for line in out.stdout.splitlines())
     assert lines and set(lines.values()) == {"MemoryError"}, out.stdout
+
+
+def test_odd_arguments_are_value_errors():
+    """Found by tools/fuzz.py: a non-number ``bound`` escaped as pybind11's RuntimeError (cast error)."""
+    import numpy as np
+    import pytest
+
+    import facelens._core as core
+
+    m = np.ones((3, 4), np.float32)
+    for bound in ("x", object(), [1.0]):
+        with pytest.raises(ValueError, match="bound"):
+            core.search_topk(m, np.ones(4, np.float32), 2, "l2", bound)
+    idx, _ = core.search_topk(m, np.ones(4, np.float32), 2, "l2", np.float64(10.0))
+    assert len(idx) == 2
+    with pytest.raises(ValueError, match="pixels"):
+        core.letterbox_nchw(np.zeros((4, 4, 3), np.uint8), 65536, 65536)

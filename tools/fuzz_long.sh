@@ -45,15 +45,20 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export PYTHONWARNINGS=ignore
 
 "$PYTHON" "$ROOT/tools/fuzz.py" --seed-corpus "$OUT/seeds" >/dev/null
-run() {  # target, then libFuzzer flags
+run() {  # target, corpus folders, then libFuzzer flags after --
   local target="$1"; shift
+  local dirs=()
+  while [ "$1" != "--" ]; do dirs+=("$1"); shift; done
+  shift
   mkdir -p "$OUT/$target"
-  (cd "$OUT/$target" && "$PYTHON" "$ROOT/tools/fuzz.py" "$target" --core "$CORE" "$@" -rss_limit_mb=3000 \
-      -timeout=60 -print_final_stats=1 "$OUT/$target/corpus" $( [ "$target" = decode ] && echo "$OUT/seeds" )) \
-    >"$OUT/$target.log" 2>&1 || echo "$target: finding, see $OUT/$target.log"
+  if ! (cd "$OUT/$target" && "$PYTHON" "$ROOT/tools/fuzz.py" "$target" --core "$CORE" "$@" -rss_limit_mb=3000 \
+          -timeout=60 -print_final_stats=1 "${dirs[@]}") >"$OUT/$target.log" 2>&1; then
+    echo "$target: finding, see $OUT/$target.log"
+  fi
   grep -E "^(Done|stat::number_of_executed_units)" "$OUT/$target.log" | sed "s/^/$target: /"
 }
 mkdir -p "$OUT/core/corpus" "$OUT/request/corpus" "$OUT/decode/corpus"
-run core -runs="$CORE_RUNS"
-run request -runs="$REQUEST_RUNS"
-run decode --detect-every "$DETECT_EVERY" -max_total_time="$DECODE_SECONDS" -max_len=65536
+run core "$OUT/core/corpus" -- -runs="$CORE_RUNS"
+run request "$OUT/request/corpus" -- -runs="$REQUEST_RUNS"
+run decode "$OUT/decode/corpus" "$OUT/seeds" -- --detect-every "$DETECT_EVERY" -max_total_time="$DECODE_SECONDS" \
+  -max_len=65536
