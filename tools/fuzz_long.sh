@@ -4,8 +4,9 @@
 #
 #   tools/fuzz_long.sh [OUT_DIR]        # OUT_DIR default /tmp/facelens-fuzz
 #
-# Environment: CORE_RUNS (default 1000000), REQUEST_RUNS (1000000), DECODE_SECONDS (1800), DETECT_EVERY (25),
-# PYTHON (default: python3 on PATH, with facelens and atheris installed).
+# The three targets run side by side, each until its run count or FUZZ_SECONDS (default 3600) is reached.
+# Environment: CORE_RUNS (default 1000000), REQUEST_RUNS (1000000), DECODE_RUNS (1000000), FUZZ_SECONDS,
+# DETECT_EVERY (25), PYTHON (default: python3 on PATH, with facelens and atheris installed).
 # Needs clang-14 and its compiler-rt (Debian: apt-get install clang-14 libclang-rt-14-dev). Findings are written
 # as crash-*/oom-*/timeout-* files in OUT_DIR/<target>/; each target's log is OUT_DIR/<target>.log.
 set -euo pipefail
@@ -15,7 +16,8 @@ OUT="${1:-/tmp/facelens-fuzz}"
 PYTHON="${PYTHON:-python3}"
 CORE_RUNS="${CORE_RUNS:-1000000}"
 REQUEST_RUNS="${REQUEST_RUNS:-1000000}"
-DECODE_SECONDS="${DECODE_SECONDS:-1800}"
+DECODE_RUNS="${DECODE_RUNS:-1000000}"
+SECONDS_EACH="${FUZZ_SECONDS:-3600}"
 DETECT_EVERY="${DETECT_EVERY:-25}"
 RT="$(clang-14 -print-resource-dir)/lib/linux"
 mkdir -p "$OUT"
@@ -58,7 +60,8 @@ run() {  # target, corpus folders, then libFuzzer flags after --
   grep -E "^(Done|stat::number_of_executed_units)" "$OUT/$target.log" | sed "s/^/$target: /"
 }
 mkdir -p "$OUT/core/corpus" "$OUT/request/corpus" "$OUT/decode/corpus"
-run core "$OUT/core/corpus" -- -runs="$CORE_RUNS"
-run request "$OUT/request/corpus" -- -runs="$REQUEST_RUNS"
-run decode "$OUT/decode/corpus" "$OUT/seeds" -- --detect-every "$DETECT_EVERY" -max_total_time="$DECODE_SECONDS" \
-  -max_len=65536
+run core "$OUT/core/corpus" -- -runs="$CORE_RUNS" -max_total_time="$SECONDS_EACH" &
+run request "$OUT/request/corpus" -- -runs="$REQUEST_RUNS" -max_total_time="$SECONDS_EACH" &
+run decode "$OUT/decode/corpus" "$OUT/seeds" -- --detect-every "$DETECT_EVERY" -runs="$DECODE_RUNS" \
+  -max_total_time="$SECONDS_EACH" -max_len=65536 &
+wait
