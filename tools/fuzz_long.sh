@@ -6,7 +6,8 @@
 #
 # The three targets run side by side, each until its run count or FUZZ_SECONDS (default 3600) is reached.
 # Environment: CORE_RUNS (default 1000000), REQUEST_RUNS (1000000), DECODE_RUNS (1000000), FUZZ_SECONDS,
-# DETECT_EVERY (25), PYTHON (default: python3 on PATH, with facelens and atheris installed).
+# DETECT_EVERY (25), TARGETS (default "core request decode"), PYTHON (default: python3 on PATH, with facelens
+# and atheris installed).
 # Needs clang-14 and its compiler-rt (Debian: apt-get install clang-14 libclang-rt-14-dev). Findings are written
 # as crash-*/oom-*/timeout-* files in OUT_DIR/<target>/; each target's log is OUT_DIR/<target>.log.
 set -euo pipefail
@@ -60,8 +61,12 @@ run() {  # target, corpus folders, then libFuzzer flags after --
   grep -E "^(Done|stat::number_of_executed_units)" "$OUT/$target.log" | sed "s/^/$target: /"
 }
 mkdir -p "$OUT/core/corpus" "$OUT/request/corpus" "$OUT/decode/corpus"
-run core "$OUT/core/corpus" -- -runs="$CORE_RUNS" -max_total_time="$SECONDS_EACH" &
-run request "$OUT/request/corpus" -- -runs="$REQUEST_RUNS" -max_total_time="$SECONDS_EACH" &
-run decode "$OUT/decode/corpus" "$OUT/seeds" -- --detect-every "$DETECT_EVERY" -runs="$DECODE_RUNS" \
-  -max_total_time="$SECONDS_EACH" -max_len=65536 &
+for target in ${TARGETS:-core request decode}; do
+  case "$target" in
+    core) run core "$OUT/core/corpus" -- -runs="$CORE_RUNS" -max_total_time="$SECONDS_EACH" & ;;
+    request) run request "$OUT/request/corpus" -- -runs="$REQUEST_RUNS" -max_total_time="$SECONDS_EACH" & ;;
+    decode) run decode "$OUT/decode/corpus" "$OUT/seeds" -- --detect-every "$DETECT_EVERY" -runs="$DECODE_RUNS" \
+              -max_total_time="$SECONDS_EACH" -max_len=65536 & ;;
+  esac
+done
 wait
