@@ -239,6 +239,27 @@ def image_source(image: Mapping[str, Any]) -> Tuple[str, Any]:
     return "S3Object", image["S3Object"]
 
 
+_BUCKET = re.compile(r"[0-9A-Za-z.\-_]{3,255}")
+
+
+def s3_object(s3object: Any) -> Tuple[str, str, Optional[str]]:
+    """(Bucket, Name, Version) of a request's ``S3Object``, or the InvalidParameterException Rekognition gives."""
+    if not isinstance(s3object, Mapping):
+        raise InvalidParameterException("S3Object must be a structure with Bucket and Name.")
+    bucket = s3object.get("Bucket")
+    name = s3object.get("Name")
+    version = s3object.get("Version")
+    if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket) or bucket in (".", ".."):
+        raise InvalidParameterException(
+            "S3Object.Bucket must be 3-255 characters of [0-9A-Za-z.-_]; got %r." % (bucket,)
+        )
+    if not isinstance(name, str) or not 1 <= len(name) <= 1024:
+        raise InvalidParameterException("S3Object.Name must be a string of 1-1024 characters.")
+    if version is not None and (not isinstance(version, str) or not 1 <= len(version) <= 1024):
+        raise InvalidParameterException("S3Object.Version must be a string of 1-1024 characters.")
+    return bucket, name, version
+
+
 def wanted_attributes(attributes: Optional[Sequence[str]]) -> frozenset:
     """The set of attributes a request asks for. DEFAULT is always included; ALL means every one."""
     asked = set(attributes or ["DEFAULT"])

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import secrets
 import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from ..errors import ImageTooLargeException, InvalidParameterException, InvalidS3ObjectException
+from .. import contract
+from ..errors import ImageTooLargeException, InvalidS3ObjectException
 
-_BUCKET_RE = re.compile(r"[0-9A-Za-z.\-_]{3,255}")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -48,19 +47,7 @@ class ObjectStore:
     # -- names ----------------------------------------------------------------------------------------------
     def _components(self, s3object: Mapping[str, Any]) -> List[str]:
         """The validated path components below ``<home>/s3``: bucket, folders..., file."""
-        if not isinstance(s3object, Mapping):
-            raise InvalidParameterException("S3Object must be a structure with Bucket and Name.")
-        bucket = s3object.get("Bucket")
-        name = s3object.get("Name")
-        version = s3object.get("Version")
-        if not isinstance(bucket, str) or not _BUCKET_RE.fullmatch(bucket) or bucket in (".", ".."):
-            raise InvalidParameterException(
-                "S3Object.Bucket must be 3-255 characters of [0-9A-Za-z.-_]; got %r." % (bucket,)
-            )
-        if not isinstance(name, str) or not 1 <= len(name) <= 1024:
-            raise InvalidParameterException("S3Object.Name must be a string of 1-1024 characters.")
-        if version is not None and (not isinstance(version, str) or not 1 <= len(version) <= 1024):
-            raise InvalidParameterException("S3Object.Version must be a string of 1-1024 characters.")
+        bucket, name, version = contract.s3_object(s3object)
         parts = name.split("/")
         if "\x00" in name or name.startswith("/") or any(p in ("..", ".", "") for p in parts):
             raise InvalidS3ObjectException(f"Unable to get object metadata from S3: invalid object key {name!r}.")

@@ -15,17 +15,16 @@ callers retry), and a store that keeps throttling after the retries is ``Throttl
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Tuple, Type
+from typing import Any, Iterator, Mapping, Optional, Type
 
+from .. import contract
 from ..errors import (
     ClientError,
     ImageTooLargeException,
     InternalServerError,
-    InvalidParameterException,
     InvalidS3ObjectException,
     ThrottlingException,
 )
@@ -37,30 +36,11 @@ try:
 except ImportError:  # the "s3" extra is not installed; the local store still works
     boto3 = None
 
-_BUCKET_RE = re.compile(r"[0-9A-Za-z.\-_]{3,255}")
 _CHUNK = 1 << 20  # bytes per write while streaming an object to a file
 _POOL_CONNECTIONS = 32  # kept-alive connections to the store, shared by the threads serving requests
 # S3 answers that mean "slow down" rather than "broken"; botocore has already retried them.
 _THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
                    "RequestThrottled", "ServiceUnavailable", "503"}
-
-
-def validate_s3object(s3object: Any) -> Tuple[str, str, Optional[str]]:
-    """(Bucket, Name, Version) of a request's ``S3Object``, or the InvalidParameterException Rekognition gives."""
-    if not isinstance(s3object, Mapping):
-        raise InvalidParameterException("S3Object must be a structure with Bucket and Name.")
-    bucket = s3object.get("Bucket")
-    name = s3object.get("Name")
-    version = s3object.get("Version")
-    if not isinstance(bucket, str) or not _BUCKET_RE.fullmatch(bucket) or bucket in (".", ".."):
-        raise InvalidParameterException(
-            "S3Object.Bucket must be 3-255 characters of [0-9A-Za-z.-_]; got %r." % (bucket,)
-        )
-    if not isinstance(name, str) or not 1 <= len(name) <= 1024:
-        raise InvalidParameterException("S3Object.Name must be a string of 1-1024 characters.")
-    if version is not None and (not isinstance(version, str) or not 1 <= len(version) <= 1024):
-        raise InvalidParameterException("S3Object.Version must be a string of 1-1024 characters.")
-    return bucket, name, version
 
 
 def _describe(bucket: str, key: str, version: Optional[str]) -> str:
@@ -99,7 +79,7 @@ class S3ObjectStore:
 
     def size(self, s3object: Mapping[str, Any]) -> int:
         """The object's size in bytes (HEAD; nothing is downloaded)."""
-        bucket, key, version = validate_s3object(s3object)
+        bucket, key, version = contract.s3_object(s3object)
         return self._head(bucket, key, version)
 
     @contextmanager
@@ -114,7 +94,7 @@ class S3ObjectStore:
     def read(self, s3object: Mapping[str, Any], max_bytes: int,
              too_large: Type[ClientError] = ImageTooLargeException) -> bytes:
         """The object's bytes; one over ``max_bytes`` is refused from its HEAD, before the download."""
-        bucket, key, version = validate_s3object(s3object)
+        bucket, key, version = contract.s3_object(s3object)
         self._check_size(self._head(bucket, key, version), max_bytes, too_large)
         body = self._get(bucket, key, version)
         try:
@@ -130,7 +110,7 @@ class S3ObjectStore:
                     too_large: Type[ClientError] = ImageTooLargeException) -> int:
         """Streams the object into the file ``path`` in chunks (never whole in memory); returns its size.
         The size is checked from HEAD first; the file is removed again when the download fails."""
-        bucket, key, version = validate_s3object(s3object)
+        bucket, key, version = contract.s3_object(s3object)
         self._check_size(self._head(bucket, key, version), max_bytes, too_large)
         body = self._get(bucket, key, version)
         path = Path(path)
@@ -153,7 +133,7 @@ class S3ObjectStore:
     def put(self, bucket: str, name: str, data: bytes) -> Optional[str]:
         """Stores an object, creating the bucket when it does not exist (what ``aws s3 cp`` does after ``aws s3
         mb``); used by the CLI and tests. Returns the new VersionId on a versioned bucket, else None."""
-        bucket, name, _ = validate_s3object({"Bucket": bucket, "Name": name})
+        bucket, name, _ = contract.s3_object({"Bucket": bucket, "Name": name})
         try:
             try:
                 self.client.head_bucket(Bucket=bucket)
