@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from . import contract, images, response
 from .errors import ClientError, Exceptions, InternalServerError, InvalidParameterException, ParamValidationError
+from .models import registry
 from .storage import ObjectStore
 from .storage import home as default_home
 
@@ -31,16 +32,23 @@ class Client:
             ``facelens.video.reader``).
         video_workers: video jobs run at once by the default in-process runner (more wait in its queue).
         video_runner: a ``facelens.video.JobRunner`` to run video jobs instead of the in-process pool.
+        precision: "int8" (default, or ``$FACELENS_PRECISION``): the networks whose int8 versions hold their
+            accuracy run in int8; "fp32": every network in fp32 (README "Int8 networks").
+        providers: onnxruntime execution providers, e.g. ``["CUDAExecutionProvider"]`` (default
+            ``$FACELENS_PROVIDERS`` or the CPU alone; only the CPU is tested).
     """
 
     def __init__(self, home: Optional[str] = None, threads: Optional[int] = None, detector_max_side: int = 640,
-                 video_sample_fps: Optional[float] = None, video_workers: int = 1, video_runner=None) -> None:
+                 video_sample_fps: Optional[float] = None, video_workers: int = 1, video_runner=None,
+                 precision: Optional[str] = None, providers: Optional[Sequence[str]] = None) -> None:
         self.home = default_home(home)
         self._video_options = (video_sample_fps, video_workers, video_runner)
         self.store = ObjectStore(self.home)
         self.exceptions = Exceptions()
         self._threads = threads
         self._detector_max_side = detector_max_side
+        self._runtime = {"precision": registry.resolve_precision(precision),
+                         "providers": registry.resolve_providers(providers)}
         self._engine = None
         self._engine_lock = threading.Lock()
 
@@ -52,7 +60,8 @@ class Client:
                 if self._engine is None:
                     from .pipeline import Engine
 
-                    self._engine = Engine(threads=self._threads, detector_max_side=self._detector_max_side)
+                    self._engine = Engine(threads=self._threads, detector_max_side=self._detector_max_side,
+                                          **self._runtime)
         return self._engine
 
     def _image_bytes(self, image: Dict[str, Any]):
