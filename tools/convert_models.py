@@ -2608,6 +2608,7 @@ def _int8_entry(out_dir: Path, fp32: dict, int8: dict) -> dict:
         "sha256": sha256_file(p),
         "size_bytes": p.stat().st_size,
         "quantized_from_sha256": fp32["sha256"],
+        "default": fp32["file"] in quantize_int8.INT8_DEFAULT,
         "method": ("onnxruntime.quantization.quantize_static: QDQ, per-channel int8 weights, uint8 activations, "
                    "MinMax ranges; opset raised to 13 first where lower (per-channel DequantizeLinear)"),
         "tool": "tools/convert_models.py --only int8 (tools/quantize_int8.py)",

@@ -33,7 +33,8 @@ class Client:
         video_workers: video jobs run at once by the default in-process runner (more wait in its queue).
         video_runner: a ``facelens.video.JobRunner`` to run video jobs instead of the in-process pool.
         precision: "int8" (default, or ``$FACELENS_PRECISION``): the networks whose int8 versions hold their
-            accuracy run in int8; "fp32": every network in fp32 (README "Int8 networks").
+            accuracy run in int8; "fp32": every network in fp32; "int8-all": every int8 file, also those that
+            lose some accuracy (README "Int8 networks").
         providers: onnxruntime execution providers, e.g. ``["CUDAExecutionProvider"]`` (default
             ``$FACELENS_PROVIDERS`` or the CPU alone; only the CPU is tested).
     """

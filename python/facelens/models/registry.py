@@ -104,12 +104,13 @@ def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-PRECISIONS = ("int8", "fp32")
+PRECISIONS = ("int8", "fp32", "int8-all")
 
 
 def resolve_precision(precision: Optional[str] = None) -> str:
-    """``precision``, or ``$FACELENS_PRECISION``, or int8: the networks whose int8 file the manifest lists (those
-    whose accuracy held against fp32, README "Int8 networks") run in int8, the others in fp32."""
+    """``precision``, or ``$FACELENS_PRECISION``, or "int8": the networks whose int8 files held their accuracy
+    against fp32 (manifest ``int8.default``, README "Int8 networks") run in int8, the others in fp32. "int8-all"
+    runs every int8 file the manifest lists; "fp32" none."""
     value = precision if precision is not None else os.environ.get("FACELENS_PRECISION") or "int8"
     value = str(value).strip().lower()
     if value not in PRECISIONS:
@@ -135,10 +136,10 @@ def cpu_only(providers: Optional[Sequence[str]] = None) -> bool:
 
 def model_file(name: str, precision: Optional[str] = None) -> str:
     """The file that runs network ``name`` (its fp32 file name) at ``precision``."""
-    if resolve_precision(precision) == "int8":
-        int8 = entry(name).get("int8")
-        if int8:
-            return int8["file"]
+    precision = resolve_precision(precision)
+    int8 = entry(name).get("int8") if precision != "fp32" else None
+    if int8 and (int8.get("default") or precision == "int8-all"):
+        return int8["file"]
     return name
 
 
