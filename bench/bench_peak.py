@@ -157,7 +157,7 @@ def _peak(precision):
 @pytest.mark.parametrize("network", list(NETWORKS))
 def test_network(benchmark, network, precision):
     shape, dtype = NETWORKS[network]
-    file = registry.model_file(network, precision)
+    file = registry.model_file(network, "int8-all" if precision == "int8" else "fp32")
     if precision == "int8" and file == network:
         pytest.skip(f"{network} has no int8 file")
     sess = _session(str(registry.path(file)))

@@ -64,11 +64,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--precision", default=None)
+    ap.add_argument("--in-process-only", action="store_true")
     args = ap.parse_args()
 
     client = facelens.Client(home=tempfile.mkdtemp(), precision=args.precision)
     print(f"precision {client.engine.precision}; images/s and the ratio to one caller")
     table("in-process", lambda data, n: (lambda k: client.detect_faces(Image={"Bytes": data})), args.seconds)
+    if args.in_process_only:
+        return
 
     port = free_port()
     env = dict(os.environ, FACELENS_HOME=tempfile.mkdtemp())
