@@ -100,7 +100,7 @@ def test_peak(benchmark, probe, precision):
     sess = _session(model)
     benchmark.group = f"peak {probe}"
     benchmark.extra_info["gmac"] = macs / 1e9
-    benchmark.pedantic(sess.run, args=(None, feeds), rounds=15, warmup_rounds=3)
+    benchmark.pedantic(sess.run, args=(None, feeds), rounds=40, warmup_rounds=5)
     gmacs = macs / 1e9 / benchmark.stats.stats.min
     RESULTS[(probe, precision)] = gmacs
     print(f"\npeak {probe} {precision}: {gmacs:.1f} GMAC/s ({THREADS} threads)")
