@@ -69,3 +69,41 @@ def test_providers_default_to_the_cpu_and_unknown_ones_are_refused(monkeypatch):
     assert not registry.cpu_only()
     with pytest.raises(ModelError, match="NoSuchExecutionProvider"):
         registry.session("gender_v1.onnx", 1)
+
+
+def test_concurrent_callers_are_admitted_as_many_at_once_as_cores():
+    import os
+    import threading
+
+    import cv2
+
+    from facelens import images
+
+    engine = Engine(threads=2)
+    bgr = cv2.imread(str(DATA / "images/fr_obama.jpg"))
+    if bgr is None:
+        pytest.skip("photo not available")
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    image = images.DecodedImage(rgb=rgb, width=rgb.shape[1], height=rgb.shape[0], format="jpeg")
+    running, most, lock = [0], [0], threading.Lock()
+    detect = engine.detector.detect
+
+    def counting_detect(x):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return detect(x)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    engine.detector.detect = counting_detect
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(len(engine.analyze(image)))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert found == [1] * 8
+    assert 1 <= most[0] <= max(1, os.cpu_count() or 1)
