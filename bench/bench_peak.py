@@ -3,9 +3,10 @@
 Run: pytest bench/bench_peak.py --benchmark-only -s      (needs ``pip install onnx`` to build the probe graphs)
 
 Peak: one-node graphs built here, a 3x3 convolution (128 -> 128 channels at 28x28, 0.12 GMAC) and a 512^3 matrix
-product (0.13 GMAC), best of 200 runs (short runs, so that the best one is rarely interrupted on a shared machine), fp32 (Conv, MatMul) and int8 (QLinearConv, QLinearMatMul: uint8 activations, int8 weights,
-what the QDQ networks are fused into), run by onnxruntime on the engine's thread count. Networks: the MACs of each
-Conv/MatMul/Gemm of the shipped fp32 graph at the input size facelens feeds it (shapes met in one run), the time
+product (0.13 GMAC), fp32 (Conv, MatMul) and int8 (QLinearConv, QLinearMatMul: uint8 activations, int8 weights,
+what the QDQ networks are fused into), run by onnxruntime on the engine's thread count, best of 200 runs (short
+runs, so that the best one is rarely interrupted on a shared machine). Networks: the MACs of each Conv/MatMul/Gemm
+of the shipped fp32 graph at the input size facelens feeds it (shapes met in one run), the best time
 of one run of the fp32 file and of its int8 file. The -s output prints the table the README quotes.
 """
 

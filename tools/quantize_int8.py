@@ -193,7 +193,8 @@ def quantize(src_dir: Path, calib_dir: Path, dst_dir: Path) -> dict:
             a = fp32.run(None, {input_name: x})
             b = int8.run(None, {input_name: x})
             pairs = [(u.astype(np.float64), v) for u, v in zip(a, b) if u.dtype.kind == "f" and u.size]
-            errs.append([float(np.abs(u - v).mean()) for u, v in pairs] + [float(np.abs(u - v).max()) for u, v in pairs])
+            errs.append([float(np.abs(u - v).mean()) for u, v in pairs]
+                        + [float(np.abs(u - v).max()) for u, v in pairs])
         errs = np.asarray(errs)
         k = errs.shape[1] // 2
         outputs = [o.name for o, u in zip(fp32.get_outputs(), a) if u.dtype.kind == "f" and u.size]

@@ -82,8 +82,8 @@ class Engine:
 
     def __init__(self, threads: Optional[int] = None, detector_max_side: int = DEFAULT_MAX_SIDE,
                  precision: Optional[str] = None, providers: Optional[Sequence[str]] = None) -> None:
-        """``precision``: "int8" (default, or ``$FACELENS_PRECISION``) or "fp32"; ``providers``: onnxruntime
-        execution providers (default ``$FACELENS_PROVIDERS`` or the CPU); see ``models.registry``."""
+        """``precision``: "int8" (default, or ``$FACELENS_PRECISION``), "fp32" or "int8-all"; ``providers``:
+        onnxruntime execution providers (default ``$FACELENS_PROVIDERS`` or the CPU); see ``models.registry``."""
         self.threads = threads
         self.precision = registry.resolve_precision(precision)
         self.providers = registry.resolve_providers(providers)
@@ -199,8 +199,8 @@ class Engine:
                 if detector is None:
                     from .engine.person import PersonDetector
 
-                    detector = self._person_detector = PersonDetector(threads=self.threads, precision=self.precision,
-                                                                            providers=self.providers)
+                    detector = self._person_detector = PersonDetector(
+                        threads=self.threads, precision=self.precision, providers=self.providers)
         return detector
 
 

@@ -186,8 +186,7 @@ class AttributeModels:
         if self._mask is None:
             from .mask import MaskClassifier
 
-            self._mask = MaskClassifier(threads=self.threads, precision=self.precision,
-                                            providers=self.providers)
+            self._mask = MaskClassifier(threads=self.threads, precision=self.precision, providers=self.providers)
         return self._mask.probabilities(rgb, boxes)
 
     def analyze(self, rgb: np.ndarray, meshes: Sequence[np.ndarray], blends, presences, wanted,
