@@ -44,12 +44,10 @@ INT8_MODELS = {
     "mask_classifier.onnx": 64,
 }
 # The int8 files that precision="int8" (the default) runs; the others only run with precision="int8-all". Measured
-# int8 against fp32 (README "Int8 networks"): quantised whole, the person detector's scores reordered people of
-# near-equal score (tests/test_person_detector.py::test_one_frame_any_size picked another person first); with its
-# first six convolutions in fp32 that test passes, but its scores still move by up to 0.04 and it finds 8 people
-# on fnp_video.mp4's first frame where fp32 finds 6, and no labelled person set shows which is right. The mask
-# network's int8 missed one of the six masked faces of the evaluation split (FaceOccluded balanced accuracy
-# 0.976 -> 0.892).
+# int8 against fp32 (README "Int8 networks"): the person detector's int8 scores reorder people of near-equal score
+# (tests/test_person_detector.py::test_one_frame_any_size picks another person first, also with its first six
+# convolutions in fp32), and the mask network's int8 missed one of the six masked faces of the evaluation split
+# (FaceOccluded balanced accuracy 0.976 -> 0.892).
 INT8_DEFAULT = {"centerface.onnx", "dlib_face_recognition_resnet_v1.onnx", "age_v1.onnx", "gender_v1.onnx"}
 
 # The first convolutions stay in fp32 where int8 there lost faces: on CenterFace, activation SQNR fell from 31 to
