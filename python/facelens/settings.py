@@ -9,6 +9,8 @@ or batch item can carry it to another process or host and build the same service
 |---|---|---|
 | home | ``home`` / ``FACELENS_HOME`` | ``~/.facelens`` |
 | threads | ``threads`` / ``FACELENS_THREADS`` | the CPU count, at most 4 |
+| precision | ``precision`` / ``FACELENS_PRECISION`` | ``int8`` (the int8 networks that hold their accuracy), ``fp32``, ``int8-all`` |
+| execution providers | ``providers`` / ``FACELENS_PROVIDERS`` (comma-separated) | the CPU alone |
 | database | ``database_url`` / ``FACELENS_DATABASE_URL`` | ``sqlite:///<home>/facelens.sqlite3`` |
 | database wait | ``database_timeout`` / ``FACELENS_DATABASE_TIMEOUT`` | 10 s |
 | object store | ``object_store`` / ``FACELENS_OBJECT_STORE`` | ``local`` (``<home>/s3/<Bucket>/<Name>``) or ``s3`` |
@@ -28,7 +30,9 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence, Tuple
+
+from .models import registry
 
 OBJECT_STORES = ("local", "s3")
 JOB_RUNNERS = ("local", "ray")
@@ -55,6 +59,8 @@ class Settings:
     job_runner: str = "local"
     ray_address: Optional[str] = None
     job_lease_s: float = 30.0
+    precision: str = "int8"
+    providers: Tuple[str, ...] = ("CPUExecutionProvider",)
     extra: Mapping[str, Any] = field(default_factory=dict)  # options of optional parts (e.g. the S3 endpoint)
 
     @classmethod
@@ -64,7 +70,8 @@ class Settings:
                  video_sample_fps: Optional[float] = None, video_workers: Optional[int] = None,
                  region_name: Optional[str] = None, account_id: Optional[str] = None,
                  job_runner: Optional[str] = None, ray_address: Optional[str] = None,
-                 job_lease_s: Optional[float] = None, environ: Optional[Mapping[str, str]] = None, **extra: Any) -> "Settings":
+                 job_lease_s: Optional[float] = None, precision: Optional[str] = None,
+                 providers: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, str]] = None, **extra: Any) -> "Settings":
         env = os.environ if environ is None else environ
         home_path = Path(home) if home is not None else (
             Path(env["FACELENS_HOME"]) if env.get("FACELENS_HOME") else Path.home() / ".facelens")
@@ -88,6 +95,10 @@ class Settings:
             account_id=account_id or env.get("FACELENS_ACCOUNT_ID") or "000000000000",
             job_runner=(job_runner or env.get("FACELENS_JOB_RUNNER") or "local").lower(), ray_address=ray_address,
             job_lease_s=float(job_lease_s if job_lease_s is not None else env.get("FACELENS_JOB_LEASE_S") or 30.0),
+            precision=registry.resolve_precision(precision or env.get("FACELENS_PRECISION") or None),
+            providers=registry.resolve_providers(
+                providers if providers is not None else
+                [p.strip() for p in env.get("FACELENS_PROVIDERS", "").split(",") if p.strip()]),
             extra=dict(extra),
         )
         settings.check()

@@ -108,8 +108,10 @@ EYE_RESOLVED_PX = 20.0
 class AttributeModels:
     """Sessions for the age, gender and emotion networks (loaded on first use) and the feature extractors."""
 
-    def __init__(self, threads: Optional[int] = None, blendshape_names: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, threads: Optional[int] = None, blendshape_names: Optional[Sequence[str]] = None,
+                 precision: Optional[str] = None, providers: Optional[Sequence[str]] = None) -> None:
         self.threads = threads
+        self.precision, self.providers = precision, providers
         self._age = self._gender = self._emotion = None
         self._mask = None
         tmpl = registry.load_json("dlib_chip_template.json")
@@ -126,7 +128,7 @@ class AttributeModels:
     def _session(self, attr: str, name: str):
         s = getattr(self, attr)
         if s is None:
-            s = registry.session(name, self.threads)
+            s = registry.session(name, self.threads, self.precision, self.providers)
             setattr(self, attr, s)
         return s
 
@@ -184,7 +186,7 @@ class AttributeModels:
         if self._mask is None:
             from .mask import MaskClassifier
 
-            self._mask = MaskClassifier(threads=self.threads)
+            self._mask = MaskClassifier(threads=self.threads, precision=self.precision, providers=self.providers)
         return self._mask.probabilities(rgb, boxes)
 
     def analyze(self, rgb: np.ndarray, meshes: Sequence[np.ndarray], blends, presences, wanted,

@@ -44,9 +44,10 @@ def crop(rgb: np.ndarray, box_xyxy: Sequence[float]) -> np.ndarray:
 class MaskClassifier:
     """P(mask) of faces given their pixel boxes; the sessions are shared (``registry.session``) and thread-safe."""
 
-    def __init__(self, session=None, threads: Optional[int] = None) -> None:
+    def __init__(self, session=None, threads: Optional[int] = None, precision: Optional[str] = None,
+                 providers: Optional[Sequence[str]] = None) -> None:
         # one face per run, several at a time (engine/parallel.py): 6 faces take 12 ms on 2 cores, 21 ms one by one
-        self.session = session if session is not None else SlicedSession(MODEL_FILE, threads)
+        self.session = session if session is not None else SlicedSession(MODEL_FILE, threads, precision, providers)
         self.input_name = self.session.get_inputs()[0].name
 
     def probabilities(self, rgb: np.ndarray, boxes_xyxy) -> np.ndarray:

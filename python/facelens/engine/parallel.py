@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional, TypeVar
+from typing import Callable, Dict, List, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -74,10 +74,12 @@ class SlicedSession:
     results are those of one batched run (onnxruntime's CPU kernels do not mix batch items), and networks that
     take one item per run (the blendshapes) take batches this way."""
 
-    def __init__(self, name: str, threads: Optional[int] = None) -> None:
-        self.session = registry.session(name, threads)
-        self.workers = workers_for(threads)
-        self._single = registry.session(name, 1) if self.workers > 1 else None
+    def __init__(self, name: str, threads: Optional[int] = None, precision: Optional[str] = None,
+                 providers: Optional[Sequence[str]] = None) -> None:
+        self.session = registry.session(name, threads, precision, providers)
+        # an accelerator runs a batch better in one go than item by item
+        self.workers = workers_for(threads) if registry.cpu_only(providers) else 1
+        self._single = registry.session(name, 1, precision, providers) if self.workers > 1 else None
 
     def get_inputs(self):
         return self.session.get_inputs()

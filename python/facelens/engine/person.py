@@ -18,7 +18,7 @@ frame only.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -50,15 +50,18 @@ class PersonDetector:
 
     def __init__(self, session=None, threads: Optional[int] = None,
                  score_threshold: float = SCORE_THRESHOLD, tiles: bool = True,
-                 tile_workers: Optional[int] = None) -> None:
-        self.session = session if session is not None else registry.session(MODEL_FILE, threads)
+                 tile_workers: Optional[int] = None, precision: Optional[str] = None,
+                 providers: Optional[Sequence[str]] = None) -> None:
+        self.session = session if session is not None else registry.session(MODEL_FILE, threads, precision, providers)
         self.input_name = self.session.get_inputs()[0].name
         self.score_threshold = float(score_threshold)
         self.tiles = tiles
         # The frame and its tiles are small independent runs: on 2 cores, two of them at a time with one thread
         # each take 37 ms a 826x540 frame where one at a time with two threads takes 48-64 ms (same boxes).
-        self._workers = parallel.workers_for(threads) if tile_workers is None else int(tile_workers)
-        self._tile_session = registry.session(MODEL_FILE, 1) if self._workers > 1 else None
+        if tile_workers is None:
+            tile_workers = parallel.workers_for(threads) if registry.cpu_only(providers) else 1
+        self._workers = int(tile_workers)
+        self._tile_session = registry.session(MODEL_FILE, 1, precision, providers) if self._workers > 1 else None
 
     def detect(self, rgb: np.ndarray, tiles: Optional[bool] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Persons in an RGB uint8 frame (H x W x 3): the whole frame and (``tiles``, default ``self.tiles``) its

@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -98,22 +98,66 @@ def load_npz(name: str) -> Dict[str, np.ndarray]:
 
 
 def default_threads() -> int:
-    env = os.environ.get("FACELENS_THREADS")
-    if env:
-        return max(1, int(env))
+    """Threads per model call when the caller names none (``facelens.Settings`` normally does)."""
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def session(name: str, threads: Optional[int] = None):
+PRECISIONS = ("int8", "fp32", "int8-all")
+
+
+def resolve_precision(precision: Optional[str] = None) -> str:
+    """``precision`` or "int8": the networks whose int8 files held their accuracy against fp32 (manifest
+    ``int8.default``, README "Int8 networks") run in int8, the others in fp32. "int8-all" runs every int8 file the
+    manifest lists; "fp32" none."""
+    value = precision if precision is not None else "int8"
+    value = str(value).strip().lower()
+    if value not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {value!r}")
+    return value
+
+
+def resolve_providers(providers: Optional[Sequence[str]] = None) -> Tuple[str, ...]:
+    """onnxruntime execution providers, in order of preference: ``providers``, or the CPU alone. The CPU provider
+    is always appended as the fallback."""
+    if providers is None:
+        providers = []
+    if isinstance(providers, str):
+        providers = [providers]
+    out = [str(p) for p in providers if str(p) != "CPUExecutionProvider"]
+    return tuple(out) + ("CPUExecutionProvider",)
+
+
+def cpu_only(providers: Optional[Sequence[str]] = None) -> bool:
+    return resolve_providers(providers) == ("CPUExecutionProvider",)
+
+
+def model_file(name: str, precision: Optional[str] = None) -> str:
+    """The file that runs network ``name`` (its fp32 file name) at ``precision``."""
+    precision = resolve_precision(precision)
+    int8 = entry(name).get("int8") if precision != "fp32" else None
+    if int8 and (int8.get("default") or precision == "int8-all"):
+        return int8["file"]
+    return name
+
+
+def session(name: str, threads: Optional[int] = None, precision: Optional[str] = None,
+            providers: Optional[Sequence[str]] = None):
     """A shared onnxruntime session for a model (sessions are thread-safe for ``run``)."""
     import onnxruntime as ort
 
     threads = threads or default_threads()
-    key = (name, threads)
+    file = model_file(name, precision)
+    chosen = resolve_providers(providers)
+    key = (file, threads, chosen)
     with _lock:
         if key in _sessions:
             return _sessions[key]
-    model_path = path(name)
+    model_path = path(file)
+    available = set(ort.get_available_providers())
+    missing = [p for p in chosen if p not in available]
+    if missing:
+        raise ModelError(f"onnxruntime execution provider(s) {', '.join(missing)} are not in this onnxruntime build "
+                         f"(available: {', '.join(sorted(available))})")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -124,7 +168,7 @@ def session(name: str, threads: Optional[int] = None):
     # spinning and 38 ms without).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        sess = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(str(model_path), sess_options=opts, providers=list(chosen))
     except Exception as e:  # onnxruntime raises its own exception types
         raise ModelError(f"facelens model file {model_path} could not be loaded: {e}") from None
     with _lock:

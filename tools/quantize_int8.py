@@ -1,0 +1,232 @@
+"""Int8 networks: static QDQ quantisation of the shipped fp32 ONNX files (the ``int8`` group of convert_models.py).
+
+Two halves, run by ``python tools/convert_models.py --only int8``:
+
+1. ``capture`` (the launching interpreter, which must import facelens): facelens itself, on fp32, runs over the
+   calibration set below and every tensor it feeds each network is recorded, so that the calibration inputs are
+   exactly what the networks see at run time (letterboxed detector inputs, upright mesh crops, dlib chips, person
+   tiles, attribute chips). They go to ``<work>/int8_calibration/<model>.npz``.
+2. ``quantize`` (the pinned throw-away venv, QUANT_PINS): onnxruntime.quantization.quantize_static in QDQ format,
+   per-channel int8 weights, uint8 activations with MinMax ranges from those inputs; then int8 vs fp32 parity on
+   the calibration inputs and on the parity photos (report.json ``int8``).
+
+The calibration set is disjoint from every evaluation set (bench/accuracy.py, bench/attributes_accuracy.py,
+tests/test_collections_identity.py and the attribute labels): frames of the clips below, which no accuracy
+figure uses, and the two photos of images/ that no label file lists.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+QUANT_PINS = ["onnxruntime==1.32.0", "onnx==1.16.2", "numpy==1.26.4", "ml-dtypes==0.5.1", "sympy==1.13.3"]
+
+CALIBRATION_CLIPS = {  # clip -> frames taken, evenly spaced over the clip
+    "videos/pyfeat_WolfgangLanger_Pexels.mp4": 8,
+    "videos/fr_short_hamilton_clip.mp4": 6,
+    "videos/pyfeat_single_face.mp4": 4,
+    "videos/fnp_video.mp4": 8,
+    "videos/dlib_MOT20-05-raw_even_shorter.mp4": 4,
+    "videos/pyfeat_noface_face.mov": 4,
+}
+CALIBRATION_PHOTOS = ["images/mp_face_detection_expected.png", "images/prnet_5.jpg"]
+
+# model file -> most inputs (single items) kept for its calibration. Tried and left in fp32: the FaceMesh landmark
+# network (int8 slower on this CPU, 45 against 35 ms a crop, and its landmarks moved by a mean 6-9 px of 256), the
+# emotion network (int8 slower: 4.4 against 1.2 ms), the blendshape MLP (tiny; fp32 in and out).
+INT8_MODELS = {
+    "centerface.onnx": 48,
+    "dlib_face_recognition_resnet_v1.onnx": 96,
+    "person_detector.onnx": 64,
+    "age_v1.onnx": 96,
+    "gender_v1.onnx": 96,
+    "mask_classifier.onnx": 64,
+}
+# The int8 files that precision="int8" (the default) runs; the others only run with precision="int8-all". Measured
+# int8 against fp32 (README "Int8 networks"): the person detector's int8 scores reorder people of near-equal score
+# (tests/test_person_detector.py::test_one_frame_any_size picks another person first, also with its first six
+# convolutions in fp32), and the mask network's int8 missed one of the six masked faces of the evaluation split
+# (FaceOccluded balanced accuracy 0.976 -> 0.892).
+INT8_DEFAULT = {"centerface.onnx", "dlib_face_recognition_resnet_v1.onnx", "age_v1.onnx", "gender_v1.onnx"}
+
+# The first convolutions stay in fp32 where int8 there lost faces: on CenterFace, activation SQNR fell from 31 to
+# 20 dB over its first three convolutions (onnxruntime.quantization.qdq_loss_debug on the calibration inputs), and
+# all-int8 CenterFace found 5 fewer of the 195 10-20 px WIDER faces and 1 fewer of 63 at 20-40 px; with its
+# first six convolutions in fp32 (the stem and the first bottleneck) it finds as many as fp32.
+KEEP_FP32_CONVS = {"centerface.onnx": 6, "person_detector.onnx": 6}
+
+
+def int8_name(fp32_file: str) -> str:
+    return fp32_file[:-len(".onnx")] + ".int8.onnx"
+
+
+def calibration_frames(data: Path):
+    """(name, RGB uint8 frame) of the calibration set."""
+    import cv2
+    import numpy as np
+
+    for rel in CALIBRATION_PHOTOS:
+        bgr = cv2.imread(str(data / rel), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise SystemExit(f"calibration photo {data / rel} is missing")
+        yield rel, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    for rel, count in CALIBRATION_CLIPS.items():
+        cap = cv2.VideoCapture(str(data / rel))
+        frames = []
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            frames.append(bgr)
+        cap.release()
+        if not frames:
+            raise SystemExit(f"calibration clip {data / rel} gave no frames")
+        for i in np.linspace(0, len(frames) - 1, count).round().astype(int):
+            yield f"{rel}#{i}", cv2.cvtColor(frames[i], cv2.COLOR_BGR2RGB)
+
+
+class _Recorder:
+    """Stands in for an onnxruntime session and keeps (single-item slices of) what it is fed."""
+
+    def __init__(self, session, store: list, limit: int) -> None:
+        self.session, self.store, self.limit = session, store, limit
+
+    def get_inputs(self):
+        return self.session.get_inputs()
+
+    def get_outputs(self):
+        return self.session.get_outputs()
+
+    def run(self, output_names, feeds):
+        (name, batch), = feeds.items()
+        for i in range(len(batch)):
+            if len(self.store) < self.limit:
+                self.store.append(batch[i:i + 1].copy())
+        return self.session.run(output_names, feeds)
+
+
+def capture(data: Path, out: Path) -> dict:
+    """Runs facelens (fp32) over the calibration set and writes each network's recorded inputs."""
+    import numpy as np
+
+    from facelens import images
+    from facelens.models import registry
+    from facelens.pipeline import Engine
+
+    stores = {name: [] for name in INT8_MODELS}
+    real_session = registry.session
+
+    def recording_session(name, threads=None, precision=None, providers=None):
+        s = real_session(name, threads, "fp32", providers)
+        return _Recorder(s, stores[name], INT8_MODELS[name]) if name in stores else s
+
+    registry.session = recording_session
+    try:
+        engine = Engine(threads=1, precision="fp32")
+        everything = frozenset(["AGE_RANGE", "GENDER", "EMOTIONS", "SMILE", "FACE_OCCLUDED", "EYES_OPEN",
+                                "MOUTH_OPEN", "BEARD", "MUSTACHE", "EYEGLASSES", "SUNGLASSES"])
+        names = []
+        for name, rgb in calibration_frames(data):
+            names.append(name)
+            image = images.DecodedImage(rgb=np.ascontiguousarray(rgb), width=rgb.shape[1], height=rgb.shape[0],
+                                         format="png")
+            faces = engine.analyze(image, want_eyes=True, attributes=everything)
+            if faces:
+                engine.descriptors(image, faces)
+            engine.person_detector.detect(np.ascontiguousarray(rgb))
+    finally:
+        registry.session = real_session
+    out.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for name, items in stores.items():
+        if not items:
+            raise SystemExit(f"calibration: {name} was never run")
+        np.savez(out / (name + ".npz"), *items)
+        counts[name] = len(items)
+    return {"frames": names, "inputs_per_model": counts}
+
+
+def quantize(src_dir: Path, calib_dir: Path, dst_dir: Path) -> dict:
+    """Quantises every INT8_MODELS network (inside the pinned venv) and measures int8 against fp32."""
+    import numpy as np
+    import onnx
+    import onnx.version_converter
+    import onnxruntime as ort
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quant_pre_process, quantize_static)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, input_name, items):
+            self.it = iter([{input_name: x} for x in items])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    report = {"onnxruntime": ort.__version__, "onnx": onnx.__version__, "models": {}}
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for name in INT8_MODELS:
+        with np.load(calib_dir / (name + ".npz")) as z:
+            items = [z[k] for k in sorted(z.files, key=lambda k: int(k.split("_")[1]))]
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        fp32 = ort.InferenceSession(str(src_dir / name), so, providers=["CPUExecutionProvider"])
+        input_name = fp32.get_inputs()[0].name
+        pre = dst_dir / (name + ".pre.onnx")
+        model = onnx.load(str(src_dir / name))
+        opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+        if opset < 13:  # per-channel QDQ needs DequantizeLinear's axis (opset 13)
+            model = onnx.version_converter.convert_version(model, 13)
+        for i, node in enumerate(model.graph.node):  # names for nodes_to_exclude (CenterFace's are empty)
+            node.name = node.name or f"{node.op_type}_{i}"
+        onnx.save(model, str(pre))
+        quant_pre_process(str(pre), str(pre), skip_symbolic_shape=True)
+        convs = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "Conv"]
+        keep = convs[:KEEP_FP32_CONVS.get(name, 0)]
+        dst = dst_dir / int8_name(name)
+        quantize_static(str(pre), str(dst), Reader(input_name, items), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=keep)
+        pre.unlink()
+        int8 = ort.InferenceSession(str(dst), so, providers=["CPUExecutionProvider"])
+        errs = []
+        for x in items:
+            a = fp32.run(None, {input_name: x})
+            b = int8.run(None, {input_name: x})
+            pairs = [(u.astype(np.float64), v) for u, v in zip(a, b) if u.dtype.kind == "f" and u.size]
+            errs.append([float(np.abs(u - v).mean()) for u, v in pairs]
+                        + [float(np.abs(u - v).max()) for u, v in pairs])
+        errs = np.asarray(errs)
+        k = errs.shape[1] // 2
+        outputs = [o.name for o, u in zip(fp32.get_outputs(), a) if u.dtype.kind == "f" and u.size]
+        report["models"][name] = {
+            "file": dst.name, "calibration_inputs": len(items), "convolutions_kept_in_fp32": keep,
+            "parity_outputs": outputs,
+            "mean_abs_error_median_over_inputs": [round(float(v), 6) for v in np.median(errs[:, :k], axis=0)],
+            "max_abs_error_median_over_inputs": [round(float(v), 6) for v in np.median(errs[:, k:], axis=0)],
+        }
+        print(f"[int8] {name} -> {dst.name}: {report['models'][name]}", flush=True)
+    return report
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("stage", choices=["capture", "quantize"])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--src", help="folder of the fp32 models")
+    ap.add_argument("--work", required=True)
+    args = ap.parse_args(argv)
+    work = Path(args.work)
+    if args.stage == "capture":
+        rep = capture(Path(args.data), work / "int8_calibration")
+        (work / "int8_capture.json").write_text(json.dumps(rep, indent=2))
+    else:
+        rep = quantize(Path(args.src), work / "int8_calibration", work / "int8_staging")
+        (work / "int8_report.json").write_text(json.dumps(rep, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
