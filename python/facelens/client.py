@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional
 from . import contract, response
 from .errors import ClientError, Exceptions, InternalServerError, ParamValidationError
 from .runtime import Runtime
+from .services import compare
 from .settings import Settings
 
 
@@ -195,6 +196,13 @@ class Client:
         found = self.collections.search_faces_by_image(request)
         return response.search_faces_by_image(found.face, found.width, found.height, found.matches,
                                               found.info.face_model_version)
+
+    # -- CompareFaces -----------------------------------------------------------------------------------------
+    def compare_faces(self, **kwargs: Any) -> Dict[str, Any]:
+        """CompareFaces: the largest face of SourceImage against the 100 largest faces of TargetImage; FaceMatches
+        (Similarity >= SimilarityThreshold, default 80) highest first and UnmatchedFaces (``services/compare.py``)."""
+        return self._call("CompareFaces", lambda r: response.compare_faces(
+            compare.compare_faces(r, self.engine, self.runtime.load_image)), kwargs)
 
     # -- celebrities ------------------------------------------------------------------------------------------
     # -- celebrities ------------------------------------------------------------------------------------------

@@ -265,3 +265,13 @@ OPERATIONS.update({
     "RecognizeCelebrities": Operation("RecognizeCelebrities", {"Image": _IMAGE}),
     "GetCelebrityInfo": Operation("GetCelebrityInfo", {"Id": CELEBRITY_ID}),
 })
+
+# -- CompareFaces ---------------------------------------------------------------------------------------------
+OPERATIONS.update({
+    "CompareFaces": Operation("CompareFaces", {
+        "SourceImage": _IMAGE,
+        "TargetImage": _IMAGE,
+        "SimilarityThreshold": Member(float, min=0, max=100),
+        "QualityFilter": Member(str, enum=QUALITY_FILTERS),
+    }),
+})
