@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import boto3_endpoint, data_path, read
+from conftest import boto3_endpoint, data_path, read, run_cli
 from facelens.errors import InvalidParameterException, ParamValidationError
 
 FACE_KEYS = ["BoundingBox", "Confidence", "Landmarks", "Pose", "Quality", "Emotions", "Smile"]
@@ -195,3 +195,14 @@ def test_through_boto3(client):
         with pytest.raises(rek.exceptions.InvalidS3ObjectException):
             rek.compare_faces(SourceImage={"S3Object": {"Bucket": "no-such-bucket", "Name": "x.jpg"}},
                               TargetImage={"Bytes": target})
+
+
+def test_cli(tmp_path):
+    source, target = data_path("images/fr_obama.jpg"), data_path("images/fr_two_people.jpg")
+    out = run_cli(tmp_path, "compare-faces", source, target, "--threshold", "90", "--quality-filter", "low")
+    assert len(out["FaceMatches"]) == 1 and len(out["UnmatchedFaces"]) == 1
+    assert out["FaceMatches"][0]["Face"]["BoundingBox"]["Left"] < 0.5
+    bad = run_cli(tmp_path, "compare-faces", source, target, "--threshold", "120", ok=False)
+    assert bad.returncode == 2 and "SimilarityThreshold" in bad.stderr
+    missing = run_cli(tmp_path, "compare-faces", source, tmp_path / "nope.jpg", ok=False)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
