@@ -95,11 +95,12 @@ class Runtime:
     def video(self):
         def build():
             from .storage.jobs import JobStore
+            from .video.notify import Notifier
             from .video.service import VideoJobs
 
             return VideoJobs(JobStore(self.database), self.objects, lambda: self.engine, self.tokens,
                              self.settings.video_sample_fps, self._video_runner, self.settings.video_workers,
-                             notifications=self.settings.home / "sns")
+                             notifications=Notifier.from_settings(self.settings))
 
         return self._part("video", build)
 

@@ -13,6 +13,12 @@ or batch item can carry it to another process or host and build the same service
 | database wait | ``database_timeout`` / ``FACELENS_DATABASE_TIMEOUT`` | 10 s |
 | object store | ``object_store`` / ``FACELENS_OBJECT_STORE`` | ``local`` (``<home>/s3/<Bucket>/<Name>``) or ``s3`` |
 | video sampling | ``video_sample_fps`` / ``FACELENS_VIDEO_SAMPLE_FPS`` | 5 frames per second of video |
+| video job notification webhooks | ``notification_webhooks`` / ``FACELENS_SNS_WEBHOOKS`` | none (the file sink only) |
+| webhook tries, seconds per try | ``webhook_attempts``, ``webhook_timeout`` | 4, 5 s |
+
+``notification_webhooks`` maps an SNS topic (its ARN, its name, or ``*`` for every topic) to the http(s) URL that
+gets the completion messages of the video jobs notifying it, as an SNS HTTP subscription would
+(``video/notify.py``); ``FACELENS_SNS_WEBHOOKS`` holds it as a JSON object or as ``topic=url,topic=url``.
 
 The S3 object store is configured the way every AWS tool is (boto3 reads it): the standard credential chain,
 ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` for an S3-compatible server, ``AWS_REGION``.
@@ -20,13 +26,44 @@ The S3 object store is configured the way every AWS tool is (boto3 reads it): th
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 OBJECT_STORES = ("local", "s3")
 DEFAULT_DATABASE_FILE = "facelens.sqlite3"
+
+
+def parse_webhooks(value: Optional[str]) -> Dict[str, str]:
+    """``$FACELENS_SNS_WEBHOOKS``: a JSON object {topic: url} or ``topic=url,topic=url`` (topic: an ARN, a topic
+    name or ``*``; split at the first ``=``, which no topic contains)."""
+    if not value or not value.strip():
+        return {}
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError as e:
+            raise ValueError(f"FACELENS_SNS_WEBHOOKS is not valid JSON: {e}") from None
+        if not isinstance(parsed, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in parsed.items()):
+            raise ValueError("FACELENS_SNS_WEBHOOKS must be a JSON object of topic → URL strings")
+        return dict(parsed)
+    out = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        topic, sep, url = item.partition("=")
+        if not sep or not topic.strip() or not url.strip():
+            raise ValueError(f"FACELENS_SNS_WEBHOOKS: {item!r} is not TOPIC=URL")
+        out[topic.strip()] = url.strip()
+    return out
+
+
+def check_webhooks(webhooks: Mapping[str, str]) -> None:
+    for topic, url in webhooks.items():
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"notification webhook of {topic!r} must be an http:// or https:// URL; got {url!r}")
 
 
 def _default_threads() -> int:
@@ -43,6 +80,9 @@ class Settings:
     detector_max_side: int = 640
     video_sample_fps: float = 5.0
     video_workers: int = 1
+    notification_webhooks: Mapping[str, str] = field(default_factory=dict)  # SNS topic (ARN, name, *) -> URL
+    webhook_attempts: int = 4
+    webhook_timeout: float = 5.0
     extra: Mapping[str, Any] = field(default_factory=dict)  # options of optional parts (e.g. the S3 endpoint)
 
     @classmethod
@@ -50,7 +90,9 @@ class Settings:
                  database_url: Optional[str] = None, database_timeout: Optional[float] = None,
                  object_store: Optional[str] = None, detector_max_side: Optional[int] = None,
                  video_sample_fps: Optional[float] = None, video_workers: Optional[int] = None,
-                 environ: Optional[Mapping[str, str]] = None, **extra: Any) -> "Settings":
+                 notification_webhooks: Optional[Mapping[str, str]] = None, webhook_attempts: Optional[int] = None,
+                 webhook_timeout: Optional[float] = None, environ: Optional[Mapping[str, str]] = None,
+                 **extra: Any) -> "Settings":
         env = os.environ if environ is None else environ
         home_path = Path(home) if home is not None else (
             Path(env["FACELENS_HOME"]) if env.get("FACELENS_HOME") else Path.home() / ".facelens")
@@ -63,13 +105,18 @@ class Settings:
         object_store = (object_store or env.get("FACELENS_OBJECT_STORE") or "local").lower()
         if object_store == "s3" and "s3" not in extra and env.get("AWS_REGION"):
             extra["s3"] = {"region_name": env["AWS_REGION"]}  # boto3 itself reads only AWS_DEFAULT_REGION
+        if notification_webhooks is None:
+            notification_webhooks = parse_webhooks(env.get("FACELENS_SNS_WEBHOOKS"))
         settings = cls(
             home=home_path, threads=max(1, int(threads)), database_url=database_url,
             database_timeout=float(database_timeout), object_store=object_store,
             detector_max_side=640 if detector_max_side is None else int(detector_max_side),
             video_sample_fps=float(video_sample_fps if video_sample_fps is not None
                                    else env.get("FACELENS_VIDEO_SAMPLE_FPS") or 5.0),
-            video_workers=1 if video_workers is None else int(video_workers), extra=dict(extra),
+            video_workers=1 if video_workers is None else int(video_workers),
+            notification_webhooks=dict(notification_webhooks),
+            webhook_attempts=4 if webhook_attempts is None else int(webhook_attempts),
+            webhook_timeout=5.0 if webhook_timeout is None else float(webhook_timeout), extra=dict(extra),
         )
         settings.check()
         return settings
@@ -86,6 +133,9 @@ class Settings:
             raise ValueError("video_workers must be >= 1")
         if self.database_timeout <= 0:
             raise ValueError("database_timeout must be > 0")
+        if self.webhook_attempts < 1 or not self.webhook_timeout > 0:
+            raise ValueError("webhook_attempts must be >= 1 and webhook_timeout > 0")
+        check_webhooks(self.notification_webhooks)
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
