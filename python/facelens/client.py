@@ -12,7 +12,6 @@ from typing import Any, Dict, Optional
 from . import contract, response
 from .errors import ClientError, Exceptions, InternalServerError, ParamValidationError
 from .runtime import Runtime
-from .services import compare
 from .settings import Settings
 
 
@@ -201,8 +200,10 @@ class Client:
     def compare_faces(self, **kwargs: Any) -> Dict[str, Any]:
         """CompareFaces: the largest face of SourceImage against the 100 largest faces of TargetImage; FaceMatches
         (Similarity >= SimilarityThreshold, default 80) highest first and UnmatchedFaces (``services/compare.py``)."""
+        from .services.compare import compare_faces
+
         return self._call("CompareFaces", lambda r: response.compare_faces(
-            compare.compare_faces(r, self.engine, self.runtime.load_image)), kwargs)
+            compare_faces(r, self.engine, self.runtime.load_image)), kwargs)
 
     # -- celebrities ------------------------------------------------------------------------------------------
     # -- celebrities ------------------------------------------------------------------------------------------
