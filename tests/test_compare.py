@@ -96,7 +96,7 @@ def test_six_face_photo_matches_the_right_face(client):
         assert who(best["Face"]["BoundingBox"]) == name
         assert all(m["Similarity"] < 80 for m in others)  # at the default threshold only the right one can match
         matched_at_80 += best["Similarity"] >= 80
-    assert matched_at_80 >= 3  # the two photos are years apart and the faces small; most still match at 80
+    assert matched_at_80 >= 3  # small faces, other poses and lighting: most still reach 80
 
 
 def test_similarity_is_the_scale_of_search_faces(client):
