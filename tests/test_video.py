@@ -241,11 +241,11 @@ def test_notification_channel_is_recorded(vc):
     path = Path(vc.home) / "sns" / "facelens-done.jsonl"
     while not path.exists() and time.time() < deadline:  # written right after the job's last row
         time.sleep(0.02)
-    messages = [json.loads(line) for line in path.read_text().splitlines()]
-    mine = [m for m in messages if m["Message"]["JobId"] == job]
-    assert mine and mine[0]["TopicArn"] == channel["SNSTopicArn"]
-    assert mine[0]["Message"]["Status"] == "SUCCEEDED" and mine[0]["Message"]["JobTag"] == "notified"
-    assert mine[0]["Message"]["API"] == "StartFaceDetection"
+    envelopes = [json.loads(line) for line in path.read_text().splitlines()]  # SNS's, Message a JSON string
+    mine = [(e, json.loads(e["Message"])) for e in envelopes if json.loads(e["Message"])["JobId"] == job]
+    assert mine and mine[0][0]["TopicArn"] == channel["SNSTopicArn"] and mine[0][0]["Type"] == "Notification"
+    assert mine[0][1]["Status"] == "SUCCEEDED" and mine[0][1]["JobTag"] == "notified"
+    assert mine[0][1]["API"] == "StartFaceDetection"
 
 
 class _HeldRunner:

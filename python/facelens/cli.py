@@ -137,6 +137,28 @@ def cmd_search_faces(args) -> dict:
     return _client(args).search_faces(FaceId=args.face_id, **_search_params(args))
 
 
+def _image_file(path: str) -> dict:
+    """{"Bytes": ...} of an image file, or of stdin for ``-``."""
+    if path == "-":
+        return {"Bytes": sys.stdin.buffer.read()}
+    try:
+        with open(path, "rb") as f:
+            return {"Bytes": f.read()}
+    except OSError as e:
+        raise SystemExit(f"facelens: cannot read {path}: {e.strerror}")
+
+
+def cmd_compare_faces(args) -> dict:
+    if args.source == "-" and args.target == "-":
+        raise SystemExit("only one of SOURCE and TARGET can be - (stdin)")
+    params = {"SourceImage": _image_file(args.source), "TargetImage": _image_file(args.target)}
+    if args.threshold is not None:
+        params["SimilarityThreshold"] = args.threshold
+    if args.quality_filter:
+        params["QualityFilter"] = args.quality_filter.upper()
+    return _client(args).compare_faces(**params)
+
+
 def cmd_create_collection(args) -> dict:
     return _client(args).create_collection(CollectionId=args.collection)
 
@@ -368,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="FaceMatchThreshold (default 80)")
     p.add_argument("--max-faces", type=int, help="MaxFaces (default 80)")
     p.set_defaults(func=cmd_search_faces)
+
+    p = sub.add_parser("compare-faces", help="CompareFaces: the largest face of SOURCE against the faces of TARGET")
+    p.add_argument("source", metavar="SOURCE", help="JPEG or PNG file (its largest face is compared), or - for stdin")
+    p.add_argument("target", metavar="TARGET", help="JPEG or PNG file (its 100 largest faces), or - for stdin")
+    p.add_argument("--threshold", type=float, help="SimilarityThreshold (default 80)")
+    p.add_argument("--quality-filter", help="QualityFilter: NONE (default), AUTO, LOW, MEDIUM, HIGH")
+    p.set_defaults(func=cmd_compare_faces)
 
     for name, func, what in (("create-collection", cmd_create_collection, "CreateCollection"),
                              ("delete-collection", cmd_delete_collection, "DeleteCollection"),

@@ -277,6 +277,15 @@ class Client:
     def list_tags_for_resource(self, **kwargs: Any) -> Dict[str, Any]:
         return self._call("ListTagsForResource", lambda r: response.list_tags(self.collections.list_tags(r)), kwargs)
 
+    # -- CompareFaces -----------------------------------------------------------------------------------------
+    def compare_faces(self, **kwargs: Any) -> Dict[str, Any]:
+        """CompareFaces: the largest face of SourceImage against the 100 largest faces of TargetImage; FaceMatches
+        (Similarity >= SimilarityThreshold, default 80) highest first and UnmatchedFaces (``services/compare.py``)."""
+        from .services.compare import compare_faces
+
+        return self._call("CompareFaces", lambda r: response.compare_faces(
+            compare_faces(r, self.engine, self.runtime.load_image)), kwargs)
+
     # -- celebrities ------------------------------------------------------------------------------------------
     def recognize_celebrities(self, **kwargs: Any) -> Dict[str, Any]:
         """RecognizeCelebrities: the 64 largest faces of the image, each matched against the celebrity gallery;

@@ -344,3 +344,56 @@ OPERATIONS.update({
     "RecognizeCelebrities": Operation("RecognizeCelebrities", {"Image": _IMAGE}),
     "GetCelebrityInfo": Operation("GetCelebrityInfo", {"Id": CELEBRITY_ID}),
 })
+
+# -- CompareFaces ---------------------------------------------------------------------------------------------
+OPERATIONS.update({
+    "CompareFaces": Operation("CompareFaces", {
+        "SourceImage": _IMAGE,
+        "TargetImage": _IMAGE,
+        "SimilarityThreshold": Member(float, min=0, max=100),
+        "QualityFilter": Member(str, enum=QUALITY_FILTERS),
+    }),
+})
+
+
+# -- every operation of Rekognition's service model, by the area of the service it belongs to --------------------
+# The endpoint answers those that facelens.Client does not implement with a message that names them (and the
+# README lists them); tests/test_not_served.py checks this table against botocore's model.
+SERVICE_OPERATIONS: Dict[str, Tuple[str, ...]] = {
+    "faces": (
+        "AssociateFaces", "CompareFaces", "CreateCollection", "CreateUser", "DeleteCollection", "DeleteFaces",
+        "DeleteUser", "DescribeCollection", "DetectFaces", "DisassociateFaces", "GetCelebrityInfo",
+        "GetCelebrityRecognition", "GetFaceDetection", "GetFaceSearch", "GetPersonTracking", "IndexFaces",
+        "ListCollections", "ListFaces", "ListTagsForResource", "ListUsers", "RecognizeCelebrities", "SearchFaces",
+        "SearchFacesByImage", "SearchUsers", "SearchUsersByImage", "StartCelebrityRecognition", "StartFaceDetection",
+        "StartFaceSearch", "StartPersonTracking", "TagResource", "UntagResource",
+    ),
+    "labels": ("DetectLabels", "GetLabelDetection", "StartLabelDetection"),
+    "text": ("DetectText", "GetTextDetection", "StartTextDetection"),
+    "content moderation": (
+        "DetectModerationLabels", "GetContentModeration", "GetMediaAnalysisJob", "ListMediaAnalysisJobs",
+        "StartContentModeration", "StartMediaAnalysisJob",
+    ),
+    "personal protective equipment": ("DetectProtectiveEquipment",),
+    "video segments": ("GetSegmentDetection", "StartSegmentDetection"),
+    "face liveness": ("CreateFaceLivenessSession", "GetFaceLivenessSessionResults"),
+    "stream processors": (
+        "CreateStreamProcessor", "DeleteStreamProcessor", "DescribeStreamProcessor", "ListStreamProcessors",
+        "StartStreamProcessor", "StopStreamProcessor", "UpdateStreamProcessor",
+    ),
+    "Custom Labels": (
+        "CopyProjectVersion", "CreateDataset", "CreateProject", "CreateProjectVersion", "DeleteDataset",
+        "DeleteProject", "DeleteProjectPolicy", "DeleteProjectVersion", "DescribeDataset", "DescribeProjectVersions",
+        "DescribeProjects", "DetectCustomLabels", "DistributeDatasetEntries", "ListDatasetEntries",
+        "ListDatasetLabels", "ListProjectPolicies", "PutProjectPolicy", "StartProjectVersion", "StopProjectVersion",
+        "UpdateDatasetEntries",
+    ),
+}
+
+
+def service_area(operation: str) -> Optional[str]:
+    """The area of Rekognition ``operation`` belongs to, or None when it is not a Rekognition operation."""
+    for area, names in SERVICE_OPERATIONS.items():
+        if operation in names:
+            return area
+    return None

@@ -421,3 +421,18 @@ def celebrity_recognition(timestamp_ms: int, face: FaceAnalysis, width: int, hei
     if record.known_gender is not None:
         detail["KnownGender"] = known_gender(record.known_gender)
     return {"Timestamp": int(timestamp_ms), "Celebrity": detail}
+
+
+# -- CompareFaces ----------------------------------------------------------------------------------------------
+def compare_faces(result) -> Dict[str, object]:
+    """``result``: a ``services.compare.Comparison``. SourceImageFace {BoundingBox, Confidence}; FaceMatches
+    [{Similarity, Face: ComparedFace}] highest first; UnmatchedFaces [ComparedFace]. The OrientationCorrection
+    members (deprecated by AWS) are not returned."""
+    sw, sh = result.source_size
+    tw, th = result.target_size
+    return {
+        "SourceImageFace": {"BoundingBox": bounding_box(result.source.box, sw, sh),
+                            "Confidence": _percent(result.source.confidence)},
+        "FaceMatches": [{"Similarity": _percent(s), "Face": compared_face(f, tw, th)} for f, s in result.matches],
+        "UnmatchedFaces": [compared_face(f, tw, th) for f in result.unmatched],
+    }

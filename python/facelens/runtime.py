@@ -115,11 +115,12 @@ class Runtime:
         """The video jobs of a region."""
         def build():
             from .storage.jobs import JobStore
+            from .video.notify import Notifier
             from .video.service import VideoJobs
 
             return VideoJobs(JobStore(self.database, region), self.objects, lambda: self.engine, self.tokens,
                              self.settings.video_sample_fps, self.job_runner,
-                             notifications=self.settings.home / "sns", collections=lambda: self.collections(region),
+                             notifications=Notifier.from_settings(self.settings), collections=lambda: self.collections(region),
                              gallery=lambda: self.celebrities(region), lease_s=self.settings.job_lease_s)
 
         return self._part(f"video:{region}", build)

@@ -19,6 +19,12 @@ or batch item can carry it to another process or host and build the same service
 | account in ARNs | ``account_id`` / ``FACELENS_ACCOUNT_ID`` | ``000000000000`` |
 | video job runner | ``job_runner`` / ``FACELENS_JOB_RUNNER`` | ``local`` (threads here) or ``ray`` (``ray_address`` or Ray's ``RAY_ADDRESS``) |
 | job lease | ``job_lease_s`` / ``FACELENS_JOB_LEASE_S`` | 30 s without news from its worker before a job is run again |
+| video job notification webhooks | ``notification_webhooks`` / ``FACELENS_SNS_WEBHOOKS`` | none (the file sink only) |
+| webhook tries, seconds per try | ``webhook_attempts``, ``webhook_timeout`` | 4, 5 s |
+
+``notification_webhooks`` maps an SNS topic (its ARN, its name, or ``*`` for every topic) to the http(s) URL that
+gets the completion messages of the video jobs notifying it, as an SNS HTTP subscription would
+(``video/notify.py``); ``FACELENS_SNS_WEBHOOKS`` holds it as a JSON object or as ``topic=url,topic=url``.
 
 The S3 object store is configured the way every AWS tool is (boto3 reads it): the standard credential chain,
 ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` for an S3-compatible server, ``AWS_REGION``.
@@ -26,11 +32,12 @@ The S3 object store is configured the way every AWS tool is (boto3 reads it): th
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from .models import registry
 
@@ -38,6 +45,36 @@ OBJECT_STORES = ("local", "s3")
 JOB_RUNNERS = ("local", "ray")
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 DEFAULT_DATABASE_FILE = "facelens.sqlite3"
+
+
+def parse_webhooks(value: Optional[str]) -> Dict[str, str]:
+    """``$FACELENS_SNS_WEBHOOKS``: a JSON object {topic: url} or ``topic=url,topic=url`` (topic: an ARN, a topic
+    name or ``*``; split at the first ``=``, which no topic contains)."""
+    if not value or not value.strip():
+        return {}
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError as e:
+            raise ValueError(f"FACELENS_SNS_WEBHOOKS is not valid JSON: {e}") from None
+        if not isinstance(parsed, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in parsed.items()):
+            raise ValueError("FACELENS_SNS_WEBHOOKS must be a JSON object of topic → URL strings")
+        return dict(parsed)
+    out = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        topic, sep, url = item.partition("=")
+        if not sep or not topic.strip() or not url.strip():
+            raise ValueError(f"FACELENS_SNS_WEBHOOKS: {item!r} is not TOPIC=URL")
+        out[topic.strip()] = url.strip()
+    return out
+
+
+def check_webhooks(webhooks: Mapping[str, str]) -> None:
+    for topic, url in webhooks.items():
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"notification webhook of {topic!r} must be an http:// or https:// URL; got {url!r}")
 
 
 def _default_threads() -> int:
@@ -61,6 +98,9 @@ class Settings:
     job_lease_s: float = 30.0
     precision: str = "int8"
     providers: Tuple[str, ...] = ("CPUExecutionProvider",)
+    notification_webhooks: Mapping[str, str] = field(default_factory=dict)  # SNS topic (ARN, name, *) -> URL
+    webhook_attempts: int = 4
+    webhook_timeout: float = 5.0
     extra: Mapping[str, Any] = field(default_factory=dict)  # options of optional parts (e.g. the S3 endpoint)
 
     @classmethod
@@ -71,7 +111,10 @@ class Settings:
                  region_name: Optional[str] = None, account_id: Optional[str] = None,
                  job_runner: Optional[str] = None, ray_address: Optional[str] = None,
                  job_lease_s: Optional[float] = None, precision: Optional[str] = None,
-                 providers: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, str]] = None, **extra: Any) -> "Settings":
+                 providers: Optional[Sequence[str]] = None,
+                 notification_webhooks: Optional[Mapping[str, str]] = None, webhook_attempts: Optional[int] = None,
+                 webhook_timeout: Optional[float] = None, environ: Optional[Mapping[str, str]] = None,
+                 **extra: Any) -> "Settings":
         env = os.environ if environ is None else environ
         home_path = Path(home) if home is not None else (
             Path(env["FACELENS_HOME"]) if env.get("FACELENS_HOME") else Path.home() / ".facelens")
@@ -84,6 +127,8 @@ class Settings:
         object_store = (object_store or env.get("FACELENS_OBJECT_STORE") or "local").lower()
         if object_store == "s3" and "s3" not in extra and env.get("AWS_REGION"):
             extra["s3"] = {"region_name": env["AWS_REGION"]}  # boto3 itself reads only AWS_DEFAULT_REGION
+        if notification_webhooks is None:
+            notification_webhooks = parse_webhooks(env.get("FACELENS_SNS_WEBHOOKS"))
         settings = cls(
             home=home_path, threads=max(1, int(threads)), database_url=database_url,
             database_timeout=float(database_timeout), object_store=object_store,
@@ -99,7 +144,9 @@ class Settings:
             providers=registry.resolve_providers(
                 providers if providers is not None else
                 [p.strip() for p in env.get("FACELENS_PROVIDERS", "").split(",") if p.strip()]),
-            extra=dict(extra),
+            notification_webhooks=dict(notification_webhooks),
+            webhook_attempts=4 if webhook_attempts is None else int(webhook_attempts),
+            webhook_timeout=5.0 if webhook_timeout is None else float(webhook_timeout), extra=dict(extra),
         )
         settings.check()
         return settings
@@ -124,6 +171,9 @@ class Settings:
             raise ValueError(f"region_name must look like an AWS region (us-east-1); got {self.region!r}")
         if not re.fullmatch(r"\d{12}", self.account_id):
             raise ValueError(f"account_id must be 12 digits; got {self.account_id!r}")
+        if self.webhook_attempts < 1 or not self.webhook_timeout > 0:
+            raise ValueError("webhook_attempts must be >= 1 and webhook_timeout > 0")
+        check_webhooks(self.notification_webhooks)
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)

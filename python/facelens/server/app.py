@@ -10,7 +10,9 @@ Wire format (what botocore sends and expects):
   authentication, 413 for a body over the limit, 408 for a body that does not arrive in time).
 
 Any operation listed in ``facelens.contract.OPERATIONS`` that ``facelens.Client`` has a method for
-(CamelCase → snake_case) is served: a new operation appears here as soon as the client implements it.
+(CamelCase → snake_case) is served: a new operation appears here as soon as the client implements it. Rekognition's
+other operations (``contract.SERVICE_OPERATIONS``: labels, text, moderation, ...) get a 400
+UnknownOperationException that names the operation and says facelens does not serve it.
 Engine calls run in a thread pool; the engine releases the GIL, so requests run in parallel.
 """
 
@@ -276,9 +278,14 @@ class RekognitionApp:
         prefix, _, operation = target.partition(".")
         method = self.operations.get(operation) if prefix + "." == TARGET_PREFIX else None
         if method is None:
-            raise WireError(400, "UnknownOperationException",
-                            f"Unknown operation {target!r}: facelens implements "
-                            f"{', '.join(sorted(self.operations))}.")
+            area = contract.service_area(operation) if prefix + "." == TARGET_PREFIX else None
+            served = ", ".join(sorted(self.operations))
+            if area is not None:
+                raise WireError(400, "UnknownOperationException",
+                                f"{operation} is an Amazon Rekognition operation ({area}) that facelens does not "
+                                f"serve. facelens serves Rekognition's face API: {served}.")
+            raise WireError(400, "UnknownOperationException", f"Unknown operation {target!r}: facelens implements "
+                                                               f"{served}.")
         try:
             params = json.loads(body or b"{}")
         except (ValueError, UnicodeDecodeError) as e:

@@ -15,20 +15,22 @@ renew it (a heartbeat every third of ``lease_s``, and every progress write). Get
 lease (the process or host is gone) makes this server take the job and run it again on its own runner, once; a
 job whose second run lapses too is FAILED with the reason.
 
-Notifications: NotificationChannel is validated and recorded with the job. There is no SNS locally: when a job
-with a channel finishes, Rekognition's completion message ({JobId, Status, API, JobTag, Timestamp, Video}) is
-appended as one JSON line to ``<notifications>/<topic name>.jsonl`` (``$FACELENS_HOME/sns``).
+Notifications: NotificationChannel is validated and recorded with the job. When a job with a channel finishes,
+Rekognition's completion message ({JobId, Status, API, JobTag, Timestamp, Video}) goes out in SNS's envelope
+(``notify.py``): appended as one JSON line to ``<notifications>/<topic name>.jsonl`` (``$FACELENS_HOME/sns``) and
+POSTed to the topic's webhook, if one is configured (``Settings.notification_webhooks``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
 
 from .. import contract, images
 from ..errors import (
@@ -42,6 +44,9 @@ from ..jobs.local import JobRunner
 from ..pagination import Tokens
 from ..storage.jobs import JobStore
 from . import reader, tasks
+from .notify import Notifier
+
+log = logging.getLogger("facelens.video")
 
 MAX_RESULTS = 1000  # Get* MaxResults: the default and the most one page holds
 ITEMS_KEY = {"FaceDetection": "Faces", "PersonTracking": "Persons", "FaceSearch": "Persons",
@@ -71,7 +76,7 @@ class VideoJobs:
 
     def __init__(self, store: JobStore, object_store, engine: Callable[[], Any], tokens: Tokens,
                  sample_fps: float = reader.DEFAULT_SAMPLE_FPS, runner: Optional[JobRunner] = None,
-                 notifications: Optional[Path] = None, collections: Optional[Callable[[], Any]] = None,
+                 notifications: Union[None, Path, Notifier] = None, collections: Optional[Callable[[], Any]] = None,
                  gallery: Optional[Callable[[], Any]] = None, lease_s: float = 30.0) -> None:
         if not sample_fps > 0:
             raise ValueError("video_sample_fps must be > 0")
@@ -80,7 +85,9 @@ class VideoJobs:
         self._engine = engine
         self.tokens = tokens
         self.sample_fps = float(sample_fps)
-        self.notifications = Path(notifications) if notifications is not None else None
+        if notifications is not None and not isinstance(notifications, Notifier):
+            notifications = Notifier(Path(notifications))
+        self.notifier: Optional[Notifier] = notifications
         self.runner = runner
         self._collections = collections
         self._gallery = gallery
@@ -200,20 +207,18 @@ class VideoJobs:
 
     def _notify(self, job_id: str) -> None:
         row = self.store.get(job_id)
-        if row is None or not row.notification or self.notifications is None:
+        if row is None or not row.notification or self.notifier is None:
             return
-        topic = row.notification["SNSTopicArn"].rsplit(":", 1)[-1]
         s3 = row.request["Video"]["S3Object"]
         message = {
             "JobId": job_id, "Status": row.status, "API": "Start" + row.operation, "JobTag": row.job_tag,
             "Timestamp": int((row.finished or time.time()) * 1000),
             "Video": {"S3ObjectName": s3.get("Name"), "S3Bucket": s3.get("Bucket")},
         }
-        folder = self.notifications
-        folder.mkdir(parents=True, exist_ok=True)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in topic) or "topic"
-        with open(folder / f"{safe}.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({"TopicArn": row.notification["SNSTopicArn"], "Message": message}) + "\n")
+        try:
+            self.notifier.publish(row.notification["SNSTopicArn"], message)
+        except Exception as e:  # the job is done whatever becomes of its message
+            log.warning("notification of job %s failed: %s", job_id, e)
 
     # -- the work of a job ------------------------------------------------------------------------------------
     def _frames(self, spec: JobSpec, stop: threading.Event, analyse) -> None:
@@ -341,6 +346,8 @@ class VideoJobs:
     def close(self) -> None:
         """Jobs this process holds (queued or running here) are FAILED; running ones stop at their next frame."""
         self._closed.set()
+        if self.notifier is not None:
+            self.notifier.close(wait=False)
         with self._lock:
             held = list(self._held.items())
             self._held.clear()
