@@ -225,3 +225,9 @@ def test_ray_results_equal_local_results_byte_for_byte(ray_cluster, folder, loca
     assert summary["Runner"] == "ray" and summary["Workers"] == 2
     assert on_ray.read_bytes() == local_results[0].read_bytes()
     assert ray_cluster.is_initialized()  # a Ray the caller started is left running
+
+
+def test_ray_workers_that_do_not_fit_are_refused(ray_cluster, folder, settings, tmp_path):
+    with pytest.raises(ValueError, match="do not fit"):
+        batch.detect_faces(folder, out=tmp_path / "r.jsonl", workers=3, cpus_per_worker=1, ray=True,
+                           settings=settings)

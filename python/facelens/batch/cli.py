@@ -47,7 +47,7 @@ def _run(call: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
 
     try:
         return call()
-    except (SourceError, ResultsFileError) as e:
+    except (SourceError, ResultsFileError, ValueError) as e:
         raise SystemExit(str(e)) from None
     except ImportError as e:
         if "ray" in str(e):

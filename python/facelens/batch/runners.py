@@ -127,6 +127,11 @@ class RayRunner:
             cpus_per_worker = max(1, total // workers) if workers else min(4, total)
         if workers is None:
             workers = max(1, total // cpus_per_worker)
+        if workers * cpus_per_worker > total:  # an actor that never gets its CPUs would hold its queue for ever
+            if self.started_ray:
+                ray.shutdown()
+            raise ValueError(f"{workers} Ray workers of {cpus_per_worker} CPUs do not fit the cluster's {total} "
+                             "CPUs; give fewer --workers or --cpus-per-worker")
         self.workers, self.cpus_per_worker = workers, cpus_per_worker
         env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED_ENV)}
         options: Dict[str, Any] = {"num_cpus": cpus_per_worker, "max_restarts": 1, "max_task_retries": 1}
