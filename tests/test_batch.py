@@ -231,3 +231,20 @@ def test_ray_workers_that_do_not_fit_are_refused(ray_cluster, folder, settings, 
     with pytest.raises(ValueError, match="do not fit"):
         batch.detect_faces(folder, out=tmp_path / "r.jsonl", workers=3, cpus_per_worker=1, ray=True,
                            settings=settings)
+
+
+def test_a_killed_worker_ends_the_run_clearly_and_the_rerun_completes(folder, local_results, settings, tmp_path):
+    import multiprocessing
+
+    out = tmp_path / "r.jsonl"
+
+    def kill_a_worker(done, total, seconds):
+        if done == 1:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+
+    with pytest.raises(batch.WorkerLost, match="rerun"):
+        batch.detect_faces(folder, out=out, attributes=["ALL"], workers=1, settings=settings, progress=kill_a_worker)
+    assert 1 <= len(lines(out)) < len(lines(local_results[0]))
+    batch.detect_faces(folder, out=out, attributes=["ALL"], workers=1, settings=settings)
+    assert out.read_bytes() == local_results[0].read_bytes()

@@ -27,6 +27,11 @@ from .runners import LocalRunner, RayRunner, cpu_count, run_ordered
 from .sources import SourceError, list_sources
 from .work import Task, external_image_id
 
+class WorkerLost(RuntimeError):
+    """A worker process or Ray actor died (killed, out of memory, node lost) and took its images with it; the
+    results written so far stay, and rerunning the same batch does the rest."""
+
+
 Progress = Callable[[int, int, float], None]  # (images done this run, images to do this run, seconds so far)
 
 
@@ -75,6 +80,12 @@ def run(task: Task, source: Union[str, os.PathLike], out: Union[str, os.PathLike
                 used_workers = runner.workers
             try:
                 run_ordered(todo, runner, window=max(4, 4 * used_workers), write=write)
+            except Exception as e:
+                if not runner.is_lost(e):
+                    raise
+                raise WorkerLost(f"a {runner_name} worker died during the batch ({type(e).__name__}: {e}); "
+                                 f"the {counts['Written']} lines written are in {out}: rerun the same batch "
+                                 "to do the rest") from e
             finally:
                 runner.close()
     return {"Out": str(out), "Images": len(sources), "Skipped": len(sources) - len(todo), **counts,
@@ -107,5 +118,5 @@ def index_faces(source: Union[str, os.PathLike], collection_id: str, out: Union[
     return run(Task("IndexFaces", params), source, out, **options)
 
 
-__all__ = ["ResultsFileError", "SourceError", "Task", "detect_faces", "external_image_id", "index_faces",
+__all__ = ["ResultsFileError", "SourceError", "Task", "WorkerLost", "detect_faces", "external_image_id", "index_faces",
            "list_sources", "run"]

@@ -43,11 +43,11 @@ def _options(args) -> Dict[str, Any]:
 
 
 def _run(call: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
-    from . import ResultsFileError, SourceError
+    from . import ResultsFileError, SourceError, WorkerLost
 
     try:
         return call()
-    except (SourceError, ResultsFileError, ValueError) as e:
+    except (SourceError, ResultsFileError, WorkerLost, ValueError) as e:
         raise SystemExit(str(e)) from None
     except ImportError as e:
         if "ray" in str(e):

@@ -80,6 +80,12 @@ class LocalRunner:
         done, _ = wait(handles, return_when=FIRST_COMPLETED)
         return [(future, future.result()) for future in done]
 
+    @staticmethod
+    def is_lost(error: BaseException) -> bool:
+        from concurrent.futures.process import BrokenProcessPool
+
+        return isinstance(error, BrokenProcessPool)
+
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
@@ -162,6 +168,9 @@ class RayRunner:
             if index is not None:
                 self.queued[index] -= 1
         return list(zip(ready, self.ray.get(ready)))
+
+    def is_lost(self, error: BaseException) -> bool:
+        return isinstance(error, self.ray.exceptions.RayActorError)
 
     def close(self) -> None:
         for actor in self.actors:
