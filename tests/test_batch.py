@@ -57,8 +57,11 @@ def ray_cluster():
     ray = pytest.importorskip("ray")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     temp = tempfile.mkdtemp(prefix="rayb", dir="/tmp")  # short: Ray's unix socket paths must stay short
-    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=200 * 2**20,
-             log_to_driver=False, _temp_dir=temp)
+    with pytest.MonkeyPatch.context() as env:  # the nodes know no S3 endpoint or keys, as on a real cluster
+        for name in [n for n in os.environ if n.startswith("AWS_")]:
+            env.delenv(name)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=200 * 2**20,
+                 log_to_driver=False, _temp_dir=temp)
     yield ray
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
@@ -148,7 +151,10 @@ def test_index_faces_enrols_with_file_names_as_external_ids(folder, settings, tm
     assert {line["Error"]["Code"] for line in lines(tmp_path / "none.jsonl")} >= {"ResourceNotFoundException"}
 
 
-def test_s3_prefix(s3_server, folder, local_results, settings, monkeypatch, tmp_path):
+@pytest.fixture(scope="module")
+def s3_photos(s3_server, folder):
+    """The folder's files uploaded under s3://batch-photos/in/ (plus an object outside the prefix), and the
+    environment that reaches the server as boto3 does (endpoint and credentials in AWS_* variables)."""
     s3 = s3_server.client()
     s3.create_bucket(Bucket="batch-photos")
     names = sorted(p.name for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -156,16 +162,26 @@ def test_s3_prefix(s3_server, folder, local_results, settings, monkeypatch, tmp_
         if path.is_file() and not path.name.startswith("."):
             s3.put_object(Bucket="batch-photos", Key=f"in/{path.name}", Body=path.read_bytes())
     s3.put_object(Bucket="batch-photos", Key="other/x.jpg", Body=b"outside the prefix")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
-    s3_settings = settings.with_(object_store="s3")
-    out = tmp_path / "s3.jsonl"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+        env.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+        env.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url)
+        env.setenv("AWS_DEFAULT_REGION", s3_server.region)
+        yield names
+
+
+@pytest.fixture(scope="module")
+def s3_results(s3_photos, settings, tmp_path_factory):
+    out = tmp_path_factory.mktemp("s3out") / "s3.jsonl"
     summary = batch.detect_faces("s3://batch-photos/in/", out=out, attributes=["ALL"], workers=1,
-                                 settings=s3_settings)
+                                 settings=settings.with_(object_store="s3"))
+    return out, summary
+
+
+def test_s3_prefix(s3_photos, s3_results, local_results, settings, tmp_path):
+    out, summary = s3_results
     got = lines(out)
-    assert [line["Source"] for line in got] == [f"s3://batch-photos/in/{n}" for n in names]
+    assert [line["Source"] for line in got] == [f"s3://batch-photos/in/{n}" for n in s3_photos]
     assert summary["Errors"] == 2
     local = {Path(line["Source"]).name: line for line in lines(local_results[0])}
     for line in got:
@@ -175,7 +191,16 @@ def test_s3_prefix(s3_server, folder, local_results, settings, monkeypatch, tmp_
         else:
             assert line["Error"]["Code"] == expected["Error"]["Code"]
     with pytest.raises(batch.SourceError, match="NoSuchBucket"):
-        batch.detect_faces("s3://no-such-bucket-here/", out=tmp_path / "x.jsonl", settings=s3_settings)
+        batch.detect_faces("s3://no-such-bucket-here/", out=tmp_path / "x.jsonl",
+                           settings=settings.with_(object_store="s3"))
+
+
+def test_s3_prefix_on_ray(ray_cluster, s3_photos, s3_results, settings, tmp_path):
+    """Ray actors read the objects themselves, with the endpoint and keys of this process's AWS_* variables."""
+    out = tmp_path / "s3-ray.jsonl"
+    batch.detect_faces("s3://batch-photos/in/", out=out, attributes=["ALL"], workers=1, ray=True,
+                       settings=settings.with_(object_store="s3"))
+    assert out.read_bytes() == s3_results[0].read_bytes()
 
 
 def test_killed_cli_run_resumes_without_losing_or_doubling_lines(folder, local_results, settings, tmp_path):
