@@ -55,9 +55,9 @@ def local_results(folder, settings, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     temp = tempfile.mkdtemp(prefix="rayb", dir="/tmp")  # short: Ray's unix socket paths must stay short
     with pytest.MonkeyPatch.context() as env:  # the nodes know no S3 endpoint or keys, as on a real cluster
+        env.setenv("RAY_AUTH_MODE", "disabled")
         for name in [n for n in os.environ if n.startswith("AWS_")]:
             env.delenv(name)
         ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=200 * 2**20,

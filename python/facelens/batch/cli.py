@@ -14,18 +14,25 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def progress_bar(done: int, total: int, seconds: float, width: int = 30) -> str:
+def progress_bar(done: int, total: int, rate: float, width: int = 30) -> str:
     fraction = done / total if total else 1.0
     filled = int(round(width * fraction))
-    rate = done / seconds if seconds > 0 else 0.0
     eta = _duration((total - done) / rate) if rate > 0 else "?"
     return (f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * fraction:5.1f}% {done}/{total} images "
             f"{rate:5.1f} images/s ETA {eta} ")
 
 
 def _show_progress(stream=sys.stderr) -> Callable[[int, int, float], None]:
+    """The bar's rate counts from the first image done, so the workers' start (loading the networks) does not
+    make the first ETAs too long."""
+    first = {}
+
     def show(done: int, total: int, seconds: float) -> None:
-        stream.write(progress_bar(done, total, seconds))
+        if done == 1:
+            first["seconds"] = seconds
+        elapsed = seconds - first.get("seconds", seconds)
+        rate = (done - 1) / elapsed if done > 1 and elapsed > 0 else 0.0
+        stream.write(progress_bar(done, total, rate))
         if done >= total:
             stream.write("\n")
         stream.flush()
