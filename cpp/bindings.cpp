@@ -35,6 +35,9 @@ using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using F64Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 constexpr int kMaxSide = 1 << 16;
+// Output pixels of one letterbox/warp call (4096 x 4096; 192 MB of float32): the networks take 960 px at most, and
+// a larger request is a mistake that would otherwise allocate and fill up to 48 GB.
+constexpr int64_t kMaxOutPixels = int64_t{1} << 24;
 
 std::string shape_str(const py::array& a) {
   std::ostringstream s;
@@ -46,6 +49,26 @@ std::string shape_str(const py::array& a) {
 }
 
 [[noreturn]] void fail(const std::string& msg) { throw py::value_error(msg); }
+
+// ``obj`` as a C-contiguous array of T (converted or copied when needed). A copy that cannot be allocated
+// raises MemoryError, anything numpy cannot convert raises ValueError ``message``. (pybind11's
+// array_t::ensure returns a null array in both cases, which must never reach data().)
+template <class T>
+py::array_t<T, py::array::c_style | py::array::forcecast> ensure_array(const py::handle& obj,
+                                                                      const std::string& message) {
+  using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
+  if (obj.is_none()) fail(message);
+  const auto& api = py::detail::npy_api::get();
+  PyObject* raw = api.PyArray_FromAny_(obj.ptr(), py::dtype::of<T>().release().ptr(), 0, 0,
+                                       py::detail::npy_api::NPY_ARRAY_ENSUREARRAY_ | py::array::c_style | py::array::forcecast,
+                                       nullptr);
+  if (raw == nullptr) {
+    if (PyErr_ExceptionMatches(PyExc_MemoryError)) throw py::error_already_set();  // numpy's message, kept
+    PyErr_Clear();
+    fail(message);
+  }
+  return py::reinterpret_steal<Array>(raw);
+}
 
 // uint8 [H, W, 3] image. Arrays with pixel stride 3 and channel stride 1 are
 // used in place (any positive row stride, e.g. crops); others are copied.
@@ -67,7 +90,7 @@ ImageU8 as_image(const py::handle& obj, py::array* keep, const char* name = "ima
     const py::ssize_t s0 = H == 1 ? 3 * W : a.strides(0);
     return a.strides(2) == 1 && s1 == 3 && s0 >= 3 * W;
   };
-  if (!usable(arr)) arr = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+  if (!usable(arr)) arr = ensure_array<uint8_t>(arr, std::string(name) + " could not be copied");
   ImageU8 img;
   img.data = static_cast<const uint8_t*>(arr.data());
   img.width = static_cast<int>(W);
@@ -79,23 +102,12 @@ ImageU8 as_image(const py::handle& obj, py::array* keep, const char* name = "ima
 
 F32Array as_f32(const py::handle& obj, const char* name) {
   if (obj.is_none()) fail(std::string(name) + " must be an array, got None");
-  F32Array a = F32Array::ensure(obj);
-  if (!a) {
-    PyErr_Clear();
-    fail(std::string(name) + " must be convertible to a float32 array");
-  }
-  return a;
+  return ensure_array<float>(obj, std::string(name) + " must be convertible to a float32 array");
 }
 
 // A float64 view of ``obj`` (None or anything numpy cannot convert: ValueError ``message``).
 F64Array as_f64(const py::handle& obj, const std::string& message) {
-  F64Array a;
-  if (!obj.is_none()) a = F64Array::ensure(obj);
-  if (!a) {
-    PyErr_Clear();
-    fail(message);
-  }
-  return a;
+  return ensure_array<double>(obj, message);
 }
 
 void check_shape(const py::array& a, const char* name, std::initializer_list<py::ssize_t> shape,
@@ -144,6 +156,14 @@ void check_side(int v, const char* name) {
     fail(std::string(name) + " must be in [1, " + std::to_string(kMaxSide) + "], got " + std::to_string(v));
 }
 
+void check_out_size(int out_w, int out_h) {
+  check_side(out_w, "out_w");
+  check_side(out_h, "out_h");
+  if (int64_t{out_w} * out_h > kMaxOutPixels)
+    fail("out_w x out_h must be at most " + std::to_string(kMaxOutPixels) + " pixels, got " +
+         std::to_string(out_w) + "x" + std::to_string(out_h));
+}
+
 std::array<float, 6> parse_affine(const py::handle& obj) {
   F32Array M = as_f32(obj, "M");
   check_shape(M, "M", {2, 3}, "[2, 3]");
@@ -157,7 +177,7 @@ std::array<float, 6> parse_affine(const py::handle& obj) {
 // Accepts [C, h, w] or [1, C, h, w] (batch dim of 1 squeezed).
 F32Array as_map(const py::handle& obj, const char* name, py::ssize_t channels, bool allow_2d) {
   F32Array a = as_f32(obj, name);
-  if (a.ndim() == 4 && a.shape(0) == 1) a = F32Array::ensure(a.squeeze());
+  if (a.ndim() == 4 && a.shape(0) == 1) a = ensure_array<float>(a.squeeze(), std::string(name) + " could not be squeezed");
   if (allow_2d && a.ndim() == 2) return a;
   if (a.ndim() != 3 || a.shape(0) != channels) {
     std::string exp = "[" + std::to_string(channels) + ", h, w]";
@@ -216,8 +236,7 @@ PYBIND11_MODULE(_core, m) {
          const py::handle& scale, bool swap_rb) {
         py::array keep;
         const ImageU8 img = as_image(image, &keep);
-        check_side(out_w, "out_w");
-        check_side(out_h, "out_h");
+        check_out_size(out_w, out_h);
         const auto mn = parse_floats<3>(mean, "mean", true);
         const auto sc = parse_floats<3>(scale, "scale", true);
         py::array_t<float> out({py::ssize_t{1}, py::ssize_t{3}, py::ssize_t{out_h}, py::ssize_t{out_w}});
@@ -323,8 +342,7 @@ PYBIND11_MODULE(_core, m) {
         py::array keep;
         const ImageU8 img = as_image(image, &keep);
         const auto m6 = parse_affine(M);
-        check_side(out_w, "out_w");
-        check_side(out_h, "out_h");
+        check_out_size(out_w, out_h);
         const auto mn = parse_floats<3>(mean, "mean", true);
         const auto sc = parse_floats<3>(scale, "scale", true);
         py::array_t<float> out({py::ssize_t{out_h}, py::ssize_t{out_w}, py::ssize_t{3}});
@@ -495,7 +513,12 @@ PYBIND11_MODULE(_core, m) {
         }
         float b = met == facelens::SearchMetric::L2 ? INFINITY : -INFINITY;
         if (!bound.is_none()) {
-          b = bound.cast<float>();
+          const double v = PyFloat_AsDouble(bound.ptr());  // any real number (numpy scalars included)
+          if (v == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            fail("bound must be a number or None");
+          }
+          b = static_cast<float>(v);
           if (std::isnan(b)) fail("bound is NaN");
         }
         const float* qd = q.data();

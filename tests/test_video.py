@@ -253,12 +253,15 @@ class _HeldRunner:
 
     def __init__(self):
         self.jobs = {}
+        self.runtime = None
 
-    def submit(self, job_id, work):
-        self.jobs[job_id] = work
+    def submit(self, spec):
+        self.jobs[spec.job_id] = spec
 
     def release(self, job_id):
-        self.jobs.pop(job_id)(threading.Event())
+        from facelens.jobs import run_job
+
+        run_job(self.jobs.pop(job_id), runtime=self.runtime, stop=threading.Event())
 
     def shutdown(self, wait=False):
         pass
@@ -268,6 +271,7 @@ def test_in_progress_then_succeeded_with_another_runner(vc, backend):
     runner = _HeldRunner()
     c = backend.client(home=str(vc.home), video_sample_fps=FPS, video_runner=runner)
     c.runtime.use_engine(vc.engine)
+    runner.runtime = c.runtime
     job = c.start_face_detection(Video=_video(SINGLE), JobTag="held")["JobId"]
     resp = c.get_face_detection(JobId=job)
     assert resp["JobStatus"] == "IN_PROGRESS" and resp["JobTag"] == "held"
@@ -352,23 +356,41 @@ def test_results_written_in_batches_read_back_whole(vc, single, monkeypatch):
     assert _strip(vc.get_face_detection(JobId=job))["Faces"] == vc.get_face_detection(JobId=single)["Faces"]
 
 
-def test_job_of_a_process_that_died_is_failed(vc, backend):
-    code = (
-        "import os, sys, facelens\n"
-        "class Never:\n"
-        "    def submit(self, job_id, work): pass\n"
-        "    def shutdown(self, wait=False): pass\n"
-        "c = facelens.Client(home=sys.argv[1], video_runner=Never())\n"
-        "print(c.start_face_detection(Video={'S3Object': {'Bucket': sys.argv[2], 'Name': sys.argv[3]}})['JobId'])\n"
-        "sys.stdout.flush()\n"
-        "os._exit(0)\n"  # dies without closing its client: the job row stays IN_PROGRESS
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(vc.home), BUCKET, SINGLE], capture_output=True, text=True,
-                         timeout=60, env=backend.env(vc.home))
+_DIES_HOLDING_A_JOB = (
+    "import os, sys, facelens\n"
+    "class Never:\n"
+    "    def submit(self, spec): pass\n"
+    "    def shutdown(self, wait=False): pass\n"
+    "c = facelens.Client(home=sys.argv[1], video_runner=Never(), video_sample_fps=2, job_lease_s=1)\n"
+    "job = c.start_face_detection(Video={'S3Object': {'Bucket': sys.argv[2], 'Name': sys.argv[3]}})['JobId']\n"
+    "for _ in range(int(sys.argv[4])):\n"  # claimed by a worker of this process that then dies with it
+    "    c.video.store.claim(job, c.video.owner, 1)\n"
+    "print(job, flush=True)\n"
+    "os._exit(0)\n"  # dies without closing its client: the job row stays IN_PROGRESS, its lease runs out
+)
+
+
+@pytest.mark.parametrize("claims", [0, 1, 2])
+def test_job_of_a_process_that_died_runs_again_once_then_fails(vc, backend, claims):
+    """A job whose holder died (queued there, or claimed by a worker there) is run again by the next server that
+    looks at it once its lease lapses; after two runs lost it is FAILED, never IN_PROGRESS for ever."""
+    out = subprocess.run([sys.executable, "-c", _DIES_HOLDING_A_JOB, str(vc.home), BUCKET, SINGLE, str(claims)],
+                         capture_output=True, text=True, timeout=60, env=backend.env(vc.home))
     assert out.returncode == 0, out.stderr
     job = out.stdout.strip()
-    resp = vc.get_face_detection(JobId=job)
-    assert resp["JobStatus"] == "FAILED" and "ended before it finished" in resp["StatusMessage"]
+    c = backend.client(home=str(vc.home), video_sample_fps=FPS, job_lease_s=1)
+    c.runtime.use_engine(vc.engine)
+    try:
+        assert c.get_face_detection(JobId=job)["JobStatus"] == "IN_PROGRESS"  # the lease has not run out yet
+        time.sleep(1.2)
+        if claims < 2:
+            assert c.wait_for_video_job(job, timeout=120) == "SUCCEEDED"
+            assert c.video.store.get(job).attempts == claims + 1
+        else:
+            resp = c.get_face_detection(JobId=job)
+            assert resp["JobStatus"] == "FAILED" and "stopped before it finished" in resp["StatusMessage"]
+    finally:
+        c.close()
 
 
 def test_concurrent_starts_with_one_token_make_one_job(vc, backend):

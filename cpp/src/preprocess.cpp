@@ -218,7 +218,9 @@ void resize_to_planes(const ImageU8& img, int crop_x, int crop_y, int crop_w, in
   // into float planes (or straight into the output when x is not resampled),
   // then the horizontal pass on those planes.
   const int K = ty.taps;
-  const std::ptrdiff_t ps = static_cast<std::ptrdiff_t>(crop_w) + 64;
+  // Plane stride in floats, a multiple of 16 so that every plane and the pointer table after them stay 64-byte
+  // aligned.
+  const std::ptrdiff_t ps = round_up(crop_w + 64, 16);
   char* mem = static_cast<char*>(scratch(
       kSlotRing, 3 * ps * sizeof(float) + static_cast<size_t>(K) * (sizeof(const uint8_t*) + sizeof(float)) + 256));
   float* planes = reinterpret_cast<float*>(mem);

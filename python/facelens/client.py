@@ -31,7 +31,8 @@ class Client:
         video_sample_fps: video jobs analyse at most this many frames per second of video (default 5; see
             ``facelens.video.reader``).
         video_workers: video jobs run at once by the default in-process runner (more wait in its queue).
-        video_runner: a ``facelens.video.JobRunner`` to run video jobs instead of the in-process pool.
+        video_runner: a ``facelens.jobs.local.JobRunner`` (``submit(spec)``, ``shutdown()``) to run video jobs
+            instead of the in-process pool or Ray.
         database_url: ``sqlite:///PATH`` (default ``<home>/facelens.sqlite3``) or ``postgresql://USER@HOST:PORT/DB``
             (``$FACELENS_DATABASE_URL``); several processes and hosts may share one.
         object_store: ``"local"`` (``<home>/s3/<Bucket>/<Name>``) or ``"s3"`` (the S3 API through boto3, configured
@@ -39,6 +40,8 @@ class Client:
         region_name: the region the client's collections, users, jobs and gallery live in (default
             ``$FACELENS_REGION`` or us-east-1); one region's resources are invisible from another, as on AWS.
         account_id: the 12-digit account in ARNs (default ``$FACELENS_ACCOUNT_ID`` or 000000000000).
+        job_runner: ``"local"`` (threads in this process) or ``"ray"`` (``$FACELENS_JOB_RUNNER``; the cluster by
+            ``ray_address`` or Ray's ``RAY_ADDRESS``, else a local Ray).
         settings: a ``facelens.Settings`` to use as it is (the other arguments must then be left out).
     """
 
@@ -325,8 +328,7 @@ class Client:
     def start_face_search(self, **kwargs: Any) -> Dict[str, Any]:
         """StartFaceSearch: starts a job that searches a collection for the faces of the people in a stored
         video (FaceMatchThreshold, default 80); ResourceNotFoundException at once if the collection is missing."""
-        return self._call("StartFaceSearch", lambda r: self.video.start_face_search(
-            r, self.collections.describe, self.collections.matches), kwargs)
+        return self._call("StartFaceSearch", lambda r: self.video.start_face_search(r), kwargs)
 
     def get_face_search(self, **kwargs: Any) -> Dict[str, Any]:
         """GetFaceSearch: Persons[] ({Timestamp, Person, FaceMatches}) for the faces that matched, SortBy
@@ -336,8 +338,7 @@ class Client:
     def start_celebrity_recognition(self, **kwargs: Any) -> Dict[str, Any]:
         """StartCelebrityRecognition: starts a job that recognises the gallery's celebrities
         (``client.celebrities``) in a stored video."""
-        return self._call("StartCelebrityRecognition",
-                          lambda r: self.video.start_celebrity_recognition(r, lambda: self.celebrities), kwargs)
+        return self._call("StartCelebrityRecognition", lambda r: self.video.start_celebrity_recognition(r), kwargs)
 
     def get_celebrity_recognition(self, **kwargs: Any) -> Dict[str, Any]:
         """GetCelebrityRecognition: Celebrities[] ({Timestamp, Celebrity}), SortBy TIMESTAMP (default) or ID."""

@@ -142,7 +142,12 @@ def validate(operation: str, params: Mapping[str, Any]) -> Dict[str, Any]:
             problems.append(f'Missing required parameter in input: "{key}"')
     for key, value in params.items():
         m = op.members.get(key)
-        if m is None or value is None:
+        if m is None or (value is None and m.required):
+            continue
+        if value is None:  # botocore refuses None for any member; on the wire it is a JSON null
+            problems.append(
+                f"Invalid type for parameter {key}, value: None, type: NoneType, valid types: {_TYPE_NAMES[m.kind]}"
+            )
             continue
         ok = isinstance(value, m.kind) and not (m.kind is int and isinstance(value, bool))
         if m.kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -153,9 +158,16 @@ def validate(operation: str, params: Mapping[str, Any]) -> Dict[str, Any]:
             ok = isinstance(value, (list, tuple))
         if not ok:
             problems.append(
-                f"Invalid type for parameter {key}, value: {value!r:.60}, type: {type(value).__name__}, "
+                f"Invalid type for parameter {key}, value: {_short(value)}, type: {type(value).__name__}, "
                 f"valid types: {_TYPE_NAMES[m.kind]}"
             )
+        elif m.kind is list and (m.item_enum or m.item_pattern):
+            for i, item in enumerate(value):
+                if not isinstance(item, str):
+                    problems.append(
+                        f"Invalid type for parameter {key}[{i}], value: {_short(item)}, type: {type(item).__name__}, "
+                        "valid types: str"
+                    )
     if problems:
         raise ParamValidationError("\n".join(problems))
     for key, value in params.items():
@@ -163,6 +175,15 @@ def validate(operation: str, params: Mapping[str, Any]) -> Dict[str, Any]:
         if value is not None:
             check_constraints(key, value, m)
     return dict(params)
+
+
+def _short(value: Any) -> str:
+    """The start of a value's repr for a message (whatever the value: a deep or odd object must not fail here)."""
+    try:
+        text = repr(value)
+    except Exception:  # e.g. RecursionError for a deeply nested list
+        text = f"<{type(value).__name__}>"
+    return text[:60]
 
 
 def check_constraints(key: str, value: Any, m: Member) -> None:

@@ -7,7 +7,9 @@ JPEG EXIF orientation is applied, so boxes refer to the image as a person sees i
 
 from __future__ import annotations
 
+import contextlib
 import struct
+import threading
 from dataclasses import dataclass
 from typing import Tuple
 
@@ -21,6 +23,17 @@ MAX_S3_BYTES = 15 * 1024 * 1024  # S3Object limit
 MIN_SIDE = 80  # Rekognition's minimum image size
 MAX_PIXELS = 80_000_000  # header guard for JPEG (decoded at 1/2..1/8 scale by libjpeg when large)
 MAX_PNG_PIXELS = 40_000_000  # PNG has no reduced decode: every pixel is allocated (3 bytes each)
+# A progressive (or multi-scan) JPEG is decoded by libjpeg into a buffer of all its DCT coefficients, at any output
+# scale: 2 bytes per coefficient, i.e. 6 bytes a pixel for 4:4:4, 3 for 4:2:0. This bounds that buffer (about
+# 21 MP progressive 4:4:4, 42 MP 4:2:0); baseline single-scan JPEGs decode in strips and go up to MAX_PIXELS.
+MAX_JPEG_COEFFICIENT_BYTES = 128 * 1024 * 1024
+# After a decode that held more than this, free heap pages are handed back to the system (glibc keeps them).
+TRIM_AFTER_BYTES = 32 * 1024 * 1024
+# Decodes running at once hold at most this much (estimated from the headers); more wait their turn.
+DECODE_MEMORY_BUDGET = 320 * 1024 * 1024
+# libjpeg goes over the whole coefficient buffer once per scan of a progressive file: a small file of thousands of
+# scans is a CPU bomb. Encoders write about 10 (libjpeg's default script); this leaves plenty of room.
+MAX_JPEG_SCANS = 100
 # Decoded images are reduced (JPEG DCT scaling, or a resize) to at most this many pixels: detection runs at
 # <= 640 px anyway and this bounds memory for huge photos.
 WORK_PIXELS = 12_000_000
@@ -78,14 +91,43 @@ def _png_size(data: bytes) -> Tuple[int, int]:
 
 
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_PROGRESSIVE_SOF = {0xC2, 0xC6, 0xCA, 0xCE}
 
 
-def _jpeg_size_and_orientation(data: bytes) -> Tuple[int, int, int]:
-    """Walks the JPEG markers up to the first scan: frame size, EXIF orientation (1 if none)."""
+@dataclass(frozen=True)
+class JpegHeader:
+    width: int
+    height: int
+    orientation: int  # EXIF, 1 if none
+    sampling: Tuple[Tuple[int, int], ...]  # (horizontal, vertical) sampling factor of each component
+    progressive: bool
+    first_scan_components: int  # components in the first scan: fewer than the frame's = several scans
+
+    @property
+    def multi_scan(self) -> bool:
+        return self.progressive or self.first_scan_components < len(self.sampling)
+
+    def coefficient_bytes(self) -> int:
+        """What libjpeg allocates to hold every DCT coefficient of the image, which it does for a progressive or
+        multi-scan file whatever the output scale: 64 two-byte coefficients per 8x8 block of each component, the
+        blocks rounded up to whole MCUs."""
+        if not self.sampling:
+            return 0
+        hmax = max(1, max(h for h, _ in self.sampling))
+        vmax = max(1, max(v for _, v in self.sampling))
+        mcus_x = -(-self.width // (8 * hmax))
+        mcus_y = -(-self.height // (8 * vmax))
+        return sum(mcus_x * h * mcus_y * v for h, v in self.sampling) * 128
+
+
+def _jpeg_header(data: bytes) -> JpegHeader:
+    """Walks the JPEG markers up to the first scan: frame size and sampling, scan layout, EXIF orientation."""
     n = len(data)
     i = 2
     size = None
     orientation = 1
+    sampling: Tuple[Tuple[int, int], ...] = ()
+    progressive = False
     while i + 4 <= n:
         if data[i] != 0xFF:
             raise InvalidImageFormatException("Request has invalid image format: corrupt JPEG marker structure.")
@@ -100,18 +142,21 @@ def _jpeg_size_and_orientation(data: bytes) -> Tuple[int, int, int]:
         if length < 2 or i + 2 + length > n:
             raise InvalidImageFormatException("Request has invalid image format: the JPEG is truncated.")
         seg = data[i + 4 : i + 2 + length]
-        if marker in _SOF_MARKERS and len(seg) >= 5:
+        if marker in _SOF_MARKERS and len(seg) >= 6:
             h, w = struct.unpack(">HH", seg[1:5])
             size = (w, h)
+            count = seg[5]
+            sampling = tuple((b >> 4, b & 15) for b in seg[7 : 6 + 3 * count : 3])
+            progressive = marker in _PROGRESSIVE_SOF
         elif marker == 0xE1 and seg[:6] == b"Exif\x00\x00":
             orientation = _exif_orientation(seg[6:])
         elif marker == 0xDA:  # start of scan: entropy-coded data follows
-            if size is None:
+            if size is None or not seg:
                 break
             # Byte stuffing guarantees 0xFFD9 cannot occur inside scan data: no EOI after the scan = truncated.
             if data.rfind(b"\xff\xd9", i) < 0:
                 raise InvalidImageFormatException("Request has invalid image format: the JPEG is truncated.")
-            return size[0], size[1], orientation
+            return JpegHeader(size[0], size[1], orientation, sampling, progressive, seg[0])
         i += 2 + length
     raise InvalidImageFormatException("Request has invalid image format: the JPEG has no frame header or scan.")
 
@@ -160,8 +205,10 @@ def decode(data: bytes, max_bytes: int = MAX_BYTES) -> DecodedImage:
     if len(data) > max_bytes:
         raise ImageTooLargeException(f"Image size {len(data)} bytes exceeds the maximum of {max_bytes} bytes.")
     fmt = sniff_format(data)
+    header = None
     if fmt == "jpeg":
-        w, h, orientation = _jpeg_size_and_orientation(data)
+        header = _jpeg_header(data)
+        w, h, orientation = header.width, header.height, header.orientation
     else:
         w, h = _png_size(data)
         orientation = 1
@@ -172,6 +219,80 @@ def decode(data: bytes, max_bytes: int = MAX_BYTES) -> DecodedImage:
         raise ImageTooLargeException(
             f"Image dimensions {w}x{h} ({w * h / 1e6:.0f} MP) exceed the maximum of {limit / 1e6:.0f} MP for {fmt.upper()}."
         )
+    if header is not None:
+        if not header.sampling or any(not (1 <= hs <= 4 and 1 <= vs <= 4) for hs, vs in header.sampling):
+            raise InvalidImageFormatException("Request has invalid image format: the JPEG's sampling factors are invalid.")
+        scans = data.count(b"\xff\xda")  # exact: byte stuffing keeps 0xFFDA out of entropy-coded data
+        if scans > MAX_JPEG_SCANS:
+            raise InvalidImageFormatException(
+                f"Request has invalid image format: the JPEG has {scans} scans; at most {MAX_JPEG_SCANS} are decoded."
+            )
+        if header.multi_scan and header.coefficient_bytes() > MAX_JPEG_COEFFICIENT_BYTES:
+            kind = "progressive" if header.progressive else "multi-scan"
+            raise ImageTooLargeException(
+                f"A {kind} JPEG of {w}x{h} ({w * h / 1e6:.0f} MP) needs {header.coefficient_bytes() >> 20} MB to "
+                f"decode; the maximum is {MAX_JPEG_COEFFICIENT_BYTES >> 20} MB (about "
+                f"{MAX_JPEG_COEFFICIENT_BYTES / 6e6:.0f} MP for 4:4:4 colour, {MAX_JPEG_COEFFICIENT_BYTES / 3e6:.0f} MP "
+                f"for 4:2:0). Save it as a baseline JPEG (up to {MAX_PIXELS / 1e6:.0f} MP) or make it smaller."
+            )
+    held = header.coefficient_bytes() if header is not None and header.multi_scan else 0
+    estimate = held + 3 * _decoded_pixels(fmt, w, h) * 3  # decoded pixels, then the rotated/resized/RGB copies
+    with _DECODE_BUDGET.reserve(estimate):
+        try:
+            return _decode_pixels(data, fmt, w, h, orientation)
+        finally:
+            if estimate > TRIM_AFTER_BYTES:
+                _trim_heap()
+                _state.large = True
+
+
+def _decoded_pixels(fmt: str, w: int, h: int) -> int:
+    if fmt != "jpeg":
+        return w * h
+    reduce = 1
+    while (w // reduce) * (h // reduce) > WORK_PIXELS and reduce < 8:
+        reduce *= 2
+    return -(-w // reduce) * -(-h // reduce)
+
+
+class _MemoryBudget:
+    """Bytes that decodes running at the same time may hold: a decode waits until its estimate fits (one larger
+    than the whole budget runs alone), so concurrent requests with huge images run their decodes one or two at a
+    time instead of all at once."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def reserve(self, nbytes: int):
+        nbytes = min(max(0, nbytes), self.capacity)
+        with self._cond:
+            while self.used + nbytes > self.capacity:
+                self._cond.wait()
+            self.used += nbytes
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= nbytes
+                self._cond.notify_all()
+
+
+_DECODE_BUDGET = _MemoryBudget(DECODE_MEMORY_BUDGET)
+_state = threading.local()
+
+
+def release_memory() -> None:
+    """Hands freed heap memory back to the system if this thread decoded a large image since the last call: for a
+    server, after each request (what the request's analysis freed stays in glibc's arenas otherwise)."""
+    if getattr(_state, "large", False):
+        _state.large = False
+        _trim_heap()
+
+
+def _decode_pixels(data: bytes, fmt: str, w: int, h: int, orientation: int) -> DecodedImage:
     flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
     reduce = 1
     if fmt == "jpeg":
@@ -202,6 +323,27 @@ def decode(data: bytes, max_bytes: int = MAX_BYTES) -> DecodedImage:
         bgr = cv2.resize(bgr, (max(1, int(bgr.shape[1] * f)), max(1, int(bgr.shape[0] * f))), interpolation=cv2.INTER_AREA)
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     return DecodedImage(rgb=rgb, width=w, height=h, format=fmt)
+
+
+def _load_malloc_trim():
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim  # glibc only
+        trim.argtypes = [ctypes.c_size_t]
+        return trim
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _trim_heap() -> None:
+    """Hands free heap memory back to the system: libjpeg's and OpenCV's buffers for a large image are freed into
+    glibc's per-thread arenas, which otherwise keep them (about 1 GB after four large requests on the server)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def from_array(rgb: np.ndarray) -> DecodedImage:

@@ -93,12 +93,20 @@ class Runtime:
 
     @property
     def job_runner(self):
-        """Where video jobs run (one for every region): the runner given, or a pool of threads here."""
+        """Where video jobs run (one for every region): the runner given, a Ray actor pool (``job_runner="ray"``),
+        or a pool of threads in this process."""
         def build():
-            from .video.jobs import LocalJobRunner
+            if self._video_runner is not None:
+                return self._video_runner
+            if self.settings.job_runner == "ray":
+                from .jobs.ray_runner import RayJobRunner
 
-            return self._video_runner if self._video_runner is not None else LocalJobRunner(
-                self.settings.video_workers)
+                return RayJobRunner(self.settings, self.settings.ray_address)
+            from .jobs import run_job
+            from .jobs.local import LocalJobRunner
+
+            return LocalJobRunner(lambda spec, stop: run_job(spec, runtime=self, stop=stop),
+                                  self.settings.video_workers)
 
         return self._part("job_runner", build)
 
@@ -110,7 +118,8 @@ class Runtime:
 
             return VideoJobs(JobStore(self.database, region), self.objects, lambda: self.engine, self.tokens,
                              self.settings.video_sample_fps, self.job_runner,
-                             notifications=self.settings.home / "sns")
+                             notifications=self.settings.home / "sns", collections=lambda: self.collections(region),
+                             gallery=lambda: self.celebrities(region), lease_s=self.settings.job_lease_s)
 
         return self._part(f"video:{region}", build)
 

@@ -15,6 +15,8 @@ or batch item can carry it to another process or host and build the same service
 | video sampling | ``video_sample_fps`` / ``FACELENS_VIDEO_SAMPLE_FPS`` | 5 frames per second of video |
 | region | ``region_name`` / ``FACELENS_REGION`` | ``us-east-1`` (the HTTP endpoint uses each request's signed region) |
 | account in ARNs | ``account_id`` / ``FACELENS_ACCOUNT_ID`` | ``000000000000`` |
+| video job runner | ``job_runner`` / ``FACELENS_JOB_RUNNER`` | ``local`` (threads here) or ``ray`` (``ray_address`` or Ray's ``RAY_ADDRESS``) |
+| job lease | ``job_lease_s`` / ``FACELENS_JOB_LEASE_S`` | 30 s without news from its worker before a job is run again |
 
 The S3 object store is configured the way every AWS tool is (boto3 reads it): the standard credential chain,
 ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` for an S3-compatible server, ``AWS_REGION``.
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 OBJECT_STORES = ("local", "s3")
+JOB_RUNNERS = ("local", "ray")
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 DEFAULT_DATABASE_FILE = "facelens.sqlite3"
 
@@ -49,6 +52,9 @@ class Settings:
     video_workers: int = 1
     region: str = "us-east-1"
     account_id: str = "000000000000"
+    job_runner: str = "local"
+    ray_address: Optional[str] = None
+    job_lease_s: float = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)  # options of optional parts (e.g. the S3 endpoint)
 
     @classmethod
@@ -57,7 +63,8 @@ class Settings:
                  object_store: Optional[str] = None, detector_max_side: Optional[int] = None,
                  video_sample_fps: Optional[float] = None, video_workers: Optional[int] = None,
                  region_name: Optional[str] = None, account_id: Optional[str] = None,
-                 environ: Optional[Mapping[str, str]] = None, **extra: Any) -> "Settings":
+                 job_runner: Optional[str] = None, ray_address: Optional[str] = None,
+                 job_lease_s: Optional[float] = None, environ: Optional[Mapping[str, str]] = None, **extra: Any) -> "Settings":
         env = os.environ if environ is None else environ
         home_path = Path(home) if home is not None else (
             Path(env["FACELENS_HOME"]) if env.get("FACELENS_HOME") else Path.home() / ".facelens")
@@ -78,7 +85,10 @@ class Settings:
                                    else env.get("FACELENS_VIDEO_SAMPLE_FPS") or 5.0),
             video_workers=1 if video_workers is None else int(video_workers),
             region=region_name or env.get("FACELENS_REGION") or "us-east-1",
-            account_id=account_id or env.get("FACELENS_ACCOUNT_ID") or "000000000000", extra=dict(extra),
+            account_id=account_id or env.get("FACELENS_ACCOUNT_ID") or "000000000000",
+            job_runner=(job_runner or env.get("FACELENS_JOB_RUNNER") or "local").lower(), ray_address=ray_address,
+            job_lease_s=float(job_lease_s if job_lease_s is not None else env.get("FACELENS_JOB_LEASE_S") or 30.0),
+            extra=dict(extra),
         )
         settings.check()
         return settings
@@ -95,6 +105,10 @@ class Settings:
             raise ValueError("video_workers must be >= 1")
         if self.database_timeout <= 0:
             raise ValueError("database_timeout must be > 0")
+        if self.job_runner not in JOB_RUNNERS:
+            raise ValueError(f"job_runner must be one of {', '.join(JOB_RUNNERS)}; got {self.job_runner!r}")
+        if not self.job_lease_s > 0:
+            raise ValueError("job_lease_s must be > 0")
         if not REGION_PATTERN.fullmatch(self.region):
             raise ValueError(f"region_name must look like an AWS region (us-east-1); got {self.region!r}")
         if not re.fullmatch(r"\d{12}", self.account_id):

@@ -1,35 +1,53 @@
 """The local object store that stands in for S3: ``$FACELENS_HOME/s3/<Bucket>/<Name>``.
 
 ``S3Object={"Bucket": "photos", "Name": "team/alice.jpg"}`` reads ``~/.facelens/s3/photos/team/alice.jpg``
-(``FACELENS_HOME`` overrides ``~/.facelens``). ``Version``, when given, selects
-``<Name>.versions/<Version>`` if that file exists. No name can reach outside the store.
+(``FACELENS_HOME`` overrides ``~/.facelens``). ``Version``, when given, selects ``<Name>.versions/<Version>``.
+
+No name can reach outside the store: objects are opened by walking from the descriptor of ``<home>/s3`` one
+component at a time with ``O_NOFOLLOW`` (``openat``), so a bucket or folder that is a symlink, or a folder swapped
+for one while a read is under way, is refused rather than followed. What was opened is then checked (a regular
+file, within the size limit). Every OS error is answered as ``InvalidS3ObjectException``, as S3 would.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import secrets
+import stat
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from ..errors import InvalidParameterException, InvalidS3ObjectException
+from ..errors import ImageTooLargeException, InvalidParameterException, InvalidS3ObjectException
 
 _BUCKET_RE = re.compile(r"[0-9A-Za-z.\-_]{3,255}")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO planted in a bucket must not wait for a writer
+_LINK_ERRORS = (errno.ELOOP, errno.ENOTDIR, getattr(errno, "EMLINK", errno.ELOOP))
 
 
-def home(override: Optional[os.PathLike] = None) -> Path:
-    if override is not None:
-        return Path(override)
-    env = os.environ.get("FACELENS_HOME")
-    return Path(env) if env else Path.home() / ".facelens"
+class _Missing(InvalidS3ObjectException):
+    """InvalidS3ObjectException for a key that does not exist (as opposed to one that may not be opened)."""
+
+
+def _unreadable(s3object: Mapping[str, Any], root: Path, why: str, missing: bool = False) -> InvalidS3ObjectException:
+    return (_Missing if missing else InvalidS3ObjectException)(
+        "Unable to get object metadata from S3. Check object key, region and/or access permissions "
+        f"(s3://{s3object.get('Bucket')}/{s3object.get('Name')} under {root / 's3'}: {why})."
+    )
 
 
 class ObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def path_of(self, s3object: Mapping[str, Any]) -> Path:
+    # -- names ----------------------------------------------------------------------------------------------
+    def _components(self, s3object: Mapping[str, Any]) -> List[str]:
+        """The validated path components below ``<home>/s3``: bucket, folders..., file."""
         if not isinstance(s3object, Mapping):
             raise InvalidParameterException("S3Object must be a structure with Bucket and Name.")
         bucket = s3object.get("Bucket")
@@ -44,59 +62,159 @@ class ObjectStore:
         if version is not None and (not isinstance(version, str) or not 1 <= len(version) <= 1024):
             raise InvalidParameterException("S3Object.Version must be a string of 1-1024 characters.")
         parts = name.split("/")
-        if "\x00" in name or any(p in ("..", ".") for p in parts) or name.startswith("/"):
+        if "\x00" in name or name.startswith("/") or any(p in ("..", ".", "") for p in parts):
             raise InvalidS3ObjectException(f"Unable to get object metadata from S3: invalid object key {name!r}.")
-        bucket_dir = (self.root / "s3" / bucket).resolve()
-        path = (bucket_dir / name).resolve()
         if version is not None:
-            path = (bucket_dir / (name + ".versions") / version).resolve()
-        if bucket_dir not in path.parents:
-            raise InvalidS3ObjectException(f"Unable to get object metadata from S3: invalid object key {name!r}.")
-        return path
+            if "\x00" in version or "/" in version or version in (".", ".."):
+                raise InvalidS3ObjectException(
+                    f"Unable to get object metadata from S3: invalid version id {version!r:.80}."
+                )
+            parts[-1] += ".versions"
+            parts.append(version)
+        return [bucket] + parts
 
-    def read(self, s3object: Mapping[str, Any], max_bytes: int) -> bytes:
-        path = self.path_of(s3object)
+    def path_of(self, s3object: Mapping[str, Any]) -> Path:
+        """The object's path. Refuses (InvalidS3ObjectException) a key whose existing folders include a symlink."""
+        parts = self._components(s3object)
         try:
-            size = path.stat().st_size
-            if not path.is_file():
-                raise FileNotFoundError(path)
+            folder = self._walk(s3object, parts[:-1], create=False)
+        except _Missing:
+            return self.root.joinpath("s3", *parts)
+        try:
+            is_link = stat.S_ISLNK(os.stat(parts[-1], dir_fd=folder, follow_symlinks=False).st_mode)
         except OSError:
-            raise InvalidS3ObjectException(
-                "Unable to get object metadata from S3. Check object key, region and/or access permissions "
-                f"(no object s3://{s3object.get('Bucket')}/{s3object.get('Name')} under {self.root / 's3'})."
-            ) from None
-        if size > max_bytes:
-            from ..errors import ImageTooLargeException
+            is_link = False
+        finally:
+            os.close(folder)
+        if is_link:
+            raise _unreadable(s3object, self.root, "the object is a symlink")
+        return self.root.joinpath("s3", *parts)
 
-            raise ImageTooLargeException(f"S3 object is {size} bytes; the maximum is {max_bytes} bytes.")
-        with open(path, "rb") as f:
-            return f.read(max_bytes + 1)
+    # -- descriptor walk ------------------------------------------------------------------------------------
+    def _walk(self, s3object: Mapping[str, Any], folders: List[str], create: bool) -> int:
+        """A descriptor of the folder ``<home>/s3/<folders...>``, opened component by component without following
+        a symlink. The caller closes it."""
+        try:
+            fd = os.open(self.root / "s3", os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+        except OSError as e:
+            if create and e.errno == errno.ENOENT:
+                try:
+                    (self.root / "s3").mkdir(parents=True, exist_ok=True)
+                    fd = os.open(self.root / "s3", os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+                except OSError as e2:
+                    raise _unreadable(s3object, self.root, f"store folder: {e2.strerror}") from None
+            else:
+                if e.errno == errno.ENOENT:
+                    raise _unreadable(s3object, self.root, "no such object", missing=True) from None
+                raise _unreadable(s3object, self.root, f"store folder: {e.strerror}") from None
+        try:
+            for part in folders:
+                try:
+                    child = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise _unreadable(s3object, self.root, "no such object", missing=True) from None
+                    try:
+                        os.mkdir(part, 0o777, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    child = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=fd)
+                os.close(fd)
+                fd = child
+        except InvalidS3ObjectException:
+            os.close(fd)
+            raise
+        except OSError as e:
+            os.close(fd)
+            why = "a folder on the way is a symlink or not a folder" if e.errno in _LINK_ERRORS else e.strerror
+            raise _unreadable(s3object, self.root, why) from None
+        return fd
+
+    def _open_object(self, s3object: Mapping[str, Any]) -> Tuple[int, os.stat_result]:
+        parts = self._components(s3object)
+        folder = self._walk(s3object, parts[:-1], create=False)
+        try:
+            fd = os.open(parts[-1], os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC, dir_fd=folder)
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                raise _unreadable(s3object, self.root, "no such object", missing=True) from None
+            why = "the object is a symlink" if e.errno in _LINK_ERRORS else e.strerror
+            raise _unreadable(s3object, self.root, why) from None
+        finally:
+            os.close(folder)
+        try:
+            st = os.fstat(fd)
+        except OSError as e:  # pragma: no cover - fstat of an open descriptor
+            os.close(fd)
+            raise _unreadable(s3object, self.root, e.strerror) from None
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise _unreadable(s3object, self.root, "not a regular file")
+        return fd, st
+
+    # -- API ------------------------------------------------------------------------------------------------
+    def read(self, s3object: Mapping[str, Any], max_bytes: int) -> bytes:
+        fd, st = self._open_object(s3object)
+        try:
+            if st.st_size > max_bytes:
+                raise ImageTooLargeException(f"S3 object is {st.st_size} bytes; the maximum is {max_bytes} bytes.")
+            chunks = []
+            size = 0
+            while size <= max_bytes:
+                chunk = os.read(fd, max_bytes + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
+        except OSError as e:
+            raise _unreadable(s3object, self.root, e.strerror) from None
+        finally:
+            os.close(fd)
+        if len(data) > max_bytes:  # grew while being read
+            raise ImageTooLargeException(f"S3 object is over {max_bytes} bytes; the maximum is {max_bytes} bytes.")
+        return data
 
     def put(self, bucket: str, name: str, data: bytes) -> Path:
         """Stores an object (what `aws s3 cp` would do); used by the CLI and tests."""
-        path = self.path_of({"Bucket": bucket, "Name": name})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        return path
+        s3object = {"Bucket": bucket, "Name": name}
+        parts = self._components(s3object)
+        folder = self._walk(s3object, parts[:-1], create=True)
+        tmp = f".{parts[-1][:200]}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o666, dir_fd=folder)
+            try:
+                view = memoryview(bytes(data))
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            os.replace(tmp, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError as e:
+            try:
+                os.unlink(tmp, dir_fd=folder)
+            except OSError:
+                pass
+            raise _unreadable(s3object, self.root, e.strerror or str(e)) from None
+        finally:
+            os.close(folder)
+        return self.root.joinpath("s3", *parts)
 
     def size(self, s3object: Mapping[str, Any]) -> int:
         """The object's size in bytes (InvalidS3ObjectException if there is none)."""
-        path = self.path_of(s3object)
-        try:
-            if path.is_file():
-                return path.stat().st_size
-        except OSError:
-            pass
-        raise InvalidS3ObjectException(
-            "Unable to get object metadata from S3. Check object key, region and/or access permissions "
-            f"(no object s3://{s3object.get('Bucket')}/{s3object.get('Name')} under {self.root / 's3'}).")
+        fd, st = self._open_object(s3object)
+        os.close(fd)
+        return st.st_size
 
     @contextmanager
     def local_file(self, s3object: Mapping[str, Any], max_bytes: int, too_large) -> Iterator[Path]:
-        """A path to read the object from (here: the object's own file), for readers that need a file."""
-        size = self.size(s3object)
-        if size > max_bytes:
-            raise too_large(f"The object is {size} bytes; the maximum is {max_bytes} bytes.")
-        yield self.path_of(s3object)
+        """A path to read the object from, for readers that need a file: the descriptor opened by the safe walk
+        (``/proc/self/fd/N``), so the file read is the one that was checked."""
+        fd, st = self._open_object(s3object)
+        try:
+            if st.st_size > max_bytes:
+                raise too_large(f"The object is {st.st_size} bytes; the maximum is {max_bytes} bytes.")
+            proc = Path(f"/proc/self/fd/{fd}")
+            yield proc if proc.exists() else self.root.joinpath("s3", *self._components(s3object))
+        finally:
+            os.close(fd)

@@ -28,7 +28,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .. import contract
+from .. import contract, images
 from ..errors import ClientError, ParamValidationError
 from .sigv4 import AuthError, Verifier
 
@@ -40,6 +40,9 @@ CONTENT_TYPE = b"application/x-amz-json-1.1"
 # ImageTooLargeException from the client, as from AWS.
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT = 30.0  # seconds for the whole body to arrive once the headers are in
+# Rekognition's deepest request (e.g. Video.S3Object.Version, NotificationChannel) nests 4 objects; anything
+# much deeper is not a request, and Python's parser would run out of stack on it.
+MAX_JSON_DEPTH = 32
 _NOT_OPERATIONS = {"can_paginate", "get_paginator", "close"}
 
 
@@ -73,6 +76,19 @@ class WireError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+def json_depth(value: Any) -> int:
+    """How deep objects and arrays nest in a parsed JSON value (iterative: any depth is measured)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def decode_blobs(value: Any, path: str = "") -> Any:
@@ -267,13 +283,18 @@ class RekognitionApp:
             params = json.loads(body or b"{}")
         except (ValueError, UnicodeDecodeError) as e:
             raise WireError(400, "SerializationException", f"Request body is not valid JSON: {e}.") from None
+        except RecursionError:
+            params = None  # nested deeper than the parser goes: refused below like any over-deep body
+        if params is None or json_depth(params) > MAX_JSON_DEPTH:
+            raise WireError(400, "SerializationException",
+                            f"Request body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
         if not isinstance(params, dict):
             raise WireError(400, "SerializationException", "Request body must be a JSON object.")
         params = decode_blobs(params)
         fn = getattr(self.client.for_region(signed_region(headers) or self.client.region), method)
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self.pool, lambda: fn(**params))
+            result = await loop.run_in_executor(self.pool, _call_and_release, fn, params)
         except ClientError as e:
             return e.http_status, error_body(e.code, e.message)
         except ParamValidationError as e:
@@ -281,6 +302,13 @@ class RekognitionApp:
         except TypeError as e:  # e.g. a JSON key that is not a valid keyword
             return 400, error_body("ValidationException", f"Parameter validation failed: {e}")
         return 200, encode_response(result)
+
+
+def _call_and_release(fn, params):
+    try:
+        return fn(**params)
+    finally:
+        images.release_memory()  # a large image's buffers go back to the system, not to this thread's arena
 
 
 def _headers(scope) -> Dict[str, List[str]]:

@@ -25,7 +25,9 @@ def uvicorn_settings(workers: int = 1) -> dict:
         lifespan="on",
         timeout_keep_alive=5,  # idle keep-alive connections close after 5 s
         timeout_graceful_shutdown=60,  # SIGTERM: stop accepting, let in-flight requests finish (at most 60 s)
-        limit_concurrency=256,  # beyond this many connections+tasks, new ones get 503
+        # No uvicorn limit_concurrency: it counts idle connections too. The protocol limits requests in flight
+        # (FACELENS_MAX_REQUESTS, 503 beyond) and connections held (FACELENS_MAX_CONNECTIONS, oldest idle closed).
+        limit_concurrency=None,
         backlog=512,
         workers=workers,
         access_log=False,

@@ -128,7 +128,8 @@ class Verifier:
         scope = f"{date}/{region}/{service}/{terminator}"
         to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])
         expected = hmac.new(signing_key(secret, date, region, service), to_sign.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.strip().lower()):
+        # Compared as bytes: a header may carry any byte (decoded as latin-1), which str comparison refuses.
+        if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode("utf-8", "surrogateescape")):
             raise AuthError("InvalidSignatureException",
                             "The request signature we calculated does not match the signature you provided. "
                             "Check your AWS Secret Access Key and signing method. Consult the service "

@@ -27,6 +27,7 @@ _JOB_COLUMNS = (
     "job_id, operation, request_token, params_hash, request, job_tag, notification, status, status_message, "
     "metadata, frames_done, frames_total, sample_fps, owner_host, owner_pid, created, finished"
 )
+_ROW_COLUMNS = _JOB_COLUMNS + ", region, lease_owner, lease_expires, attempts"
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,17 @@ class JobRow:
     owner_pid: int
     created: float
     finished: Optional[float]
+    region: str = "us-east-1"
+    lease_owner: Optional[str] = None  # who holds the job: "queued:<process>" until a worker claims it
+    lease_expires: Optional[float] = None  # epoch seconds; a lapsed lease means its holder is gone
+    attempts: int = 0  # times a worker claimed it
 
 
 def _row(r) -> JobRow:
     return JobRow(
         r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], json.loads(r[6]) if r[6] else None, r[7], r[8],
-        json.loads(r[9]) if r[9] else None, r[10], r[11], r[12], r[13], r[14], r[15], r[16],
+        json.loads(r[9]) if r[9] else None, r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18],
+        r[19], int(r[20]),
     )
 
 
@@ -77,39 +83,94 @@ class JobStore:
                  socket.gethostname(), os.getpid(), time.time()),
             ).fetchone() is not None
             if created:
-                r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+                r = db.execute(f"SELECT {_ROW_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             else:  # the same ClientRequestToken for the same operation: that job
-                r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE region = ? AND operation = ? AND "
+                r = db.execute(f"SELECT {_ROW_COLUMNS} FROM jobs WHERE region = ? AND operation = ? AND "
                                "request_token = ?", (self.region, operation, request_token)).fetchone()
         return _row(r), created
 
     def get(self, job_id: str) -> Optional[JobRow]:
         with self.db.read() as db:
-            r = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ? AND region = ?",
+            r = db.execute(f"SELECT {_ROW_COLUMNS} FROM jobs WHERE job_id = ? AND region = ?",
                            (job_id, self.region)).fetchone()
         return _row(r) if r is not None else None
 
-    def progress(self, job_id: str, done: int, total: int) -> None:
+    # -- leases: who runs a job, and for how long without news -----------------------------------------------
+    def lease(self, job_id: str, owner: str, seconds: float) -> None:
+        """Marks a job as held by ``owner`` (queued by a process, not yet claimed by a worker)."""
         with self.db.write() as db:
-            db.execute("UPDATE jobs SET frames_done = ?, frames_total = ? WHERE job_id = ? AND status = 'IN_PROGRESS'",
-                       (int(done), int(total), job_id))
+            db.execute("UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE job_id = ? AND status = 'IN_PROGRESS'",
+                       (owner, time.time() + seconds, job_id))
 
-    def add_results(self, job_id: str, first_seq: int, items: Sequence[Dict[str, Any]]) -> None:
+    def claim(self, job_id: str, owner: str, seconds: float) -> bool:
+        """A worker takes the job to run it: only while it is IN_PROGRESS and not held by another worker whose lease
+        still runs (a queued job's lease is its submitter's and may be taken). Counts an attempt."""
+        now = time.time()
+        with self.db.write() as db:
+            row = db.execute("SELECT status, lease_owner, lease_expires FROM jobs WHERE job_id = ?" + db.for_update,
+                             (job_id,)).fetchone()
+            if row is None or row[0] != "IN_PROGRESS":
+                return False
+            held = row[1] is not None and not row[1].startswith("queued:") and row[1] != owner
+            if held and (row[2] or 0) >= now:
+                return False
+            db.execute("UPDATE jobs SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1, frames_done = 0 "
+                       "WHERE job_id = ?", (owner, now + seconds, job_id))
+        return True
+
+    def renew(self, owner: str, job_ids: Sequence[str], seconds: float) -> None:
+        """Extends the leases ``owner`` still holds on these jobs (one statement)."""
+        if not job_ids:
+            return
+        with self.db.write() as db:
+            db.execute(f"UPDATE jobs SET lease_expires = ? WHERE lease_owner = ? AND status = 'IN_PROGRESS' AND "
+                       f"job_id IN ({','.join('?' * len(job_ids))})", (time.time() + seconds, owner, *job_ids))
+
+    def take_lapsed(self, job_id: str, owner: str, seconds: float, max_attempts: int) -> Optional[bool]:
+        """For a job whose lease lapsed: True if ``owner`` takes it to run it again (its attempts so far are below
+        ``max_attempts``), False if it is to be FAILED, None if its lease did not lapse (or it finished)."""
+        now = time.time()
+        with self.db.write() as db:
+            row = db.execute("SELECT status, lease_expires, attempts FROM jobs WHERE job_id = ?" + db.for_update,
+                             (job_id,)).fetchone()
+            if row is None or row[0] != "IN_PROGRESS" or row[1] is None or row[1] >= now:
+                return None
+            if int(row[2]) >= max_attempts:
+                return False
+            db.execute("UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE job_id = ?",
+                       (owner, now + seconds, job_id))
+        return True
+
+    def progress(self, job_id: str, done: int, total: int, owner: Optional[str] = None,
+                 lease_s: Optional[float] = None) -> None:
+        """Records progress (and, for the lease's holder, extends its lease)."""
+        with self.db.write() as db:
+            if owner is None:
+                db.execute("UPDATE jobs SET frames_done = ?, frames_total = ? WHERE job_id = ? AND "
+                           "status = 'IN_PROGRESS'", (int(done), int(total), job_id))
+            else:
+                db.execute("UPDATE jobs SET frames_done = ?, frames_total = ?, lease_expires = ? WHERE job_id = ? AND "
+                           "status = 'IN_PROGRESS' AND lease_owner = ?",
+                           (int(done), int(total), time.time() + (lease_s or 0), job_id, owner))
+
+    def add_results(self, job_id: str, first_seq: int, items: Sequence[Dict[str, Any]],
+                    owner: Optional[str] = None) -> None:
         """Stores results of a job still IN_PROGRESS (Get* shows none of them until ``succeed``), numbered from
         ``first_seq``; a job's results are written in batches so that a long video needs no memory for them."""
         with self.db.write() as db:
-            if not self._in_progress(db, job_id):
+            if not self._in_progress(db, job_id, owner):
                 return
             db.execute("DELETE FROM results WHERE job_id = ? AND seq >= ?", (job_id, first_seq))
             db.executemany("INSERT INTO results (job_id, seq, item, sort_key) VALUES (?, ?, ?, ?)",
                            _rows(job_id, first_seq, items))
 
     def succeed(self, job_id: str, metadata: Dict[str, Any], items: Sequence[Dict[str, Any]], frames: int,
-                first_seq: int = 1) -> None:
+                first_seq: int = 1, owner: Optional[str] = None) -> None:
         """Stores the last results (from ``first_seq``) and marks the job SUCCEEDED, in one transaction; nothing
-        if the job is no longer IN_PROGRESS (stopped and marked FAILED meanwhile)."""
+        if the job is no longer IN_PROGRESS (stopped and marked FAILED meanwhile) or, given ``owner``, no longer
+        held by it (its lease lapsed and another worker took the job)."""
         with self.db.write() as db:
-            if not self._in_progress(db, job_id):
+            if not self._in_progress(db, job_id, owner):
                 return
             db.execute("DELETE FROM results WHERE job_id = ? AND seq >= ?", (job_id, first_seq))
             db.executemany("INSERT INTO results (job_id, seq, item, sort_key) VALUES (?, ?, ?, ?)",
@@ -121,15 +182,17 @@ class JobStore:
             )
 
     @staticmethod
-    def _in_progress(db: Transaction, job_id: str) -> bool:
-        row = db.execute("SELECT status FROM jobs WHERE job_id = ?" + db.for_update, (job_id,)).fetchone()
-        return row is not None and row[0] == "IN_PROGRESS"
+    def _in_progress(db: Transaction, job_id: str, owner: Optional[str] = None) -> bool:
+        row = db.execute("SELECT status, lease_owner FROM jobs WHERE job_id = ?" + db.for_update, (job_id,)).fetchone()
+        return row is not None and row[0] == "IN_PROGRESS" and (owner is None or row[1] == owner)
 
-    def fail(self, job_id: str, message: str, only_in_progress: bool = True) -> None:
-        """Marks the job FAILED with a StatusMessage and drops any results it had stored."""
+    def fail(self, job_id: str, message: str, only_in_progress: bool = True, owner: Optional[str] = None) -> None:
+        """Marks the job FAILED with a StatusMessage and drops any results it had stored (given ``owner``: only
+        while it holds the job)."""
         with self.db.write() as db:
-            row = db.execute("SELECT status FROM jobs WHERE job_id = ?" + db.for_update, (job_id,)).fetchone()
-            if row is None or (only_in_progress and row[0] != "IN_PROGRESS"):
+            row = db.execute("SELECT status, lease_owner FROM jobs WHERE job_id = ?" + db.for_update,
+                             (job_id,)).fetchone()
+            if row is None or (only_in_progress and row[0] != "IN_PROGRESS") or (owner is not None and row[1] != owner):
                 return
             db.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
             db.execute(

@@ -102,7 +102,10 @@ CREATE TABLE jobs (
     owner_host TEXT NOT NULL,
     owner_pid INTEGER NOT NULL,
     created REAL NOT NULL,
-    finished REAL
+    finished REAL,
+    lease_owner TEXT,
+    lease_expires REAL,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX jobs_by_token ON jobs (region, operation, request_token) WHERE request_token IS NOT NULL;
 CREATE TABLE results (
@@ -193,7 +196,10 @@ CREATE TABLE jobs (
     owner_host TEXT NOT NULL,
     owner_pid BIGINT NOT NULL,
     created DOUBLE PRECISION NOT NULL,
-    finished DOUBLE PRECISION
+    finished DOUBLE PRECISION,
+    lease_owner TEXT,
+    lease_expires DOUBLE PRECISION,
+    attempts BIGINT NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX jobs_by_token ON jobs (region, operation, request_token) WHERE request_token IS NOT NULL;
 CREATE TABLE results (

@@ -1,12 +1,19 @@
 """``VideoJobs``: Start*/Get* of the four stored-video job types on top of the job store and a job runner.
 
 Start validates the request, looks ``Video.S3Object`` up in the object store (a missing object is
-InvalidS3ObjectException at once, one over the size limit VideoTooLargeException), applies ClientRequestToken idempotency, records the job IN_PROGRESS and hands
-its work to the runner; it returns the 64-hex-character JobId at once. The work reads the video (a remote object is
-streamed to a temporary file first) and decodes it (a file that is not a decodable video makes the job FAILED with a StatusMessage), runs the job type's task (``tasks.py``: face
+InvalidS3ObjectException at once, one over the size limit VideoTooLargeException), applies ClientRequestToken
+idempotency, records the job IN_PROGRESS and hands its ``JobSpec`` to the runner (this process's threads, or Ray);
+it returns the 64-hex-character JobId at once. ``execute`` (what ``jobs.run_job`` calls, wherever it runs) claims the
+job's lease, reads the video (a remote object is streamed to a temporary file first), decodes it (a file that is
+not a decodable video makes the job FAILED with a StatusMessage), runs the job type's task (``tasks.py``: face
 detection, person tracking, face search, celebrity recognition) on every sampled frame and stores VideoMetadata and
 every result in one transaction with SUCCEEDED. Get* pages through the results in timestamp order or, with SortBy,
 by person index or celebrity Id.
+
+Leases: a job is held by its submitter while queued ("queued:<process>") and by its worker while running; both
+renew it (a heartbeat every third of ``lease_s``, and every progress write). Get* and progress look at it: a lapsed
+lease (the process or host is gone) makes this server take the job and run it again on its own runner, once; a
+job whose second run lapses too is FAILED with the reason.
 
 Notifications: NotificationChannel is validated and recorded with the job. There is no SNS locally: when a job
 with a channel finishes, Rekognition's completion message ({JobId, Status, API, JobTag, Timestamp, Video}) is
@@ -17,9 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-import socket
 import threading
 import time
 from pathlib import Path
@@ -32,10 +37,11 @@ from ..errors import (
     ResourceNotFoundException,
     VideoTooLargeException,
 )
+from ..jobs import JobSpec, worker_name
+from ..jobs.local import JobRunner
 from ..pagination import Tokens
 from ..storage.jobs import JobStore
 from . import reader, tasks
-from .jobs import JobRunner, LocalJobRunner
 
 MAX_RESULTS = 1000  # Get* MaxResults: the default and the most one page holds
 ITEMS_KEY = {"FaceDetection": "Faces", "PersonTracking": "Persons", "FaceSearch": "Persons",
@@ -50,8 +56,8 @@ class JobPage(NamedTuple):
     next_token: Optional[str]
 
 
-_LIVE_JOBS: set = set()  # JobIds submitted to a runner in this process and not finished
-_LIVE_LOCK = threading.Lock()
+MAX_ATTEMPTS = 2  # runs of a job: the first and one more after its worker was lost
+OPERATIONS = ("FaceDetection", "PersonTracking", "FaceSearch", "CelebrityRecognition")
 
 
 def _params_hash(request: Dict[str, Any]) -> str:
@@ -59,20 +65,14 @@ def _params_hash(request: Dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class VideoJobs:
+    """The video jobs of one region. ``collections()`` and ``gallery()`` return that region's collections service
+    and celebrity gallery (for face search and celebrity recognition)."""
+
     def __init__(self, store: JobStore, object_store, engine: Callable[[], Any], tokens: Tokens,
                  sample_fps: float = reader.DEFAULT_SAMPLE_FPS, runner: Optional[JobRunner] = None,
-                 workers: int = 1, notifications: Optional[Path] = None) -> None:
+                 notifications: Optional[Path] = None, collections: Optional[Callable[[], Any]] = None,
+                 gallery: Optional[Callable[[], Any]] = None, lease_s: float = 30.0) -> None:
         if not sample_fps > 0:
             raise ValueError("video_sample_fps must be > 0")
         self.store = store
@@ -81,10 +81,17 @@ class VideoJobs:
         self.tokens = tokens
         self.sample_fps = float(sample_fps)
         self.notifications = Path(notifications) if notifications is not None else None
-        self.runner: JobRunner = runner if runner is not None else LocalJobRunner(workers)
+        self.runner = runner
+        self._collections = collections
+        self._gallery = gallery
+        self.lease_s = float(lease_s)
+        self.owner = worker_name()
+        self._queued = "queued:" + self.owner
         self._progress: Dict[str, tuple] = {}
-        self._mine: set = set()
+        self._held: Dict[str, str] = {}  # job id -> the lease name this process holds it under
         self._lock = threading.Lock()
+        self._heartbeat: Optional[threading.Thread] = None
+        self._closed = threading.Event()
 
     # -- Start ------------------------------------------------------------------------------------------------
     def _check_video(self, video: Dict[str, Any]) -> Dict[str, Any]:
@@ -94,9 +101,11 @@ class VideoJobs:
             raise VideoTooLargeException(f"The video is {size} bytes; the maximum is {reader.MAX_VIDEO_BYTES} bytes.")
         return s3object
 
-    def start(self, operation: str, request: Dict[str, Any], make_work) -> Dict[str, Any]:
-        """Common Start*: ``make_work(job_id, s3object, request)`` returns the function the runner calls."""
-        s3object = self._check_video(request["Video"])
+    def start(self, operation: str, request: Dict[str, Any]) -> Dict[str, Any]:
+        """Start<operation>: records the job and hands it to the runner."""
+        self._check_video(request["Video"])
+        if operation == "FaceSearch":
+            self._collections().describe(request["CollectionId"])  # ResourceNotFoundException at Start, as AWS
         channel = request.get("NotificationChannel")
         if channel is not None:
             channel = contract.notification_channel(channel)
@@ -112,32 +121,82 @@ class VideoJobs:
                     "ClientRequestToken was used with different parameters in a previous request."
                 )
             return {"JobId": row.job_id}
-        job_id = row.job_id
-        with _LIVE_LOCK:
-            _LIVE_JOBS.add(job_id)
-        with self._lock:
-            self._mine.add(job_id)
-            self._progress[job_id] = (0, 0, 0.0)
-        work = make_work(job_id, s3object, request)
+        self._submit(JobSpec.from_row(row))
+        return {"JobId": row.job_id}
 
-        def run(stop: threading.Event) -> None:
-            try:
-                work(stop)
-            finally:
-                with _LIVE_LOCK:
-                    _LIVE_JOBS.discard(job_id)
-                with self._lock:
-                    self._mine.discard(job_id)
-                    self._progress.pop(job_id, None)
-                self._notify(job_id)
-
+    def _submit(self, spec: JobSpec) -> None:
+        """Holds the job as queued here (renewed until a worker claims it) and gives it to the runner."""
+        self.store.lease(spec.job_id, self._queued, self.lease_s)
+        self._hold(spec.job_id, self._queued)
         try:
-            self.runner.submit(job_id, run)
+            self.runner.submit(spec)
         except Exception as e:
-            with _LIVE_LOCK:
-                _LIVE_JOBS.discard(job_id)
-            self.store.fail(job_id, f"The job could not be queued: {e}")
-        return {"JobId": job_id}
+            self._release(spec.job_id)
+            self.store.fail(spec.job_id, f"The job could not be queued: {e}")
+
+    # -- holding leases -----------------------------------------------------------------------------------------
+    def _hold(self, job_id: str, name: str) -> None:
+        with self._lock:
+            self._held[job_id] = name
+            if self._heartbeat is None or not self._heartbeat.is_alive():
+                self._heartbeat = threading.Thread(target=self._beat, name="facelens-job-leases", daemon=True)
+                self._heartbeat.start()
+
+    def _release(self, job_id: str) -> None:
+        with self._lock:
+            self._held.pop(job_id, None)
+            self._progress.pop(job_id, None)
+
+    def _beat(self) -> None:
+        """Renews the leases this process holds, every third of the lease, until none is left."""
+        while not self._closed.wait(self.lease_s / 3):
+            with self._lock:
+                held = dict(self._held)
+            if not held:
+                with self._lock:
+                    if not self._held:
+                        self._heartbeat = None
+                        return
+                continue
+            by_name: Dict[str, List[str]] = {}
+            for job_id, name in held.items():
+                by_name.setdefault(name, []).append(job_id)
+            for name, job_ids in by_name.items():
+                try:
+                    self.store.renew(name, job_ids, self.lease_s)
+                except Exception:  # the database is away: the next beat tries again
+                    pass
+
+    # -- the work of a job (wherever the runner calls it) ------------------------------------------------------
+    def execute(self, spec: JobSpec, stop: Optional[threading.Event] = None) -> str:
+        """Claims the job and runs it to its end here; its final status, or "SKIPPED" if another worker holds it
+        or it is no longer IN_PROGRESS."""
+        if not self.store.claim(spec.job_id, self.owner, self.lease_s):
+            self._release(spec.job_id)
+            return "SKIPPED"
+        self._hold(spec.job_id, self.owner)
+        with self._lock:
+            self._progress[spec.job_id] = (0, 0, 0.0)
+        stop = stop or threading.Event()
+        try:
+            self._frames(spec, stop, self._task(spec))
+        finally:
+            self._release(spec.job_id)
+            self._notify(spec.job_id)
+        row = self.store.get(spec.job_id)
+        return row.status if row is not None else "SKIPPED"
+
+    def _task(self, spec: JobSpec):
+        request = spec.request
+        if spec.operation == "FaceDetection":
+            return tasks.make_face_detection(self._engine, request)
+        if spec.operation == "PersonTracking":
+            return tasks.make_person_tracking(self._engine, request)
+        if spec.operation == "FaceSearch":
+            name = request["CollectionId"]
+            return tasks.make_face_search(self._engine, request,
+                                          lambda v, t: self._collections().matches(name, v, t))
+        return tasks.make_celebrity_recognition(self._engine, request, self._gallery)
 
     def _notify(self, job_id: str) -> None:
         row = self.store.get(job_id)
@@ -157,33 +216,36 @@ class VideoJobs:
             f.write(json.dumps({"TopicArn": row.notification["SNSTopicArn"], "Message": message}) + "\n")
 
     # -- the work of a job ------------------------------------------------------------------------------------
-    def _frames(self, job_id: str, s3object: Dict[str, Any], stop: threading.Event, analyse) -> None:
+    def _frames(self, spec: JobSpec, stop: threading.Event, analyse) -> None:
         """Runs ``analyse(timestamp_ms, DecodedImage) -> [items]`` over the sampled frames; stores the outcome."""
+        job_id, owner = spec.job_id, self.owner
         try:
+            s3object = contract.video_source(spec.request["Video"])
             with self.objects.local_file(s3object, reader.MAX_VIDEO_BYTES, VideoTooLargeException) as path:
-                self._frames_of(job_id, path, stop, analyse)
+                self._frames_of(spec, path, stop, analyse)
         except reader.NotAVideo as e:
-            self.store.fail(job_id, str(e))
+            self.store.fail(job_id, str(e), owner=owner)
         except ClientError as e:  # e.g. the collection of a face search was deleted while the job ran
-            self.store.fail(job_id, f"{e.code}: {e.message}")
+            self.store.fail(job_id, f"{e.code}: {e.message}", owner=owner)
         except Exception as e:  # a bug of ours: the job fails, the runner goes on
-            self.store.fail(job_id, f"Internal error: {type(e).__name__}: {e}")
+            self.store.fail(job_id, f"Internal error: {type(e).__name__}: {e}", owner=owner)
 
-    def _frames_of(self, job_id: str, path: Path, stop: threading.Event, analyse) -> None:
+    def _frames_of(self, spec: JobSpec, path: Path, stop: threading.Event, analyse) -> None:
+        job_id, owner, fps = spec.job_id, self.owner, spec.sample_fps
         info = reader.probe(path)
-        total = info.planned_frames(self.sample_fps)
+        total = info.planned_frames(fps)
         self._set_progress(job_id, 0, total, force=True)
         items: List[Dict[str, Any]] = []
         done = 0
         stats: Dict[str, float] = {}
         seq = 1  # the number of the first item in ``items``
-        for timestamp, rgb in reader.sample_frames(path, self.sample_fps, stats):
+        for timestamp, rgb in reader.sample_frames(path, fps, stats):
             if stop.is_set():
-                self.store.fail(job_id, "The job was stopped before it finished: its client was closed.")
+                self.store.fail(job_id, "The job was stopped before it finished: its client was closed.", owner=owner)
                 return
             items.extend(analyse(timestamp, images.from_array(rgb)))
             if len(items) >= RESULT_BATCH:
-                self.store.add_results(job_id, seq, items)
+                self.store.add_results(job_id, seq, items, owner=owner)
                 seq += len(items)
                 items = []
             done += 1
@@ -192,7 +254,7 @@ class VideoJobs:
         metadata = info.metadata()
         if not metadata["DurationMillis"] and stats.get("end_ms"):  # raw streams: known once decoded
             metadata["DurationMillis"] = int(round(stats["end_ms"]))
-        self.store.succeed(job_id, metadata, items, done, first_seq=seq)
+        self.store.succeed(job_id, metadata, items, done, first_seq=seq, owner=owner)
 
     def _set_progress(self, job_id: str, done: int, total: int, force: bool = False) -> None:
         now = time.monotonic()
@@ -201,25 +263,34 @@ class VideoJobs:
             write = force or now - last_write >= PROGRESS_WRITE_S
             self._progress[job_id] = (done, total, now if write else last_write)
         if write:
-            self.store.progress(job_id, done, total)
+            self.store.progress(job_id, done, total, self.owner, self.lease_s)
 
     # -- Get --------------------------------------------------------------------------------------------------
     def job(self, job_id: str, operation: str):
         row = self.store.get(job_id)
         if row is None or row.operation != operation:
             raise ResourceNotFoundException(f"Job {job_id} was not found.")
-        if row.status == "IN_PROGRESS" and self._orphaned(row):
-            self.store.fail(job_id, f"The process that ran the job (pid {row.owner_pid}) ended before it finished.")
+        if row.status == "IN_PROGRESS" and row.lease_expires is not None and row.lease_expires < time.time():
+            self._lapsed(row)
             row = self.store.get(job_id)
         return row
 
-    def _orphaned(self, row) -> bool:
-        if row.owner_host != socket.gethostname():
-            return False
-        if row.owner_pid == os.getpid():
-            with _LIVE_LOCK:
-                return row.job_id not in _LIVE_JOBS
-        return not _pid_alive(row.owner_pid)
+    def _lapsed(self, row) -> None:
+        """The job's holder stopped renewing its lease: run it again here (once), or FAIL it."""
+        again = self.store.take_lapsed(row.job_id, self._queued, self.lease_s, MAX_ATTEMPTS)
+        if again is None:
+            return
+        if again:
+            self._hold(row.job_id, self._queued)
+            try:
+                self.runner.submit(JobSpec.from_row(row))
+            except Exception as e:
+                self._release(row.job_id)
+                self.store.fail(row.job_id, f"The job could not be queued again: {e}")
+            return
+        self.store.fail(row.job_id, f"The worker running the job stopped before it finished ({row.attempts} "
+                                    f"attempts; last holder {row.lease_owner}).")
+        self._notify(row.job_id)
 
     def get(self, operation: str, request: Dict[str, Any]) -> JobPage:
         """Get<operation> (FaceDetection, PersonTracking, FaceSearch, CelebrityRecognition): the job's row and one
@@ -268,39 +339,23 @@ class VideoJobs:
             time.sleep(poll)
 
     def close(self) -> None:
-        self.runner.shutdown(wait=False)
+        """Jobs this process holds (queued or running here) are FAILED; running ones stop at their next frame."""
+        self._closed.set()
         with self._lock:
-            mine = list(self._mine)
-        for job_id in mine:  # queued jobs that will never run, and running ones (they stop at their next frame)
+            held = list(self._held.items())
+            self._held.clear()
+        for job_id, _ in held:
             self.store.fail(job_id, "The job was stopped before it finished: its client was closed.")
-            with _LIVE_LOCK:
-                _LIVE_JOBS.discard(job_id)
 
     # -- the four kinds of job (what each does with a frame: tasks.py) ------------------------------------------
-    def _task_work(self, make_task):
-        def make_work(job_id: str, s3object: Dict[str, Any], request: Dict[str, Any]):
-            task = make_task(request)
-            return lambda stop: self._frames(job_id, s3object, stop, task)
-
-        return make_work
-
     def start_face_detection(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        return self.start("FaceDetection", request,
-                          self._task_work(lambda r: tasks.make_face_detection(self._engine, r)))
+        return self.start("FaceDetection", request)
 
     def start_person_tracking(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        return self.start("PersonTracking", request,
-                          self._task_work(lambda r: tasks.make_person_tracking(self._engine, r)))
+        return self.start("PersonTracking", request)
 
-    def start_face_search(self, request: Dict[str, Any], collection_exists: Callable[[str], None],
-                          search: Callable[[str, Any, float], list]) -> Dict[str, Any]:
-        """``collection_exists(id)`` raises ResourceNotFoundException for a missing collection (at Start, as
-        Rekognition does); ``search(id, vector, threshold)`` returns the collection's matches."""
-        name = request["CollectionId"]
-        collection_exists(name)
-        return self.start("FaceSearch", request, self._task_work(
-            lambda r: tasks.make_face_search(self._engine, r, lambda v, t: search(name, v, t))))
+    def start_face_search(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        return self.start("FaceSearch", request)
 
-    def start_celebrity_recognition(self, request: Dict[str, Any], gallery: Callable[[], Any]) -> Dict[str, Any]:
-        return self.start("CelebrityRecognition", request, self._task_work(
-            lambda r: tasks.make_celebrity_recognition(self._engine, r, gallery)))
+    def start_celebrity_recognition(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        return self.start("CelebrityRecognition", request)
