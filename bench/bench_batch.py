@@ -91,7 +91,7 @@ def ways(sources, settings):
     ray = pytest.importorskip("ray")
     temp = tempfile.mkdtemp(prefix="rayb", dir="/tmp")  # short: Ray's unix socket paths must stay short
     ray.init(address="local", num_cpus=4, include_dashboard=False, object_store_memory=200 * 2**20,
-             log_to_driver=False, _temp_dir=temp)
+             log_to_driver=False, _temp_dir=temp, _node_ip_address="127.0.0.1")
     built = {
         "loop": Loop(settings),
         "pool1": Through(LocalRunner(settings, TASK, 1, threads=2)),

@@ -61,7 +61,7 @@ def ray_cluster():
         for name in [n for n in os.environ if n.startswith("AWS_")]:
             env.delenv(name)
         ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=200 * 2**20,
-                 log_to_driver=False, _temp_dir=temp)
+                 log_to_driver=False, _temp_dir=temp, _node_ip_address="127.0.0.1")
     yield ray
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
