@@ -122,6 +122,8 @@ def test_bad_source_and_foreign_results_file_are_refused(folder, settings, tmp_p
     foreign.write_text('{"a": 1}\n')
     with pytest.raises(batch.ResultsFileError):
         batch.detect_faces(folder, out=foreign, settings=settings)
+    with pytest.raises(batch.ResultsFileError, match="cannot write"):
+        batch.detect_faces(folder, out=tmp_path, settings=settings)  # a folder
     with pytest.raises(facelens.errors.InvalidParameterException):  # before any image is read
         batch.detect_faces(folder, out=tmp_path / "r.jsonl", attributes=["NOSE"], settings=settings)
     assert not (tmp_path / "r.jsonl").exists()

@@ -38,8 +38,11 @@ class ResultsFile:
     def __init__(self, path: os.PathLike) -> None:
         self.path = Path(path)
         self.done: Set[str] = set()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a+b")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a+b")
+        except OSError as e:
+            raise ResultsFileError(f"cannot write the results file {self.path}: {e.strerror}") from None
         try:
             self._resume()
         except BaseException:
