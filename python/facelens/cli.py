@@ -534,6 +534,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="version, SIMD level and models")
     p.set_defaults(func=cmd_info)
+
+    from .batch.cli import add_commands as add_batch_commands
+
+    add_batch_commands(sub)
     return parser
 
 
