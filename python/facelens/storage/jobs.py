@@ -158,11 +158,8 @@ class JobStore:
         """Stores results of a job still IN_PROGRESS (Get* shows none of them until ``succeed``), numbered from
         ``first_seq``; a job's results are written in batches so that a long video needs no memory for them."""
         with self.db.write() as db:
-            if not self._in_progress(db, job_id, owner):
-                return
-            db.execute("DELETE FROM results WHERE job_id = ? AND seq >= ?", (job_id, first_seq))
-            db.executemany("INSERT INTO results (job_id, seq, item, sort_key) VALUES (?, ?, ?, ?)",
-                           _rows(job_id, first_seq, items))
+            if self._in_progress(db, job_id, owner):
+                _write_results(db, job_id, first_seq, items)
 
     def succeed(self, job_id: str, metadata: Dict[str, Any], items: Sequence[Dict[str, Any]], frames: int,
                 first_seq: int = 1, owner: Optional[str] = None) -> None:
@@ -172,9 +169,7 @@ class JobStore:
         with self.db.write() as db:
             if not self._in_progress(db, job_id, owner):
                 return
-            db.execute("DELETE FROM results WHERE job_id = ? AND seq >= ?", (job_id, first_seq))
-            db.executemany("INSERT INTO results (job_id, seq, item, sort_key) VALUES (?, ?, ?, ?)",
-                           _rows(job_id, first_seq, items))
+            _write_results(db, job_id, first_seq, items)
             db.execute(
                 "UPDATE jobs SET status = 'SUCCEEDED', metadata = ?, frames_done = ?, frames_total = ?, finished = ? "
                 "WHERE job_id = ?",
@@ -218,6 +213,13 @@ class JobStore:
         more = offset + limit if len(rows) > limit else None
         return [json.loads(item) for (item,) in rows[:limit]], more
 
+
+
+def _write_results(db: Transaction, job_id: str, first_seq: int, items: Sequence[Dict[str, Any]]) -> None:
+    """Result items numbered from ``first_seq``, replacing any an earlier run of the job wrote there."""
+    db.execute("DELETE FROM results WHERE job_id = ? AND seq >= ?", (job_id, first_seq))
+    db.executemany("INSERT INTO results (job_id, seq, item, sort_key) VALUES (?, ?, ?, ?)",
+                   _rows(job_id, first_seq, items))
 
 
 def _rows(job_id: str, first_seq: int, items: Sequence[Dict[str, Any]]):
