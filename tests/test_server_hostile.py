@@ -162,3 +162,9 @@ def test_client_mistakes_in_python_are_param_validation_errors(client, sample_by
         client.detect_faces(Image={"Bytes": sample_bytes}, Attributes=deep)
     status_ok = client.detect_faces(Image={"Bytes": base64.b64decode(base64.b64encode(sample_bytes))})
     assert status_ok["FaceDetails"]
+
+
+def test_non_object_bodies_are_serialization_errors(open_server):
+    for body in (b"null", b"[]", b"3"):
+        status, _, out = _raw(open_server.url, body)
+        assert status == 400 and "JSON object" in json.loads(out)["Message"]

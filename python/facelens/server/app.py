@@ -290,9 +290,11 @@ class RekognitionApp:
             params = json.loads(body or b"{}")
         except (ValueError, UnicodeDecodeError) as e:
             raise WireError(400, "SerializationException", f"Request body is not valid JSON: {e}.") from None
-        except RecursionError:
-            params = None  # nested deeper than the parser goes: refused below like any over-deep body
-        if params is None or json_depth(params) > MAX_JSON_DEPTH:
+        except RecursionError:  # nested deeper than the parser goes
+            too_deep = True
+        else:
+            too_deep = json_depth(params) > MAX_JSON_DEPTH
+        if too_deep:
             raise WireError(400, "SerializationException",
                             f"Request body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
         if not isinstance(params, dict):
