@@ -98,6 +98,11 @@ _BRIDGE = (168, 6)
 _UPPER_LIP = (164, 167, 393)  # between the nose base and the upper lip
 _CHIN = (152, 175, 199, 148, 377, 136, 365)
 ANALYSIS_SIZE = 96
+# The attribute network's crop: dlib's 5-point chip template with this padding, cut at ATTRIBUTE_CUT px and
+# area-averaged to ATTRIBUTE_INPUT px (the training crops of tools/attribute_crops.py are cut the same way).
+ATTRIBUTE_CHIP_PADDING = 0.4
+ATTRIBUTE_CUT = 240
+ATTRIBUTE_INPUT = 80
 # The per-eye EyesOpen feature needs both eyes seen nearly face-on (the narrower at least cos 41 deg of the wider)
 # and resolved: a wink changes the gap by about 0.2 of the eye's width, 4 px at 20 px, a few times the mesh's
 # eyelid noise.
