@@ -2544,6 +2544,10 @@ def merged_manifest(out_dir: Path, report: dict, sources: dict, groups) -> dict:
             models[key] = new[key]
         elif existing is not None and key in existing.get("models", {}):
             models[key] = existing["models"][key]
+    # networks trained in the repo (their entries come from their own tools, e.g. tools/train_attributes.py)
+    for key, entry in (existing or {}).get("models", {}).items():
+        if "trainer" in entry and key not in models:
+            models[key] = entry
     return manifest
 
 
