@@ -45,16 +45,17 @@ def region_masks(shape, mesh):
             "nose": hull_mask(shape, mesh, NOSE), "mouth": hull_mask(shape, mesh, LIPS)}
 
 
-def occlusion_label(shape, mesh, cover):
-    """1 when an occluder mask covers most of an eye, the nose or the mouth; 0 when it touches none of them; None
-    (not labelled) in between."""
+def occlusion_label(shape, mesh, cover, positive=0.6, negative=0.12):
+    """1 when an occluder mask covers at least ``positive`` of an eye, the nose or the mouth; 0 when it covers at
+    most ``negative`` of each; None (not labelled) in between. The picture's edge uses lower bounds: Rekognition
+    counts a face whose eyes, nose or mouth are only partly in the picture as occluded."""
     cov = []
     for m in region_masks(shape, mesh).values():
         area = m.sum()
         cov.append(float((m * cover).sum() / area) if area > 1 else 0.0)
-    if max(cov) >= 0.6:
+    if max(cov) >= positive:
         return 1.0
-    if max(cov) <= 0.12:
+    if max(cov) <= negative:
         return 0.0
     return None
 

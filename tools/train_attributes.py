@@ -124,7 +124,7 @@ def make_samples(rng, idx, chips, mesh, y, rows, n, tex):
         elif recipe == "occluder":
             kind = OCCLUDERS[rng.integers(len(OCCLUDERS))]
             img, cover = synth.draw_occluder(rng, img, m, kind, tex)
-            occ = synth.occlusion_label(img.shape, m, cover)
+            occ = synth.occlusion_label(img.shape, m, cover, *((0.25, 0.03) if kind == "border" else (0.6, 0.12)))
             lab[4] = np.nan if occ is None else occ
             regions = synth.region_masks(img.shape, m)
             eyes = max(float((regions[e] * cover).sum() / max(regions[e].sum(), 1)) for e in ("left_eye", "right_eye"))
