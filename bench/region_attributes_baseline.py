@@ -16,12 +16,15 @@ from facelens.engine.align import DlibChip, mesh_points5
 from facelens.engine.attributes import _sigmoid
 from facelens.models import registry
 
-MODELS = {
-    "Eyeglasses": {"features": ("bridge_gy", "rim_low",), "w": (1.629, 0.4122,), "b": -1.248},  # n=132, positives=16
-    "Sunglasses": {"features": ("eye_dark", "iris_contrast",), "w": (-14.54, -2.505,), "b": 10.15},  # n=138, positives=2
-    "Beard": {"features": ("chin_dark", "chin_b", "jaw_dark",), "w": (-5.5, -0.2091, -3.337,), "b": 4.617},  # n=129, positives=13
-    "Mustache": {"features": ("lip_dark", "chin_dark", "chin_b", "lip_a",), "w": (-0.658, -1.388, -0.1561, -0.06079,), "b": 0.8801},  # n=127, positives=18
-    "FaceOccluded": {"features": ("presence_logit", "lower_mismatch", "outside", "lip_red", "lip_edges",), "w": (-0.1316, 1.62, 9.358, -0.009666, -0.2067,), "b": -0.07925},  # n=221, positives=99
+MODELS = {  # fitted on the group-photo faces (n, positives): Eyeglasses 132, 16; Sunglasses 138, 2; Beard 129, 13;
+    # Mustache 127, 18; FaceOccluded 221 (with synthetic occlusions), 99
+    "Eyeglasses": {"features": ("bridge_gy", "rim_low"), "w": (1.629, 0.4122), "b": -1.248},
+    "Sunglasses": {"features": ("eye_dark", "iris_contrast"), "w": (-14.54, -2.505), "b": 10.15},
+    "Beard": {"features": ("chin_dark", "chin_b", "jaw_dark"), "w": (-5.5, -0.2091, -3.337), "b": 4.617},
+    "Mustache": {"features": ("lip_dark", "chin_dark", "chin_b", "lip_a"),
+                 "w": (-0.658, -1.388, -0.1561, -0.06079), "b": 0.8801},
+    "FaceOccluded": {"features": ("presence_logit", "lower_mismatch", "outside", "lip_red", "lip_edges"),
+                     "w": (-0.1316, 1.62, 9.358, -0.009666, -0.2067), "b": -0.07925},
 }
 _CHEEKS = (50, 280)
 _FOREHEAD = (151, 108, 337)

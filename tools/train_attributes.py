@@ -49,6 +49,15 @@ CALIBRATION_PREFIXES = ("0", "1", "2")
 DONOR_PX = 100
 
 
+def crops_digest(chips, mesh) -> str:
+    """sha256 of the crops' contents (crops.npz itself carries zip timestamps, so its bytes change run to run)."""
+    h = hashlib.sha256()
+    for a in (chips, mesh):
+        h.update(str(a.shape).encode() + a.dtype.str.encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 def calibration_source(source: str) -> bool:
     return hashlib.sha1(source.encode()).hexdigest().startswith(CALIBRATION_PREFIXES)
 
@@ -238,8 +247,9 @@ def main():
     if args.preview:
         grid = np.vstack([np.hstack(list(xs[r * 12:(r + 1) * 12])) for r in range(8)])
         cv2.imwrite(args.preview, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-        print("\n".join(" ".join(f"{recipes[r * 12 + c][:6]}:{''.join('?' if np.isnan(v) else str(int(v)) for v in ys[r * 12 + c])}"
-                                 for c in range(12)) for r in range(8)))
+        code = lambda lab: "".join("?" if np.isnan(v) else str(int(v)) for v in lab)  # noqa: E731
+        print("\n".join(" ".join(f"{recipes[r * 12 + c][:6]}:{code(ys[r * 12 + c])}" for c in range(12))
+                        for r in range(8)))
         return
 
     net = build_net(torch)
@@ -294,13 +304,13 @@ def main():
     torch.onnx.export(net, torch.zeros(1, 3, INPUT, INPUT), str(out), input_names=["face"], output_names=["logits"],
                       dynamic_axes={"face": {0: "N"}, "logits": {0: "N"}}, opset_version=13, dynamo=False)
     sha = hashlib.sha256(out.read_bytes()).hexdigest()
-    crops_sha = hashlib.sha256((data / "crops.npz").read_bytes()).hexdigest()
+    crops_sha = crops_digest(chips, mesh)
     info = {"calibration": calibration, "sha256": sha, "size_bytes": out.stat().st_size,
-            "crops_npz_sha256": crops_sha, "seed": args.seed, "train_samples": args.train_samples,
+            "crops_sha256": crops_sha, "seed": args.seed, "train_samples": args.train_samples,
             "calibration_samples": args.calibration_samples, "epochs": args.epochs, "torch": torch.__version__,
             "train_crops": len(train_idx), "calibration_crops": len(cal_idx)}
     write_manifest_entry(out, info, args, rows, train_idx, cal_idx, cal_metrics)
-    print(f"wrote {out} sha256 {sha}; crops.npz sha256 {crops_sha}")
+    print(f"wrote {out} sha256 {sha}; crops sha256 {crops_sha}")
 
 
 def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_metrics):
@@ -333,7 +343,8 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
             "seed": args.seed,
             "deterministic": "numpy Generator(seed) draws the samples; torch.manual_seed, one thread, "
                              "use_deterministic_algorithms(True)",
-            "crops_npz_sha256": info["crops_npz_sha256"],
+            "crops_sha256": info["crops_sha256"],
+            "crops_sha256_of": "crops.npz arrays chips and mesh (shape, dtype, bytes): crops_digest",
             "labels_tsv_sha256": labels_sha,
         },
         "data_recipe": {

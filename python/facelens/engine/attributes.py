@@ -19,8 +19,9 @@
 - FaceOccluded follows Rekognition's definition (eyes, nose or mouth covered by a mask, dark sunglasses, a hand or
   an object, or cut by the frame; clear glasses and strands of hair are not):
   p = 1 - (1 - p_net)(1 - p_mask)(1 - p_edge), p_edge from the share of the eyes', nose's or mouth's landmarks
-  outside the picture (``edge_probability``), p_net the network's (trained with dark sunglasses, masks, scarves, hands, phones, hair over the eyes, objects and
-  the picture's border as positives), p_mask the MIT face-mask network (``engine/mask.py``) on the face's box.
+  outside the picture (``edge_probability``), p_net the network's (trained with dark sunglasses, masks, scarves,
+  hands, phones, hair over the eyes, objects and the picture's border as positives), p_mask the MIT face-mask
+  network (``engine/mask.py``) on the face's box.
 
 Everything here works in image pixels; ``response.py`` builds the dicts.
 """
