@@ -8,6 +8,9 @@ What it takes from ../shared/data:
   (group-photo faces, also scored), the 25 px LFW crops (too small) and odd/ (re-encoded copies of other photos);
 - frames of the face clips in videos/ (every STEP-th frame, at most MAX_FRAMES per clip), linked into tracks by box
   overlap so that a person in a clip is labelled once;
+- only files whose terms in MANIFEST.tsv allow use in a product: a file whose terms mention research use or
+  non-commercial use (RESTRICTED_TERMS), or that MANIFEST.tsv does not list, is left out before any face is cut and
+  listed in excluded.tsv;
 - a face whose aligned crop correlates above DUPLICATE_CORR with the crop of any evaluation face (the same photo
   under another name, a resized copy, a frame next to an evaluation still) is left out and listed.
 
@@ -21,6 +24,8 @@ frame, track, box, face size, kept/why not), and with --sheets numbered contact 
 from __future__ import annotations
 
 import argparse
+import csv
+import re
 import sys
 from pathlib import Path
 
@@ -38,6 +43,21 @@ STEP = 6
 MAX_FRAMES = 60
 MIN_FACE_PX = 24
 DUPLICATE_CORR = 0.92
+# Terms that rule a file out of training a shipped model: research-only and non-commercial data (incl. CC BY-NC-*).
+RESTRICTED_TERMS = re.compile(r"research use|research only|non-?commercial|\bNC\b|BY-NC", re.IGNORECASE)
+UNLISTED = "not listed in MANIFEST.tsv"
+
+
+def source_terms():
+    """{file relative to DATA: its licence/terms text in MANIFEST.tsv}."""
+    with open(DATA / "MANIFEST.tsv") as f:
+        return {r["file"]: r["license"] for r in csv.DictReader(f, delimiter="\t")}
+
+
+def allowed(rel, terms):
+    """(may this file train a shipped model, its terms)."""
+    t = terms.get(rel, UNLISTED)
+    return t != UNLISTED and not RESTRICTED_TERMS.search(t), t
 
 
 def evaluation_files():
@@ -52,6 +72,7 @@ COPIES_OF_EVALUATION = ("images/fnp_aligned_", "images/fr_obama-", "images/fr_ob
 
 
 def photo_sources(held_out):
+    """Photo files under images/ and annotated/ that are not evaluation photos (their terms not yet checked)."""
     out = []
     for top in ("images", "annotated"):
         for p in sorted((DATA / top).rglob("*")):
@@ -117,6 +138,14 @@ def main():
     engine = Engine(threads=2)
     chip = DlibChip(CHIP, ATTRIBUTE_CHIP_PADDING, registry.load_json("dlib_chip_template.json")["normalized_points"])
     held_out = evaluation_files()
+    terms = source_terms()
+    excluded = []
+
+    def usable(rel):
+        ok, t = allowed(rel, terms)
+        if not ok:
+            excluded.append((rel, t))
+        return ok
 
     eval_sigs = []
     for rel in sorted(held_out):
@@ -144,7 +173,7 @@ def main():
             chips.append(crop)
             meshes.append(mesh)
 
-    for rel in photo_sources(held_out):
+    for rel in filter(usable, photo_sources(held_out)):
         bgr = cv2.imread(str(DATA / rel))
         if bgr is None:
             continue
@@ -156,6 +185,8 @@ def main():
         if p.suffix.lower() not in VIDEO_EXT:
             continue
         rel = p.relative_to(DATA).as_posix()
+        if not usable(rel):
+            continue
         tracks, next_track = [], 0  # [(track id, last box)]
         for frame, rgb in video_frames(p):
             new_tracks = []
@@ -172,6 +203,7 @@ def main():
         print(f"{rel}: {next_track} tracks", flush=True)
 
     kept = [r for r in rows if r[-1] == "kept"]
+    print(f"{len(excluded)} source files left out for their terms")
     print(f"{len(rows)} faces, {len(kept)} kept ({sum(r[-1].startswith('dup') for r in rows)} duplicates of "
           f"evaluation faces, {sum(r[-1] == 'small' for r in rows)} below {MIN_FACE_PX} px)")
     np.savez_compressed(out / "crops.npz", chips=np.stack(chips), mesh=np.stack(meshes))
@@ -179,6 +211,10 @@ def main():
         fh.write("key\tsource\tframe\ttrack\tbox_xyxy\tface_px\tstatus\n")
         for r in rows:
             fh.write("\t".join(r) + "\n")
+    with open(out / "excluded.tsv", "w") as fh:
+        fh.write("source\tterms\n")
+        for rel, t in excluded:
+            fh.write(f"{rel}\t{t}\n")
     if args.sheets:
         write_sheets(out, kept, np.stack(chips))
 

@@ -38,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import attribute_synth as synth  # noqa: E402
+from attribute_crops import RESTRICTED_TERMS, allowed, source_terms  # noqa: E402
 
 ATTRIBUTES = ("Eyeglasses", "Sunglasses", "Beard", "Mustache", "FaceOccluded")
 LABEL_COLUMNS = ("eyeglasses", "sunglasses", "beard", "mustache", "face_occluded")
@@ -85,15 +86,23 @@ def load(data: Path):
 
 
 def textures():
-    """Object textures for occluders: the no-face photos of ../shared/data (no faces, not evaluation data)."""
+    """Object textures for occluders: the no-face photos of ../shared/data (no faces, not evaluation data) whose
+    terms allow training a shipped model (attribute_crops.allowed). Returns (textures, files used, files left out
+    for their terms)."""
     from labelled import DATA
 
-    out = []
+    terms = source_terms()
+    out, used, excluded = [], [], []
     for p in sorted((DATA / "nofaces").iterdir()):
+        rel = p.relative_to(DATA).as_posix()
+        if not allowed(rel, terms)[0]:
+            excluded.append(rel)
+            continue
         img = cv2.imread(str(p))
         if img is not None and min(img.shape[:2]) >= 120:
             out.append(cv2.cvtColor(cv2.resize(img, (320, 320)), cv2.COLOR_BGR2RGB))
-    return out
+            used.append(rel)
+    return out, used, excluded
 
 
 def make_samples(rng, idx, chips, mesh, y, rows, n, tex):
@@ -234,7 +243,7 @@ def main():
     sources = [r["source"] for r in rows]
     cal_idx = [i for i, s in enumerate(sources) if calibration_source(s)]
     train_idx = [i for i, s in enumerate(sources) if not calibration_source(s)]
-    tex = textures()
+    tex, tex_used, tex_excluded = textures()
     t0 = time.time()
     xs, ys, recipes = make_samples(rng, train_idx, chips, mesh, y, rows, args.train_samples, tex)
     xc, yc, _ = make_samples(rng, cal_idx, chips, mesh, y, rows, args.calibration_samples, tex)
@@ -308,9 +317,25 @@ def main():
     info = {"calibration": calibration, "sha256": sha, "size_bytes": out.stat().st_size,
             "crops_sha256": crops_sha, "seed": args.seed, "train_samples": args.train_samples,
             "calibration_samples": args.calibration_samples, "epochs": args.epochs, "torch": torch.__version__,
-            "train_crops": len(train_idx), "calibration_crops": len(cal_idx)}
+            "train_crops": len(train_idx), "calibration_crops": len(cal_idx),
+            "textures_used": tex_used, "textures_excluded": tex_excluded,
+            "crops_excluded": excluded_sources(data)}
     write_manifest_entry(out, info, args, rows, train_idx, cal_idx, cal_metrics)
     print(f"wrote {out} sha256 {sha}; crops sha256 {crops_sha}")
+
+
+def excluded_sources(data: Path):
+    """Source files attribute_crops.py left out for their terms (excluded.tsv next to crops.tsv)."""
+    with open(data / "excluded.tsv") as f:
+        return [r["source"] for r in csv.DictReader(f, delimiter="\t")]
+
+
+def count_terms(files, terms):
+    out = {}
+    for rel in sorted(set(files)):
+        key = terms.get(rel, "not listed in MANIFEST.tsv")
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_metrics):
@@ -318,18 +343,18 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
     recipe, the licences of the photos its crops came from, I/O and the Platt coefficients."""
     from labelled import DATA
 
-    lic = {}
-    with open(DATA / "MANIFEST.tsv") as f:
-        terms = {r["file"]: r["license"] for r in csv.DictReader(f, delimiter="\t")}
-    for src in sorted({rows[i]["source"] for i in list(train_idx) + list(cal_idx)}):
-        key = terms.get(src, "not listed in MANIFEST.tsv")
-        lic[key] = lic.get(key, 0) + 1
+    terms = source_terms()
+    sources = [rows[i]["source"] for i in list(train_idx) + list(cal_idx)]
+    lic = count_terms(sources + info["textures_used"], terms)
+    excluded = count_terms(info["crops_excluded"] + info["textures_excluded"], terms)
     labels_sha = hashlib.sha256((ROOT / "tools" / "attribute_labels.tsv").read_bytes()).hexdigest()
     entry = {
         "file": out.name,
         "licence": "trained here (tools/train_attributes.py); no third-party weights",
-        "licence_note": "weights learned from crops of ../shared/data photos and clips (evaluation photos excluded); "
-                        "the photos' own terms, by number of source files, are in training_data_terms",
+        "licence_note": "weights learned from crops of ../shared/data photos and clips (evaluation photos excluded) "
+                        "and occluder textures from its no-face photos, only files whose terms allow use in a "
+                        "product (data_recipe.excluded_by_terms); their terms, by number of source files, are in "
+                        "training_data_terms",
         "sha256": info["sha256"],
         "size_bytes": info["size_bytes"],
         "trainer": {
@@ -352,10 +377,19 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
                      "(annotated/attributes_by_eye*.tsv files, copies of them, LFW 25 px crops) and of the clips "
                      "in videos/ (every 6th frame, tracks), faces >= 24 px, near-duplicates of evaluation faces "
                      "dropped; by-eye labels tools/attribute_labels.tsv (per photo face / per track)",
+            "excluded_by_terms": {
+                "rule": "attribute_crops.allowed: a file is left out of the crops and the occluder textures when "
+                        "its terms in ../shared/data/MANIFEST.tsv match the pattern below (research use, "
+                        "non-commercial, CC BY-NC) or it is not listed there",
+                "pattern": RESTRICTED_TERMS.pattern,
+                "files_by_terms": excluded,
+                "files": len(info["crops_excluded"]) + len(info["textures_excluded"]),
+            },
             "train_crops": len(train_idx),
             "calibration_crops": len(cal_idx),
             "recipes": RECIPES,
             "occluders": list(OCCLUDERS),
+            "occluder_textures": len(info["textures_used"]),
             "train_samples": args.train_samples,
             "calibration_samples": args.calibration_samples,
             "epochs": args.epochs,
