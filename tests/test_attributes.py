@@ -153,3 +153,87 @@ def test_dark_sunglasses_make_a_face_occluded(client):
 
 def test_face_cut_by_the_image_border_is_occluded(client):
     assert _face(client, "images/fr_obama_partial_face.jpg")["FaceOccluded"]["Value"] is True
+
+
+# -- the attribute network: Eyeglasses, Sunglasses, Beard, Mustache, FaceOccluded --------------------------------
+NET_ATTRIBUTES = ("Eyeglasses", "Sunglasses", "Beard", "Mustache", "FaceOccluded")
+
+
+def _all_faces(client, data):
+    return client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"]
+
+
+def _pixel_box(face, w, h):
+    b = face["BoundingBox"]
+    return (b["Left"] * w, b["Top"] * h, (b["Left"] + b["Width"]) * w, (b["Top"] + b["Height"]) * h)
+
+
+def test_group_photo_eyewear_only_on_the_sunglasses_face(client):
+    """pyfeat_multi_face.jpg: five young people, one in dark sunglasses, nobody in clear glasses. Sunglasses are
+    eyewear (Rekognition): Eyeglasses and Sunglasses true for that face only."""
+    import labelled
+
+    rel = "images/pyfeat_multi_face.jpg"
+    data = image_bytes(rel)
+    h, w = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape[:2]
+    faces = _all_faces(client, data)
+    rows = [r for r in labelled.read_tsv("annotated/attributes_by_eye_faces.tsv") if r["file"] == rel]
+    gts = [(float(r["x"]), float(r["y"]), float(r["x"]) + float(r["w"]), float(r["y"]) + float(r["h"]))
+           for r in rows]
+    matched = labelled.pairs(gts, [_pixel_box(f, w, h) for f in faces], 0.3)
+    assert len(matched) == 5
+    for i, j in matched:
+        dark = rows[i]["sunglasses"] == "1"
+        assert faces[j]["Eyeglasses"]["Value"] is dark, rows[i]["notes"]
+        assert faces[j]["Sunglasses"]["Value"] is dark, rows[i]["notes"]
+    assert sum(f["Eyeglasses"]["Value"] for f in faces) == 1
+
+
+def _draw_glasses(img, face):
+    """Plain dark-rimmed glasses drawn from the response's own eye landmarks: two rounded rims and a bridge."""
+    h, w = img.shape[:2]
+    lm = {p["Type"]: np.array([p["X"] * w, p["Y"] * h]) for p in face["Landmarks"]}
+    le, re = lm["eyeLeft"], lm["eyeRight"]
+    d = re - le
+    iod = float(np.linalg.norm(d))
+    angle = float(np.degrees(np.arctan2(d[1], d[0])))
+    t = max(2, int(round(0.06 * iod)))
+    for c in (le, re):
+        cv2.ellipse(img, (int(c[0]), int(c[1])), (int(0.42 * iod), int(0.30 * iod)), angle, 0, 360, (20, 20, 20), t,
+                    cv2.LINE_AA)
+    u = d / iod
+    a, b = le + u * 0.42 * iod, re - u * 0.42 * iod
+    cv2.line(img, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), (20, 20, 20), t, cv2.LINE_AA)
+    return img
+
+
+@pytest.mark.parametrize("rel", ["images/fr_obama.jpg", "images/fnp_paul_rudd_1.jpg", "images/fr_biden.jpg"])
+def test_glasses_drawn_on_a_face_are_eyeglasses(client, rel):
+    """The clean photo: no eyewear; the same photo with glasses drawn over the eyes: Eyeglasses (clear lenses, so
+    not Sunglasses and not occluded)."""
+    clean = _face(client, rel)
+    assert clean["Eyeglasses"]["Value"] is False
+    img = _draw_glasses(cv2.imdecode(np.frombuffer(image_bytes(rel), np.uint8), cv2.IMREAD_COLOR), clean)
+    faces = _all_faces(client, cv2.imencode(".png", img)[1].tobytes())
+    assert faces[0]["Eyeglasses"]["Value"] is True
+    assert faces[0]["Sunglasses"]["Value"] is False
+
+
+@pytest.mark.parametrize("rel", ["images/pyfeat_multi_face.jpg", "images/fr_test_alex_lacamoire1.jpg",
+                                 "images/prnet_2.jpg", "images/inspireface/bulk_mask.png"])
+def test_mirrored_photo_gives_the_same_network_attributes(client, rel):
+    """The network sees each crop and its mirror image: a mirrored photo gets the same answers, face by face."""
+    import labelled
+
+    data = image_bytes(rel)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    h, w = img.shape[:2]
+    faces = _all_faces(client, data)
+    mirrored = _all_faces(client, cv2.imencode(".png", img[:, ::-1])[1].tobytes())
+    back = [(w - x2, y1, w - x1, y2) for x1, y1, x2, y2 in (_pixel_box(f, w, h) for f in mirrored)]
+    matched = labelled.pairs([_pixel_box(f, w, h) for f in faces], back, 0.5)
+    assert len(matched) == len(faces)
+    for i, j in matched:
+        for name in NET_ATTRIBUTES:
+            assert faces[i][name]["Value"] == mirrored[j][name]["Value"], (name, i)
+            assert abs(faces[i][name]["Confidence"] - mirrored[j][name]["Confidence"]) < 15, (name, i)

@@ -4,7 +4,8 @@ Fit split: the faces of group photos in ../shared/data/annotated/attributes_by_e
 detections by IoU >= 0.3). The single-face photos of attributes_by_eye.tsv are never used here: they are the
 evaluation split of bench/attributes_accuracy.py.
 
-Each binary attribute is a logistic regression on the few features named in BINARY_MODELS (standardised,
+Eyeglasses, Sunglasses, Beard, Mustache and FaceOccluded come from the attribute network (tools/train_attributes.py)
+and are not fitted here. Each other binary attribute is a logistic regression on the few features named in BINARY_MODELS (standardised,
 L2-penalised, classes weighted equally), so Confidence = 100 * max(p, 1 - p) is a fitted probability.
 CONFUSED: the four blendshape cues are standardised on the fit split, weighted equally, and the bias puts
 the fit split's 97th percentile at p = 0.5 (no face there is labelled CONFUSED).
@@ -21,7 +22,6 @@ Run: python tools/calibrate_attributes.py [--cache /tmp/attr_feats.pkl] [--haar 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import pickle
 import sys
 from pathlib import Path
@@ -31,7 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
-from labelled import DATA, image_bytes, iou, pairs  # noqa: E402  (tools/ is this script's own folder)
+from labelled import DATA, image_bytes, pairs  # noqa: E402  (tools/ is this script's own folder)
 
 LABELS = {  # response name -> label column
     "Smile": "smile", "EyesOpen": "eyes_open", "MouthOpen": "mouth_open", "Eyeglasses": "eyeglasses",
@@ -118,61 +118,6 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, sample_weight=No
     return w, b
 
 
-# Lower-face outline for a synthetic mask: jaw from ear to ear through the chin, then over the nose bridge.
-MASK_COLOURS = ((235, 235, 235), (150, 190, 220), (30, 30, 30), (225, 200, 185))
-_MASK_OUTLINE = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323,
-                 454, 357, 351, 6, 122, 128)
-
-
-def synthetic_occlusions(seed: int = 0):
-    """FaceOccluded positives made from the fit split: each face labelled not occluded gets, in its own copy of the
-    photo, either a face mask (the lower-face outline filled with a mask fabric colour or any colour,
-    plus noise of sd 6 blurred by 1.5 px) or a random
-    rectangle over 35-55% of its box from one side (an object or a hand). Returns [features] of the faces that are
-    still detected (IoU >= 0.3 with the original box)."""
-    import facelens
-    from facelens.contract import wanted_attributes
-
-    rng = np.random.default_rng(seed)
-    client = facelens.Client()
-    engine = client.engine
-    allattrs = wanted_attributes(["ALL"])
-    out = []
-    k = 0
-    for rel, face in [(r["file"], f) for r, f in collect("faces") if r["face_occluded"] == "0"]:
-        image = client.runtime.load_image({"Bytes": image_bytes(DATA / rel)})
-        rgb = image.rgb.copy()
-        box = face.box
-        if box[2] - box[0] < 40:
-            continue
-        colour = rng.integers(0, 256, 3)
-        if k % 2 == 0:
-            if k % 4 == 0:  # mask fabrics: white, surgical blue, black, beige; otherwise any colour
-                colour = np.array(MASK_COLOURS[(k // 4) % len(MASK_COLOURS)]) + rng.integers(-15, 16, 3)
-            poly = np.round(face.mesh[list(_MASK_OUTLINE), :2]).astype(np.int32)
-            layer = np.zeros(rgb.shape[:2], np.uint8)
-            cv2.fillPoly(layer, [poly], 255)
-            noise = cv2.GaussianBlur(rng.normal(0, 6, rgb.shape).astype(np.float32), (0, 0), 1.5)
-            fill = np.clip(colour + noise, 0, 255).astype(np.uint8)
-            rgb[layer > 0] = fill[layer > 0]
-        else:
-            x1, y1, x2, y2 = (int(v) for v in box)
-            frac = rng.uniform(0.35, 0.55)
-            side = k % 4
-            if side == 1:
-                x1 = int(x2 - frac * (x2 - x1))
-            elif side == 3:
-                y1 = int(y2 - frac * (y2 - y1))
-            rgb[max(0, y1):y2, max(0, x1):x2] = colour
-        k += 1
-        image = dataclasses.replace(image, rgb=rgb)
-        found = engine.analyze(image, want_eyes=True, attributes=allattrs)
-        best = max(found, key=lambda f: iou(f.box, box), default=None)
-        if best is not None and iou(best.box, box) >= 0.3:
-            out.append(best.attributes["features"])
-    return out
-
-
 def haar_dump(out: str) -> None:
     """fer's face boxes (haarcascade_frontalface_default, scale 1.1, 5 neighbours, min 50 px) on the fit split."""
     import json
@@ -237,6 +182,8 @@ def main():
     print(f"# fit split: {len(pairs)} labelled faces of attributes_by_eye_faces.tsv matched to detections")
     print("BINARY_MODELS: Dict[str, Dict[str, object]] = {")
     for name, col in LABELS.items():
+        if name not in BINARY_MODELS:  # answered by the attribute network (tools/train_attributes.py)
+            continue
         if name == "EyesOpen":  # fitted on more data by tools/calibrate_eyes_open.py
             m = BINARY_MODELS[name]
             fs = ", ".join(f'"{f}"' for f in m["features"])
@@ -250,11 +197,6 @@ def main():
             if r[col] in ("0", "1"):
                 xs.append([a["features"][f] for f in feats])
                 ys.append(int(r[col]))
-        if name == "FaceOccluded":
-            synth = synthetic_occlusions()
-            xs += [[sf[f] for f in feats] for sf in synth]
-            ys += [1] * len(synth)
-            print(f"    # FaceOccluded: + {len(synth)} synthetic occlusions (masks, rectangles) of the fit split's faces")
         x, y = np.asarray(xs, float), np.asarray(ys, float)
         w, b = fit_logistic(x, y)
         ws = ", ".join(f"{v:.4g}" for v in w)

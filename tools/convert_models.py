@@ -2563,6 +2563,10 @@ def merged_manifest(out_dir: Path, report: dict, sources: dict, groups) -> dict:
                 m["int8"] = old["int8"]
             else:
                 log(f"[manifest] {m['file']} changed: its int8 file is stale, dropped (rerun --only int8)")
+    # networks trained in the repo (their entries come from their own tools, e.g. tools/train_attributes.py)
+    for key, entry in (existing or {}).get("models", {}).items():
+        if "trainer" in entry and key not in models:
+            models[key] = entry
     return manifest
 
 

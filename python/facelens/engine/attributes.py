@@ -6,17 +6,22 @@
   here the face's neighbourhood is shrunk by the same power of two with area averaging first.
 - Emotions: FER mini-Xception (7 classes) on a grey 64x64 square aligned with the eyes; CONFUSED from the
   blendshapes (see ``confused_score``).
-- Smile, EyesOpen, MouthOpen, Eyeglasses, Sunglasses, Beard, Mustache, FaceOccluded: a logistic model over a
-  few measured features (blendshapes, landmark geometry, luma/chroma/edge statistics of landmark-defined
-  patches of an aligned face chip). The coefficients are fitted by ``tools/calibrate_attributes.py`` on the
-  group-photo faces of ``annotated/attributes_by_eye_faces.tsv`` and printed there (EyesOpen's by
-  ``tools/calibrate_eyes_open.py``, on those faces plus labelled video frames and synthetic winks: it is false
-  when either eye is shut); the single-face photos of ``attributes_by_eye.tsv`` are the evaluation split
-  (``bench/attributes_accuracy.py``).
-- FaceOccluded follows Rekognition's definition (eyes, nose or mouth hidden by a mask, dark sunglasses, a hand or
-  an object, or cut by the frame): p = 1 - (1 - p_other)(1 - p_mask)(1 - p_sunglasses), the face being occluded
-  when any of the three causes is. p_mask is the MIT face-mask network (``engine/mask.py``) on the face's box,
-  p_sunglasses the Sunglasses model above, p_other the fitted logistic model (hands, objects, the image border).
+- Smile, EyesOpen, MouthOpen: a logistic model over a few measured features (blendshapes, landmark geometry).
+  The coefficients are fitted by ``tools/calibrate_attributes.py`` on the group-photo faces of
+  ``annotated/attributes_by_eye_faces.tsv`` and printed there (EyesOpen's by ``tools/calibrate_eyes_open.py``, on
+  those faces plus labelled video frames and synthetic winks: it is false when either eye is shut); the single-face
+  photos of ``attributes_by_eye.tsv`` are the evaluation split (``bench/attributes_accuracy.py``).
+- Eyeglasses, Sunglasses, Beard, Mustache and FaceOccluded's own part: one small multi-label CNN
+  (``models/face_attributes.onnx``, trained by ``tools/train_attributes.py`` on crops of non-evaluation photos and
+  clips plus synthetic eyewear, occluders and facial hair) on an aligned crop of the face, run on the crop and its
+  mirror image (the mean logit, so a mirrored photo gives the same answer), each logit Platt-scaled on the
+  training tool's calibration split. Sunglasses are eyewear: Eyeglasses' probability is at least Sunglasses'.
+- FaceOccluded follows Rekognition's definition (eyes, nose or mouth covered by a mask, dark sunglasses, a hand or
+  an object, or cut by the frame; clear glasses and strands of hair are not):
+  p = 1 - (1 - p_net)(1 - p_mask)(1 - p_edge), p_edge from the share of the eyes', nose's or mouth's landmarks
+  outside the picture (``edge_probability``), p_net the network's (trained with dark sunglasses, masks, scarves,
+  hands, phones, hair over the eyes, objects and the picture's border as positives), p_mask the MIT face-mask
+  network (``engine/mask.py``) on the face's box.
 
 Everything here works in image pixels; ``response.py`` builds the dicts.
 """
@@ -58,19 +63,15 @@ BINARY_MODELS: Dict[str, Dict[str, object]] = {
     # fitted by tools/calibrate_eyes_open.py: the fit split + labelled video frames + synthetic winks
     "EyesOpen": {"features": ("eye_open", "eye_open_min",), "w": (-15.08, 37.96,), "b": -3.013},  # n=1620, open=879
     "MouthOpen": {"features": ("mouth_gap",), "w": (26.86,), "b": -2.558},  # n=118, positives=66
-    "Eyeglasses": {"features": ("bridge_gy", "rim_low",), "w": (1.629, 0.4122,), "b": -1.248},  # n=132, positives=16
-    "Sunglasses": {"features": ("eye_dark", "iris_contrast",), "w": (-14.54, -2.505,), "b": 10.15},  # n=138, positives=2
-    "Beard": {"features": ("chin_dark", "chin_b", "jaw_dark",), "w": (-5.5, -0.2091, -3.337,), "b": 4.617},  # n=129, positives=13
-    "Mustache": {"features": ("lip_dark", "chin_dark", "chin_b", "lip_a",), "w": (-0.658, -1.388, -0.1561, -0.06079,), "b": 0.8801},  # n=127, positives=18
-    # + synthetic occlusions (masks, rectangles) of the fit split's own faces as positives
-    "FaceOccluded": {"features": ("presence_logit", "lower_mismatch", "outside", "lip_red", "lip_edges",), "w": (-0.1316, 1.62, 9.358, -0.009666, -0.2067,), "b": -0.07925},  # n=221, positives=99
 }
 # Response name → request attribute; those that need the image patches (the rest need only landmarks/blendshapes).
 BINARY_KEYS = (("Smile", "SMILE"), ("Eyeglasses", "EYEGLASSES"), ("Sunglasses", "SUNGLASSES"), ("Beard", "BEARD"),
                ("Mustache", "MUSTACHE"), ("EyesOpen", "EYES_OPEN"), ("MouthOpen", "MOUTH_OPEN"),
                ("FaceOccluded", "FACE_OCCLUDED"))
 BINARY_KEYS_DICT = dict(BINARY_KEYS)
-REGION_KEYS = frozenset({"EYEGLASSES", "SUNGLASSES", "BEARD", "MUSTACHE", "FACE_OCCLUDED"})
+# Those the attribute network answers (engine/attributes.py ATTRIBUTE_NET order in the network's output).
+NET_KEYS = frozenset({"EYEGLASSES", "SUNGLASSES", "BEARD", "MUSTACHE", "FACE_OCCLUDED"})
+NET_OUTPUTS = ("Eyeglasses", "Sunglasses", "Beard", "Mustache", "FaceOccluded")
 BLEND_KEYS = frozenset({"SMILE", "EYES_OPEN", "EMOTIONS"})
 # CONFUSED from blendshapes: s = sigmoid(CONFUSED_W . cues + CONFUSED_B), cues in ``confused_cues``.
 CONFUSED_W = (3.337, 7.655, 5.491, 8.452)
@@ -85,19 +86,29 @@ def binary(name: str, feats: Dict[str, float]):
     """(value, confidence 50..100, probability of True) of a binary attribute from its features."""
     m = BINARY_MODELS[name]
     z = float(m["b"]) + sum(float(w) * float(feats[f]) for f, w in zip(m["features"], m["w"]))
-    p = float(_sigmoid(z))
-    if name == "FaceOccluded" and "mask" in feats:
-        p = 1.0 - (1.0 - p) * (1.0 - float(feats["mask"])) * (1.0 - binary("Sunglasses", feats)[2])
+    return decision(float(_sigmoid(z)))
+
+
+def decision(p: float):
+    """(value, confidence 50..100, p) of a probability."""
     return p >= 0.5, 100.0 * max(p, 1.0 - p), p
 
 
-# Patches of the aligned analysis chip, by FaceMesh index (chip coordinates; radius in units of chip size).
-_CHEEKS = (50, 280)
-_FOREHEAD = (151, 108, 337)
-_BRIDGE = (168, 6)
-_UPPER_LIP = (164, 167, 393)  # between the nose base and the upper lip
-_CHIN = (152, 175, 199, 148, 377, 136, 365)
-ANALYSIS_SIZE = 96
+# The attribute network's crop: dlib's 5-point chip template with this padding, cut at ATTRIBUTE_CUT px and
+# area-averaged to ATTRIBUTE_INPUT px (the training crops of tools/attribute_crops.py are cut the same way).
+ATTRIBUTE_CHIP_PADDING = 0.4
+ATTRIBUTE_CUT = 240
+ATTRIBUTE_INPUT = 80
+# FaceOccluded's "partially captured" (Rekognition: eyes, nose or mouth only partly in the picture): the largest
+# share of an eye's, the nose's or the mouth's FaceMesh points outside the picture; p_edge = min(1, share /
+# (2 * EDGE_SHARE)), so a tenth of one part cut off reads 0.5 (a margin over the points' pixel-level jitter).
+EDGE_SHARE = 0.1
+EDGE_PARTS = (
+    (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
+    (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
+    (1, 4, 5, 195, 2, 98, 327, 48, 278),
+    (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185),
+)
 # The per-eye EyesOpen feature needs both eyes seen nearly face-on (the narrower at least cos 41 deg of the wider)
 # and resolved: a wink changes the gap by about 0.2 of the eye's width, 4 px at 20 px, a few times the mesh's
 # eyelid noise.
@@ -119,7 +130,8 @@ class AttributeModels:
         chips = tmpl["chips"]
         self.age_chip = DlibChip(chips["age"]["size"], chips["age"]["padding"], norm)
         self.gender_chip = DlibChip(chips["gender"]["size"], chips["gender"]["padding"], norm)
-        self.analysis_chip = DlibChip(ANALYSIS_SIZE, 0.35, norm)
+        self.attribute_chip = DlibChip(ATTRIBUTE_CUT, ATTRIBUTE_CHIP_PADDING, norm)
+        self._attribute_net = None
         self.age_weights = np.asarray(registry.entry("age").get("age_class_weights", [0.25] + list(range(1, 81))),
                                       np.float64)
         self.blend_index = {n: i for i, n in enumerate(blendshape_names or [])}
@@ -181,6 +193,26 @@ class AttributeModels:
         sess = self._session("_emotion", "emotion_mini_xception.onnx")
         return sess.run(None, {sess.get_inputs()[0].name: batch})[0].astype(np.float64)
 
+    def attribute_probabilities(self, rgb: np.ndarray, meshes: Sequence[np.ndarray]) -> np.ndarray:
+        """[N, 5] calibrated probabilities of NET_OUTPUTS from the attribute network: the mean of its logits on the
+        aligned crop and on the crop's mirror image, Platt-scaled (coefficients in the model's manifest entry)."""
+        n = len(meshes)
+        batch = np.empty((2 * n, 3, ATTRIBUTE_INPUT, ATTRIBUTE_INPUT), np.float32)
+        for i, mesh in enumerate(meshes):
+            m, _ = self.attribute_chip.matrix(mesh_points5(mesh))
+            crop = _core.warp_affine(rgb, m.astype(np.float32), ATTRIBUTE_CUT, ATTRIBUTE_CUT)
+            crop = np.clip(crop + 0.5, 0, 255).astype(np.uint8)
+            small = cv2.resize(crop, (ATTRIBUTE_INPUT, ATTRIBUTE_INPUT), interpolation=cv2.INTER_AREA)
+            batch[i] = small.transpose(2, 0, 1)
+            batch[n + i] = batch[i, :, :, ::-1]
+        sess = self._session("_attribute_net", "face_attributes.onnx")
+        logits = sess.run(None, {sess.get_inputs()[0].name: batch})[0].astype(np.float64)
+        z = (logits[:n] + logits[n:]) / 2
+        cal = registry.entry("face_attributes")["calibration"]
+        a = np.array([cal[k]["a"] for k in NET_OUTPUTS])
+        b = np.array([cal[k]["b"] for k in NET_OUTPUTS])
+        return _sigmoid(a * z + b)
+
     # -- measured features ------------------------------------------------------------------------------------
     def mask_probabilities(self, rgb: np.ndarray, boxes) -> np.ndarray:
         if self._mask is None:
@@ -218,28 +250,34 @@ class AttributeModels:
                     out[i]["confused_cues"] = confused_cues(blends[i], self.blend_index)
         binaries = [name for name, key in BINARY_KEYS if key in wanted]
         if binaries:
-            regions = any(BINARY_KEYS_DICT[b] in REGION_KEYS for b in binaries)
-            p_mask = None
+            net = None
+            if any(BINARY_KEYS_DICT[b] in NET_KEYS for b in binaries):
+                net = self.attribute_probabilities(rgb, meshes)
+                net[:, 0] = np.maximum(net[:, 0], net[:, 1])  # sunglasses are eyewear
             if "FACE_OCCLUDED" in wanted:
                 if boxes is None:
                     raise ValueError("FACE_OCCLUDED needs the faces' boxes")
                 p_mask = self.mask_probabilities(rgb, np.asarray(boxes)[:n, :4])
+                p_edge = np.array([edge_probability(m, rgb.shape) for m in meshes])
+                net[:, 4] = 1.0 - (1.0 - net[:, 4]) * (1.0 - p_mask) * (1.0 - p_edge)
             for i in range(n):
-                feats = self.features(rgb, meshes[i], None if blends is None else blends[i], float(presences[i]),
-                                      regions=regions)
-                if p_mask is not None:
-                    feats["mask"] = float(p_mask[i])
+                feats = self.features(rgb, meshes[i], None if blends is None else blends[i], float(presences[i]))
                 for name in binaries:
-                    v, c, _ = binary(name, feats)
+                    if BINARY_KEYS_DICT[name] in NET_KEYS:
+                        v, c, _ = decision(float(net[i, NET_OUTPUTS.index(name)]))
+                    else:
+                        v, c, _ = binary(name, feats)
                     out[i][name] = (v, c)
                 out[i]["features"] = feats  # for tools/calibrate_attributes.py; response.py ignores it
+                if net is not None:
+                    out[i]["net"] = net[i]
         return out
 
-    def features(self, rgb: np.ndarray, mesh: np.ndarray, blend: Optional[np.ndarray], presence: float,
-                 regions: bool = True) -> Dict[str, float]:
+    def features(self, rgb: np.ndarray, mesh: np.ndarray, blend: Optional[np.ndarray], presence: float
+                 ) -> Dict[str, float]:
         """The measured features of one face (names used by BINARY_MODELS; ``presence`` and ``mouth_gap`` too).
-        Candidates that no model used (edge energy at the temples and across the bridge, lip and jaw texture,
-        the mouth region's colour against the cheeks) were dropped (git history has them)."""
+        The region measurements that Eyeglasses, Sunglasses, Beard, Mustache and FaceOccluded used before the
+        attribute network live on in bench/region_attributes_baseline.py, for comparison."""
         f: Dict[str, float] = {"presence": float(presence)}
         # FaceMesh's face probability saturates near 1: its logit (clipped) separates "mostly visible" from "clear"
         pc = float(np.clip(presence, 1e-6, 1 - 1e-6))
@@ -271,64 +309,17 @@ class AttributeModels:
         h, w = rgb.shape[:2]
         p468 = pts[:468]
         f["outside"] = float(((p468[:, 0] < 0) | (p468[:, 0] >= w) | (p468[:, 1] < 0) | (p468[:, 1] >= h)).mean())
-        if regions:
-            f.update(self._region_features(rgb, mesh))
         return f
 
-    def _region_features(self, rgb: np.ndarray, mesh: np.ndarray) -> Dict[str, float]:
-        m, _ = self.analysis_chip.matrix(mesh_points5(mesh))
-        size = self.analysis_chip.size
-        chip = _core.warp_affine(rgb, m.astype(np.float32), size, size).astype(np.float32)
-        lab = cv2.cvtColor(np.clip(chip, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
-        L = lab[..., 0]
-        gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3)
-        inv = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
-        cp = np.hstack([mesh[:, :2], np.ones((len(mesh), 1))]) @ inv.T  # chip coordinates
-        r = max(2, int(round(0.05 * size)))
 
-        def patch(arr, idx, rad=r):
-            vals = []
-            for i in idx:
-                x, y = int(round(cp[i, 0])), int(round(cp[i, 1]))
-                x0, x1 = max(0, x - rad), min(size, x + rad + 1)
-                y0, y1 = max(0, y - rad), min(size, y + rad + 1)
-                if x1 > x0 and y1 > y0:
-                    vals.append(arr[y0:y1, x0:x1].reshape(-1, *arr.shape[2:]))
-            if not vals:
-                return np.zeros((1,) + arr.shape[2:], np.float32)
-            return np.concatenate(vals)
-
-        cheek_L = float(patch(L, _CHEEKS).mean()) + 1.0
-        cheek_ab = patch(lab[..., 1:], _CHEEKS).mean(0)
-        fore_ab = patch(lab[..., 1:], _FOREHEAD).mean(0)
-        cheek_g = float(np.abs(patch(gx, _CHEEKS)).mean() + np.abs(patch(gy, _CHEEKS)).mean()) + 4.0
-        f: Dict[str, float] = {}
-        # eyes: darkness of the whole eye opening and the contrast of sclera vs iris
-        eyes = patch(L, (468, 473, 33, 133, 263, 362), rad=r)
-        f["eye_dark"] = float(eyes.mean()) / cheek_L
-        f["iris_contrast"] = float(eyes.std()) / (float(patch(L, _CHEEKS).std()) + 8.0)
-        # frames: horizontal edges across the nose bridge and just below the eyes
-        f["bridge_gy"] = float(np.abs(patch(gy, _BRIDGE, rad=max(1, r // 2))).mean()) / cheek_g
-        f["rim_low"] = float(np.abs(patch(gy, (118, 347, 119, 348), rad=r)).mean()) / cheek_g
-        # moustache and beard: darkness and colour of the upper lip and the jaw/chin against the cheeks
-        f["lip_dark"] = float(patch(L, _UPPER_LIP).mean()) / cheek_L
-        f["chin_dark"] = float(patch(L, _CHIN).mean()) / cheek_L
-        f["jaw_dark"] = float(patch(L, (136, 365, 172, 397, 150, 379)).mean()) / cheek_L
-        f["lip_a"] = float(patch(lab[..., 1], _UPPER_LIP).mean()) - float(cheek_ab[0])
-        f["chin_b"] = float(patch(lab[..., 2], _CHIN).mean()) - float(cheek_ab[1])
-        # occlusion: lips are redder than the forehead; a mask (or a hand) over the mouth is not, and has no lip
-        # edges
-        f["lip_red"] = float(patch(lab[..., 1], (0, 17, 13, 14, 37, 267, 84, 314), rad=max(1, r // 2)).mean()) \
-            - float(fore_ab[0])
-        g_m = float(np.abs(patch(gy, (13, 14, 0, 17), rad=max(1, r // 2))).mean())
-        f["lip_edges"] = (g_m + 4.0) / (float(np.abs(patch(gy, _FOREHEAD)).mean()) + 4.0)
-        # a mask or a hand covers the cheeks too: the whole lower face against the forehead alone
-        low = patch(lab, (0, 17, 61, 291, 152, 50, 280, 4))
-        fore = patch(lab, _FOREHEAD)
-        f["lower_mismatch"] = float(np.linalg.norm(low[:, 1:].mean(0) - fore[:, 1:].mean(0))
-                                    + 0.25 * abs(low[:, 0].mean() - fore[:, 0].mean())) / 20.0
-        return f
+def edge_probability(mesh: np.ndarray, shape) -> float:
+    """FaceOccluded's share for a face the picture cuts through its eyes, nose or mouth (see EDGE_SHARE)."""
+    h, w = shape[:2]
+    share = 0.0
+    for part in EDGE_PARTS:
+        p = mesh[list(part), :2]
+        share = max(share, float(((p[:, 0] < 0) | (p[:, 0] >= w) | (p[:, 1] < 0) | (p[:, 1] >= h)).mean()))
+    return min(1.0, share / (2 * EDGE_SHARE))
 
 
 def age_range(probs: np.ndarray, weights: np.ndarray):

@@ -1,0 +1,419 @@
+"""Train the face-attribute network (Eyeglasses, Sunglasses, Beard, Mustache, FaceOccluded) and export it to ONNX.
+
+Run in a tools-only venv (torch is never a facelens dependency):
+    python3 -m venv /tmp/facelens-train && /tmp/facelens-train/bin/pip install torch==2.13.0 numpy onnx \
+        opencv-python-headless
+    python tools/attribute_crops.py --out /tmp/facelens-attribute-data          # facelens' own venv
+    /tmp/facelens-train/bin/python tools/train_attributes.py --data /tmp/facelens-attribute-data --seed 0
+
+One multi-label network on one aligned crop (ATTRIBUTE_INPUT px, engine/attributes.py), rather than one network per
+region: the five attributes need overlapping parts of the face (the eyes for eyewear and occlusion, the lower face for
+beard, moustache and masks), one crop and one forward pass cost less than three, and the shared layers see every
+sample of every attribute. Labels a sample cannot have (a beard under a mask) are left out of that attribute's loss.
+
+Data (tools/attribute_crops.py, no evaluation photo): the real crops with their by-eye labels
+(tools/attribute_labels.tsv, per photo face or video track), and synthetic samples drawn on them
+(tools/attribute_synth.py): eyewear in 3-D along the mesh, occluders, facial hair transferred from the real bearded
+crops, hard negatives. Split by source file: sources whose sha1 starts with 0, 1 or 2 (3/16) are the CALIBRATION
+split (their real and synthetic samples), the rest train. Confidence: Platt scaling per attribute of the mirror-
+averaged logit, fitted on the calibration split; the coefficients go into the manifest entry.
+
+Deterministic: numpy Generator(seed) draws the samples, torch.manual_seed(seed), one thread, deterministic
+algorithms; a rerun gives the same weights (the ONNX file's sha256 is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import attribute_synth as synth  # noqa: E402
+from attribute_crops import RESTRICTED_TERMS, allowed, source_terms  # noqa: E402
+
+ATTRIBUTES = ("Eyeglasses", "Sunglasses", "Beard", "Mustache", "FaceOccluded")
+LABEL_COLUMNS = ("eyeglasses", "sunglasses", "beard", "mustache", "face_occluded")
+INPUT = 80  # engine/attributes.py ATTRIBUTE_INPUT
+RECIPES = {"real": 0.18, "hard_negative": 0.17, "glasses": 0.17, "sunglasses": 0.09, "occluder": 0.18,
+           "facial_hair": 0.17, "strands": 0.04}
+OCCLUDERS = ("mask", "scarf", "hand", "phone", "hair", "object", "border")
+CALIBRATION_PREFIXES = ("0", "1", "2")
+DONOR_PX = 100
+
+
+def crops_digest(chips, mesh) -> str:
+    """sha256 of the crops' contents (crops.npz itself carries zip timestamps, so its bytes change run to run)."""
+    h = hashlib.sha256()
+    for a in (chips, mesh):
+        h.update(str(a.shape).encode() + a.dtype.str.encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def calibration_source(source: str) -> bool:
+    return hashlib.sha1(source.encode()).hexdigest().startswith(CALIBRATION_PREFIXES)
+
+
+def load(data: Path):
+    z = np.load(data / "crops.npz")
+    chips, mesh = z["chips"], z["mesh"]
+    with open(data / "crops.tsv") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["status"] == "kept"]
+    assert len(rows) == len(chips)
+    with open(ROOT / "tools" / "attribute_labels.tsv") as f:
+        labels = {r["key"]: r for r in csv.DictReader((ln for ln in f if not ln.startswith("#")), delimiter="\t")}
+    y = np.full((len(rows), 5), np.nan, np.float32)
+    for i, r in enumerate(rows):
+        lab = labels.get(r["track"] or r["key"])
+        if lab is None:
+            continue
+        vals = [lab[c] for c in LABEL_COLUMNS]
+        for j, v in enumerate(vals):
+            if v in ("0", "1"):
+                y[i, j] = float(v)
+        if vals[1] == "1":  # Rekognition: sunglasses are eyewear
+            y[i, 0] = 1.0
+    return chips, mesh, rows, y
+
+
+def textures():
+    """Object textures for occluders: the no-face photos of ../shared/data (no faces, not evaluation data) whose
+    terms allow training a shipped model (attribute_crops.allowed). Returns (textures, files used, files left out
+    for their terms)."""
+    from labelled import DATA
+
+    terms = source_terms()
+    out, used, excluded = [], [], []
+    for p in sorted((DATA / "nofaces").iterdir()):
+        rel = p.relative_to(DATA).as_posix()
+        if not allowed(rel, terms)[0]:
+            excluded.append(rel)
+            continue
+        img = cv2.imread(str(p))
+        if img is not None and min(img.shape[:2]) >= 120:
+            out.append(cv2.cvtColor(cv2.resize(img, (320, 320)), cv2.COLOR_BGR2RGB))
+            used.append(rel)
+    return out, used, excluded
+
+
+def make_samples(rng, idx, chips, mesh, y, rows, n, tex):
+    """n samples (uint8 [n, INPUT, INPUT, 3], labels [n, 5] with nan = not labelled, recipe names)."""
+    usable = [i for i in idx if not np.isnan(y[i]).all()]
+    clean = [i for i in usable if y[i, 0] == 0 and y[i, 4] == 0]
+    shaven = [i for i in clean if y[i, 2] == 0 and y[i, 3] == 0]
+    # facial-hair donors: photo faces of at least DONOR_PX (their hair has texture to give)
+    donors = [i for i in idx if (y[i, 2] == 1 or y[i, 3] == 1) and not rows[i]["track"]
+              and float(rows[i]["face_px"]) >= DONOR_PX]
+    names, probs = list(RECIPES), np.array(list(RECIPES.values()))
+    xs = np.empty((n, INPUT, INPUT, 3), np.uint8)
+    ys = np.full((n, 5), np.nan, np.float32)
+    recipes = []
+    k = 0
+    while k < n:
+        recipe = names[rng.choice(len(names), p=probs / probs.sum())]
+        pool = {"real": usable, "hard_negative": clean, "glasses": clean, "sunglasses": clean, "occluder": clean,
+                "facial_hair": shaven, "strands": clean}[recipe]
+        if recipe == "facial_hair" and not donors:
+            continue
+        i = pool[rng.integers(len(pool))]
+        img = chips[i].astype(np.float32)
+        m = mesh[i]
+        lab = y[i].copy()
+        if recipe == "hard_negative":
+            img = synth.hard_negative(rng, img, m)
+        elif recipe == "strands":
+            img = synth.thin_strands(rng, img, m)
+        elif recipe in ("glasses", "sunglasses"):
+            if rng.random() < 0.3:
+                img = synth.hard_negative(rng, img, m)
+            img, _ = synth.draw_eyewear(rng, img, m, dark=recipe == "sunglasses")
+            lab[0], lab[1] = 1.0, float(recipe == "sunglasses")
+            if recipe == "sunglasses":
+                lab[4] = 1.0  # dark sunglasses hide the eyes: Rekognition's FaceOccluded
+        elif recipe == "occluder":
+            kind = OCCLUDERS[rng.integers(len(OCCLUDERS))]
+            img, cover = synth.draw_occluder(rng, img, m, kind, tex)
+            occ = synth.occlusion_label(img.shape, m, cover, *((0.25, 0.03) if kind == "border" else (0.6, 0.12)))
+            lab[4] = np.nan if occ is None else occ
+            regions = synth.region_masks(img.shape, m)
+            eyes = max(float((regions[e] * cover).sum() / max(regions[e].sum(), 1)) for e in ("left_eye", "right_eye"))
+            mouth = float((regions["mouth"] * cover).sum() / max(regions["mouth"].sum(), 1))
+            if eyes > 0.2:
+                lab[0] = lab[1] = np.nan
+            if mouth > 0.2 or kind in ("mask", "scarf"):
+                lab[2] = lab[3] = np.nan
+        elif recipe == "facial_hair":
+            d = donors[rng.integers(len(donors))]
+            u = rng.random()
+            parts = ("beard", "mustache") if u < 0.5 else ("beard",) if u < 0.7 else ("mustache",)
+            if y[d, 2] != 1:
+                parts = ("mustache",)
+            out = synth.transfer_hair(rng, img, m, chips[d], mesh[d], parts)
+            if out is None:
+                continue
+            img = out
+            lab[2], lab[3] = float("beard" in parts), float("mustache" in parts)
+            if rng.random() < 0.25:
+                img, _ = synth.draw_eyewear(rng, img, m, dark=False)
+                lab[0], lab[1] = 1.0, 0.0
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        xs[k] = synth.jitter(rng, np.ascontiguousarray(img), INPUT)
+        ys[k] = lab
+        recipes.append(recipe)
+        k += 1
+    return xs, ys, recipes
+
+
+def build_net(torch):
+    nn = torch.nn
+
+    def block(cin, cout, stride):
+        return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(*block(3, 16, 2), *block(16, 32, 2), *block(32, 32, 1), *block(32, 64, 2),
+                                          *block(64, 64, 1), *block(64, 96, 2))
+            self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(96 * 5 * 5, 5))
+
+        def forward(self, x):  # x: [N, 3, 80, 80] RGB 0..255
+            return self.head(self.features((x - 127.5) / 64.0))
+
+    return Net()
+
+
+def platt(z, t, iters=100):
+    """(a, b) minimising the log loss of sigmoid(a z + b) against Platt's smoothed targets (positives
+    (n+ + 1)/(n+ + 2), negatives 1/(n- + 2), so that separable data gives finite coefficients); Newton steps halved
+    until the loss falls."""
+    npos, nneg = t.sum(), (1 - t).sum()
+    tt = np.where(t == 1, (npos + 1) / (npos + 2), 1 / (nneg + 2))
+
+    def loss(a, b):
+        x = a * z + b
+        return float(np.sum(np.logaddexp(0, x) - tt * x))
+
+    a, b = 1.0, 0.0
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-np.clip(a * z + b, -40, 40)))
+        g = np.array([((p - tt) * z).sum(), (p - tt).sum()])
+        w = p * (1 - p) + 1e-9
+        hmat = np.array([[(w * z * z).sum(), (w * z).sum()], [(w * z).sum(), w.sum()]]) + 1e-6 * np.eye(2)
+        step = np.linalg.solve(hmat, g)
+        k, base = 1.0, loss(a, b)
+        while k > 1e-6 and loss(a - k * step[0], b - k * step[1]) > base:
+            k /= 2
+        a, b = a - k * step[0], b - k * step[1]
+        if np.abs(k * step).max() < 1e-9:
+            break
+    return float(a), float(b)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="/tmp/facelens-attribute-data")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-samples", type=int, default=7000)
+    ap.add_argument("--calibration-samples", type=int, default=1500)
+    ap.add_argument("--epochs", type=int, default=14)
+    ap.add_argument("--out", default=str(ROOT / "python" / "facelens" / "models" / "face_attributes.onnx"))
+    ap.add_argument("--preview", help="write a grid of training samples to this PNG and stop")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+    rng = np.random.default_rng(args.seed)
+
+    data = Path(args.data)
+    chips, mesh, rows, y = load(data)
+    sources = [r["source"] for r in rows]
+    cal_idx = [i for i, s in enumerate(sources) if calibration_source(s)]
+    train_idx = [i for i, s in enumerate(sources) if not calibration_source(s)]
+    tex, tex_used, tex_excluded = textures()
+    t0 = time.time()
+    xs, ys, recipes = make_samples(rng, train_idx, chips, mesh, y, rows, args.train_samples, tex)
+    xc, yc, _ = make_samples(rng, cal_idx, chips, mesh, y, rows, args.calibration_samples, tex)
+    print(f"crops: {len(train_idx)} train / {len(cal_idx)} calibration (sources "
+          f"{len(set(sources[i] for i in train_idx))} / {len(set(sources[i] for i in cal_idx))}); "
+          f"samples drawn in {time.time() - t0:.0f} s", flush=True)
+    for j, name in enumerate(ATTRIBUTES):
+        print(f"  {name}: train {int(np.nansum(ys[:, j]))}/{int((~np.isnan(ys[:, j])).sum())} positive, "
+              f"calibration {int(np.nansum(yc[:, j]))}/{int((~np.isnan(yc[:, j])).sum())}")
+    if args.preview:
+        grid = np.vstack([np.hstack(list(xs[r * 12:(r + 1) * 12])) for r in range(8)])
+        cv2.imwrite(args.preview, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        code = lambda lab: "".join("?" if np.isnan(v) else str(int(v)) for v in lab)  # noqa: E731
+        print("\n".join(" ".join(f"{recipes[r * 12 + c][:6]}:{code(ys[r * 12 + c])}" for c in range(12))
+                        for r in range(8)))
+        return
+
+    net = build_net(torch)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    steps = args.epochs * int(np.ceil(len(xs) / 64))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
+    xt = torch.from_numpy(xs).permute(0, 3, 1, 2).float()
+    yt = torch.from_numpy(ys)
+    # each attribute's loss weighs its positives and negatives equally
+    pos = np.nansum(ys, 0)
+    cnt = (~np.isnan(ys)).sum(0)
+    pos_weight = torch.from_numpy(((cnt - pos) / np.maximum(pos, 1)).astype(np.float32)).clamp(max=10)
+    gen = torch.Generator().manual_seed(args.seed)
+    for epoch in range(args.epochs):
+        net.train()
+        perm = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for s in range(0, len(xt), 64):
+            b = perm[s:s + 64]
+            xb, yb = xt[b], yt[b]
+            flip = torch.rand(len(b), generator=gen) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+            known = ~torch.isnan(yb)
+            logits = net(xb)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits[known], yb[known], pos_weight=pos_weight.expand_as(yb)[known])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(b)
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / len(xt):.4f} ({time.time() - t0:.0f} s)", flush=True)
+
+    net.eval()
+    with torch.no_grad():
+        xct = torch.from_numpy(xc).permute(0, 3, 1, 2).float()
+        zc = ((net(xct) + net(xct.flip(3))) / 2).numpy().astype(np.float64)
+    calibration, cal_metrics = {}, {}
+    for j, name in enumerate(ATTRIBUTES):
+        known = ~np.isnan(yc[:, j])
+        a, b = platt(zc[known, j], yc[known, j])
+        pred = (a * zc[known, j] + b) >= 0
+        t = yc[known, j] == 1
+        bal = 0.5 * (pred[t].mean() + (~pred[~t]).mean())
+        calibration[name] = {"a": round(a, 6), "b": round(b, 6)}
+        cal_metrics[name] = {"balanced_accuracy": round(float(bal), 4), "false_positive_rate":
+                             round(float(pred[~t].mean()), 4), "n": int(known.sum()), "positives": int(t.sum())}
+        print(f"  calibration split {name}: balanced accuracy {bal:.3f}, false-positive rate "
+              f"{pred[~t].mean():.3f} (n={known.sum()}, positives={t.sum()}); Platt a={a:.4f} b={b:.4f}")
+
+    out = Path(args.out)
+    torch.onnx.export(net, torch.zeros(1, 3, INPUT, INPUT), str(out), input_names=["face"], output_names=["logits"],
+                      dynamic_axes={"face": {0: "N"}, "logits": {0: "N"}}, opset_version=13, dynamo=False)
+    sha = hashlib.sha256(out.read_bytes()).hexdigest()
+    crops_sha = crops_digest(chips, mesh)
+    info = {"calibration": calibration, "sha256": sha, "size_bytes": out.stat().st_size,
+            "crops_sha256": crops_sha, "seed": args.seed, "train_samples": args.train_samples,
+            "calibration_samples": args.calibration_samples, "epochs": args.epochs, "torch": torch.__version__,
+            "train_crops": len(train_idx), "calibration_crops": len(cal_idx),
+            "textures_used": tex_used, "textures_excluded": tex_excluded,
+            "crops_excluded": excluded_sources(data)}
+    write_manifest_entry(out, info, args, rows, train_idx, cal_idx, cal_metrics)
+    print(f"wrote {out} sha256 {sha}; crops sha256 {crops_sha}")
+
+
+def excluded_sources(data: Path):
+    """Source files attribute_crops.py left out for their terms (excluded.tsv next to crops.tsv)."""
+    with open(data / "excluded.tsv") as f:
+        return [r["source"] for r in csv.DictReader(f, delimiter="\t")]
+
+
+def count_terms(files, terms):
+    out = {}
+    for rel in sorted(set(files)):
+        key = terms.get(rel, "not listed in MANIFEST.tsv")
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_metrics):
+    """The model's entry in models/manifest.json (next to the ONNX file): checksum, how to reproduce it, data
+    recipe, the licences of the photos its crops came from, I/O and the Platt coefficients."""
+    from labelled import DATA
+
+    terms = source_terms()
+    sources = [rows[i]["source"] for i in list(train_idx) + list(cal_idx)]
+    lic = count_terms(sources + info["textures_used"], terms)
+    excluded = count_terms(info["crops_excluded"] + info["textures_excluded"], terms)
+    labels_sha = hashlib.sha256((ROOT / "tools" / "attribute_labels.tsv").read_bytes()).hexdigest()
+    entry = {
+        "file": out.name,
+        "licence": "trained here (tools/train_attributes.py); no third-party weights",
+        "licence_note": "weights learned from crops of ../shared/data photos and clips (evaluation photos excluded) "
+                        "and occluder textures from its no-face photos, only files whose terms allow use in a "
+                        "product (data_recipe.excluded_by_terms); their terms, by number of source files, are in "
+                        "training_data_terms",
+        "sha256": info["sha256"],
+        "size_bytes": info["size_bytes"],
+        "trainer": {
+            "tool": "tools/train_attributes.py",
+            "command": "python tools/attribute_crops.py --out /tmp/facelens-attribute-data && "
+                       "<venv with torch==2.13.0 numpy onnx opencv-python-headless>/bin/python "
+                       f"tools/train_attributes.py --data /tmp/facelens-attribute-data --seed {args.seed} "
+                       f"--train-samples {args.train_samples} --calibration-samples {args.calibration_samples} "
+                       f"--epochs {args.epochs}",
+            "torch": info["torch"],
+            "seed": args.seed,
+            "deterministic": "numpy Generator(seed) draws the samples; torch.manual_seed, one thread, "
+                             "use_deterministic_algorithms(True)",
+            "crops_sha256": info["crops_sha256"],
+            "crops_sha256_of": "crops.npz arrays chips and mesh (shape, dtype, bytes): crops_digest",
+            "labels_tsv_sha256": labels_sha,
+        },
+        "data_recipe": {
+            "crops": "tools/attribute_crops.py: every face of images/ and annotated/ except the evaluation photos "
+                     "(annotated/attributes_by_eye*.tsv files, copies of them, LFW 25 px crops) and of the clips "
+                     "in videos/ (every 6th frame, tracks), faces >= 24 px, near-duplicates of evaluation faces "
+                     "dropped; by-eye labels tools/attribute_labels.tsv (per photo face / per track)",
+            "excluded_by_terms": {
+                "rule": "attribute_crops.allowed: a file is left out of the crops and the occluder textures when "
+                        "its terms in ../shared/data/MANIFEST.tsv match the pattern below (research use, "
+                        "non-commercial, CC BY-NC) or it is not listed there",
+                "pattern": RESTRICTED_TERMS.pattern,
+                "files_by_terms": excluded,
+                "files": len(info["crops_excluded"]) + len(info["textures_excluded"]),
+            },
+            "train_crops": len(train_idx),
+            "calibration_crops": len(cal_idx),
+            "recipes": RECIPES,
+            "occluders": list(OCCLUDERS),
+            "occluder_textures": len(info["textures_used"]),
+            "train_samples": args.train_samples,
+            "calibration_samples": args.calibration_samples,
+            "epochs": args.epochs,
+            "synthesis": "tools/attribute_synth.py",
+        },
+        "training_data_terms": lic,
+        "inputs": [{"name": "face", "shape": ["N", 3, INPUT, INPUT], "dtype": "float32", "layout": "NCHW",
+                    "channel_order": "RGB", "scaling": "pixel values 0..255 (normalised inside the graph)",
+                    "crop": "dlib 5-point chip template, padding 0.4, cut at 240 px (bilinear, zero outside) then "
+                            "cv2.resize INTER_AREA to 80 px (engine/attributes.py attribute_probabilities)"}],
+        "outputs": [{"name": "logits", "shape": ["N", 5], "dtype": "float32",
+                     "meaning": "logits of " + ", ".join(ATTRIBUTES) + " (Eyeglasses = any eyewear)"}],
+        "labels": list(ATTRIBUTES),
+        "calibration": {**info["calibration"],
+                        "method": "Platt scaling sigmoid(a z + b) of z = mean logit of the crop and its mirror",
+                        "split": "calibration split: crops whose source file's sha1 starts with 0, 1 or 2, and the "
+                                 "synthetic samples drawn on them (never trained on)",
+                        "metrics": cal_metrics},
+    }
+    mf = out.parent / "manifest.json"
+    manifest = json.loads(mf.read_text())
+    manifest["models"]["face_attributes"] = entry
+    mf.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
