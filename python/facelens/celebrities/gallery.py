@@ -101,7 +101,7 @@ class CelebrityGallery:
         store: the SQLite store.
         engine: a callable returning the ``pipeline.Engine`` (called only when a photo must be analysed).
         image_bytes: a callable turning a request ``Image`` dict ({"Bytes"} or {"S3Object"}) into (bytes, size
-            limit), as ``Client._image_bytes``; reference photos may be given as such dicts as well as bytes.
+            limit), as ``Runtime.image_bytes``; reference photos may be given as such dicts as well as bytes.
     """
 
     def __init__(self, store: CelebrityStore, engine: Callable[[], Any],
