@@ -5,7 +5,8 @@
   index load only the rows after the last one it has. Reads run at REPEATABLE READ, READ ONLY: one snapshot.
 - Durability is the server's (``synchronous_commit`` on, its default): a call returns after COMMIT, so a killed
   facelens process loses nothing it acknowledged, and a killed transaction is rolled back by the server.
-- The pool checks a connection before handing it out and reconnects in the background; when the server is down
+- The pool checks a connection before handing it out (one round trip, skipped when it finished a transaction less
+  than a second ago) and reconnects in the background; when the server is down
   a call waits at most ``timeout`` seconds for a connection and then raises ``DatabaseUnavailable`` (HTTP 500). A
   connection that breaks mid-transaction rolls it back (nothing half-written) and the error is the same.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Sequence
@@ -23,6 +25,7 @@ from .database import Database, DatabaseUnavailable, Transaction
 
 
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+RECHECK_S = 1.0
 
 
 class _PostgresTransaction(Transaction):
@@ -55,10 +58,19 @@ class PostgresDatabase(Database):
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max_connections, timeout=self.timeout, open=False,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(min(self.timeout, 5)))},
-            check=ConnectionPool.check_connection, reconnect_timeout=0, name="facelens",
+            check=self._check, reconnect_timeout=0, name="facelens",
         )
+        self._last_used: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
         self._pool.open(wait=False)
         _OPEN.add(self)
+
+    def _check(self, conn) -> None:
+        """The pool's check before handing a connection out: a round trip to the server, skipped for a connection
+        that completed a transaction less than ``RECHECK_S`` ago (a search makes several in a row)."""
+        from psycopg_pool import ConnectionPool
+
+        if time.monotonic() - self._last_used.get(conn, 0.0) > RECHECK_S:
+            ConnectionPool.check_connection(conn)
 
     def _translate(self, sql: str) -> str:
         out = self._sql.get(sql)
@@ -85,6 +97,7 @@ class PostgresDatabase(Database):
                         conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
+                self._last_used[conn] = time.monotonic()
         except PoolTimeout:
             raise DatabaseUnavailable(
                 f"The database at {self.describe()} did not answer within {self.timeout:g} s.") from None
