@@ -30,6 +30,10 @@ import numpy as np
 
 import facelens
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_server  # noqa: E402  (the endpoint helpers: free_port, boto)
+from bench_server import free_port  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -92,18 +96,8 @@ def proc_mem(pid: int) -> dict:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def boto(url):
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
-                        aws_secret_access_key="y", config=Config(retries={"max_attempts": 1}, read_timeout=300))
+    return bench_server.boto(url, read_timeout=300)
 
 
 def start_server(home: str):

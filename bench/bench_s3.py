@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import boto3
-import cv2
 import pytest
 
 import facelens
@@ -24,19 +23,12 @@ from facelens.video.reader import MAX_VIDEO_BYTES
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from s3_server import running_s3_server, weed_binary  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_server import jpeg_100k  # noqa: E402
+
 BUCKET = "bench-media"
 IMAGE = {"Bucket": BUCKET, "Name": "photos/face-100k.jpg"}
 VIDEO = {"Bucket": BUCKET, "Name": "clips/video-10mb.mp4"}
-
-
-def jpeg_100k() -> bytes:
-    img = cv2.imread(str(Path(facelens.__file__).parent / "data" / "sample.jpg"))
-    img = cv2.resize(img, (720, 720), interpolation=cv2.INTER_CUBIC)
-    for q in range(95, 40, -5):
-        data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])[1].tobytes()
-        if len(data) <= 110_000:
-            return data
-    return data
 
 
 @pytest.fixture(scope="module")

@@ -44,9 +44,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def boto(url):
+def boto(url, read_timeout: float = 60):
     return boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
-                        aws_secret_access_key="y", config=Config(retries={"max_attempts": 1}))
+                        aws_secret_access_key="y",
+                        config=Config(retries={"max_attempts": 1}, read_timeout=read_timeout))
 
 
 def overhead(image: bytes, n: int) -> None:

@@ -13,8 +13,9 @@ was rolled back, never half applied.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from typing import Any, Sequence
 
 from ..errors import InternalServerError
 
@@ -23,33 +24,33 @@ class DatabaseUnavailable(InternalServerError):
     """The database could not be reached, or stopped answering, within the configured wait."""
 
 
-class Transaction:
+class Transaction(ABC):
     """One open transaction: ``execute``/``executemany`` with ``?`` placeholders."""
 
     for_update = ""  # appended to a SELECT in a write transaction to lock the rows it reads
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:  # a DB-API cursor
-        raise NotImplementedError
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Runs one statement; a DB-API cursor."""
 
+    @abstractmethod
     def executemany(self, sql: str, rows) -> None:
-        raise NotImplementedError
+        """Runs one statement for each row of parameters."""
 
 
-class Database:
+class Database(ABC):
     """Base of the backends (``storage.sqlite.SQLiteDatabase``, ``storage.postgres.PostgresDatabase``)."""
 
     dialect = ""  # "sqlite" | "postgresql": picks the DDL of each migration
     url = ""
 
-    @contextmanager
-    def write(self) -> Iterator[Transaction]:
-        raise NotImplementedError
-        yield
+    @abstractmethod
+    def write(self) -> AbstractContextManager[Transaction]:
+        """A write transaction (committed when the block ends, rolled back if it raises)."""
 
-    @contextmanager
-    def read(self) -> Iterator[Transaction]:
-        raise NotImplementedError
-        yield
+    @abstractmethod
+    def read(self) -> AbstractContextManager[Transaction]:
+        """A read-only snapshot."""
 
     def close(self) -> None:
         """Releases this process's connections (the data stays)."""
