@@ -163,8 +163,7 @@ class Collections:
 
     def search_faces(self, request: Dict[str, Any]) -> Tuple[CollectionInfo, List[Match]]:
         name, face_id = request["CollectionId"], request["FaceId"]
-        info = self.store.describe(name)
-        vector = self.store.face_vector(name, face_id)
+        info, vector = self.store.described_face_vector(name, face_id)
         if vector is None:
             raise InvalidParameterException(f"faceId {face_id} was not found in the collection.")
         return info, self.matches(name, vector, request.get("FaceMatchThreshold"), request.get("MaxFaces"),

@@ -254,10 +254,14 @@ class CollectionStore:
 
     def face_vector(self, name: str, face_id: str) -> Optional[np.ndarray]:
         """The stored descriptor of a face of the collection (None if the collection has no such face)."""
+        return self.described_face_vector(name, face_id)[1]
+
+    def described_face_vector(self, name: str, face_id: str) -> Tuple[CollectionInfo, Optional[np.ndarray]]:
+        """The collection's record and a face's descriptor (None if it has no such face), in one transaction."""
         with self.db.read() as c:
             info = self._info(c, name)
             row = c.execute("SELECT vector FROM faces WHERE face_id=? AND +rid=?", (face_id, info.rid)).fetchone()
-        return None if row is None else vectors_from_blobs([row[0]])[0]
+        return info, (None if row is None else vectors_from_blobs([row[0]])[0])
 
     def faces_by_id(self, name: str, face_ids: Sequence[str]) -> Dict[str, StoredFace]:
         out: Dict[str, StoredFace] = {}
