@@ -14,7 +14,6 @@ The images are made here with OpenCV (smooth random colour fields), so nothing l
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import socket
 import statistics

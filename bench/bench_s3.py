@@ -14,7 +14,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-import facelens
 from facelens.images import MAX_S3_BYTES
 from facelens.objects.s3 import S3ObjectStore
 from facelens.objects import ObjectStore

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
@@ -82,11 +83,13 @@ def overhead(image: bytes, n: int) -> None:
     server.should_exit = True
 
 
-def throughput(image: bytes, workers: int, n: int, clients: int = 4) -> float:
+@contextlib.contextmanager
+def serve_process(env: dict, *args: str):
+    """`facelens serve` in a subprocess on a free loopback port with ``env``; yields its URL once it answers, and
+    stops it by its pid when the block ends."""
     port = free_port()
-    env = dict(os.environ, FACELENS_HOME=tempfile.mkdtemp(), FACELENS_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "facelens", "serve", "--port", str(port), "--workers",
-                             str(workers)], env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "facelens", "serve", "--port", str(port), *args], env=env,
+                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120
@@ -95,20 +98,26 @@ def throughput(image: bytes, workers: int, n: int, clients: int = 4) -> float:
                 boto(url).list_collections()
                 break
             except Exception:
-                if time.time() > deadline:
+                if time.time() > deadline or proc.poll() is not None:
                     raise
                 time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+def throughput(image: bytes, workers: int, n: int, clients: int = 4) -> float:
+    env = dict(os.environ, FACELENS_HOME=tempfile.mkdtemp(), FACELENS_THREADS="1")
+    with serve_process(env, "--workers", str(workers)) as url:
         rek = [boto(url) for _ in range(clients)]
         with ThreadPoolExecutor(clients) as pool:  # warm every worker
             list(pool.map(lambda i: rek[i % clients].detect_faces(Image={"Bytes": image}), range(4 * clients)))
             t = time.perf_counter()
             list(pool.map(lambda i: rek[i % clients].detect_faces(Image={"Bytes": image}), range(n)))
             rate = n / (time.perf_counter() - t)
-        print(f"--workers {workers}: {rate:.1f} DetectFaces/s ({clients} concurrent clients, {n} requests)")
-        return rate
-    finally:
-        proc.terminate()
-        proc.wait(60)
+    print(f"--workers {workers}: {rate:.1f} DetectFaces/s ({clients} concurrent clients, {n} requests)")
+    return rate
 
 
 def main() -> None:

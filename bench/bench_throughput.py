@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,7 +25,7 @@ import facelens
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_detect import PHOTOS, _jpeg_640x480  # noqa: E402
-from bench_server import boto, free_port  # noqa: E402
+from bench_server import boto, serve_process  # noqa: E402
 
 CALLERS = (1, 2, 4, 8)
 
@@ -73,33 +72,15 @@ def main() -> None:
     if args.in_process_only:
         return
 
-    port = free_port()
     env = dict(os.environ, FACELENS_HOME=tempfile.mkdtemp())
     if args.precision:
         env["FACELENS_PRECISION"] = args.precision
-    proc = subprocess.Popen([sys.executable, "-m", "facelens", "serve", "--port", str(port)], env=env,
-                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                boto(url).list_collections()
-                break
-            except Exception:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
-
+    with serve_process(env) as url:
         def call_for(data, n):
             clients = [boto(url) for _ in range(n)]
             return lambda k: clients[k].detect_faces(Image={"Bytes": data})
 
         table("endpoint", call_for, args.seconds)
-    finally:
-        proc.terminate()
-        proc.wait(60)
-
 
 if __name__ == "__main__":
     main()

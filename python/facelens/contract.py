@@ -46,7 +46,7 @@ OPERATIONS: Dict[str, Operation] = {
     ),
 }
 
-# -- face collections (issue 5) -------------------------------------------------------------------------------
+# -- face collections -----------------------------------------------------------------------------------------
 COLLECTION_ID = Member(str, required=True, min=1, max=255, pattern=r"[a-zA-Z0-9_.\-]+")
 EXTERNAL_IMAGE_ID = Member(str, min=1, max=255, pattern=r"[a-zA-Z0-9_.\-:]+")
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -269,7 +269,7 @@ def wanted_attributes(attributes: Optional[Sequence[str]]) -> frozenset:
     return frozenset(asked)
 
 
-# -- stored-video jobs (issue 6) ------------------------------------------------------------------------------
+# -- stored-video jobs ----------------------------------------------------------------------------------------
 JOB_ID = Member(str, required=True, min=1, max=64, pattern=r"^[a-zA-Z0-9-_]+$")
 _VIDEO_START = {
     "Video": Member(dict, required=True),
@@ -337,7 +337,7 @@ def notification_channel(channel: Mapping[str, Any]) -> Dict[str, str]:
     return {k: channel[k] for k in members}
 
 
-# -- celebrities (issue 6) ------------------------------------------------------------------------------------
+# -- celebrities ----------------------------------------------------------------------------------------------
 CELEBRITY_ID = Member(str, required=True, pattern=r"[0-9A-Za-z]*")  # RekognitionUniqueId
 
 OPERATIONS.update({

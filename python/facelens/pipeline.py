@@ -72,7 +72,7 @@ class FaceAnalysis:
     def confidence(self) -> float:
         """Rekognition's Confidence: the probability (%) that the box holds a face (see engine/detector.py)."""
         return calibrated_confidence(self.score)
-    attributes: dict = field(default_factory=dict)  # issue 4's attributes asked for (engine/attributes.py)
+    attributes: dict = field(default_factory=dict)  # the attributes asked for (engine/attributes.py)
 
 
 class Engine:

@@ -130,7 +130,7 @@ def detect_faces(faces: List[FaceAnalysis], width: int, height: int, attributes:
     return {"FaceDetails": [face_detail(f, width, height, attributes) for f in faces]}
 
 
-# -- face collections (issue 5) --------------------------------------------------------------------------------
+# -- face collections ------------------------------------------------------------------------------------------
 # A collection's ARN as CreateCollection returns it (AWS returns it without the "arn:" prefix there, and with it
 # in DescribeCollection's CollectionARN). facelens is one local "region" and account.
 def collection_arn(region: str, account: str, collection_id: str) -> str:
@@ -312,7 +312,7 @@ def search_faces_by_image(face: FaceAnalysis, width: int, height: int, matches: 
     }
 
 
-# -- stored-video jobs (issue 6) -------------------------------------------------------------------------------
+# -- stored-video jobs -----------------------------------------------------------------------------------------
 def face_detection(timestamp_ms: int, face: FaceAnalysis, width: int, height: int, attributes: frozenset) -> Dict[str, object]:
     """One FaceDetection of GetFaceDetection: the FaceDetail of a face in the frame at ``timestamp_ms``."""
     return {"Timestamp": int(timestamp_ms), "Face": face_detail(face, width, height, attributes)}
@@ -357,7 +357,7 @@ def person_match(timestamp_ms: int, index: int, person_box, face, width: int, he
             "FaceMatches": face_matches(matches)}
 
 
-# -- celebrities (issue 6) -------------------------------------------------------------------------------------
+# -- celebrities -----------------------------------------------------------------------------------------------
 # ComparedFace's members in the model's order; Emotions and Smile are computed for every face (as AWS returns them).
 _COMPARED_FACE_ORDER = ("BoundingBox", "Confidence", "Landmarks", "Pose", "Quality", "Emotions", "Smile")
 COMPARED_FACE_ATTRIBUTES = frozenset({"DEFAULT", "EMOTIONS", "SMILE"})  # what Engine.analyze must compute for it

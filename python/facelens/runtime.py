@@ -9,7 +9,7 @@ database and a job worker builds only what its job uses.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 from . import contract, images
 from .settings import Settings

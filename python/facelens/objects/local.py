@@ -17,7 +17,7 @@ import secrets
 import stat
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, Tuple
 
 from .. import contract
 from ..errors import ImageTooLargeException, InvalidS3ObjectException
