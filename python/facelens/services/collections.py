@@ -8,7 +8,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -151,12 +151,13 @@ class Collections:
         return self.store.delete_faces(request["CollectionId"], request["FaceIds"])
 
     # -- search -----------------------------------------------------------------------------------------------
-    def matches(self, collection_id: str, vector: np.ndarray, threshold: Optional[float] = None,
+    def matches(self, collection: Union[str, CollectionInfo], vector: np.ndarray, threshold: Optional[float] = None,
                 max_faces: Optional[int] = None, exclude: Optional[str] = None) -> List[Match]:
-        """The collection's faces with Similarity >= threshold to ``vector``, best first, at most max_faces."""
+        """The collection's faces with Similarity >= threshold to ``vector``, best first, at most max_faces
+        (``collection``: its name, or its record just read, which saves a query)."""
         threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
         bound = distance_bound(threshold)
-        hits = self.store.search(collection_id, vector, max_faces or DEFAULT_MAX_MATCHES,
+        hits = self.store.search(collection, vector, max_faces or DEFAULT_MAX_MATCHES,
                                  bound + 1e-5 if bound >= 0 else bound, exclude=exclude)
         scored = [(face, similarity(d)) for face, d in hits]
         return [(face, s) for face, s in scored if s >= threshold]
@@ -166,7 +167,7 @@ class Collections:
         info, vector = self.store.described_face_vector(name, face_id)
         if vector is None:
             raise InvalidParameterException(f"faceId {face_id} was not found in the collection.")
-        return info, self.matches(name, vector, request.get("FaceMatchThreshold"), request.get("MaxFaces"),
+        return info, self.matches(info, vector, request.get("FaceMatchThreshold"), request.get("MaxFaces"),
                                   exclude=face_id)
 
     def search_faces_by_image(self, request: Dict[str, Any]) -> ImageSearch:
@@ -178,7 +179,7 @@ class Collections:
         face = largest_usable_face(engine.analyze(image), request.get("QualityFilter") or "NONE", image.scale)
         vector = engine.descriptors(image, [face])[0]
         height, width = image.rgb.shape[:2]
-        matches = self.matches(name, vector, request.get("FaceMatchThreshold"), request.get("MaxFaces"))
+        matches = self.matches(info, vector, request.get("FaceMatchThreshold"), request.get("MaxFaces"))
         return ImageSearch(info, face, width, height, matches)
 
 
@@ -208,7 +209,7 @@ class Collections:
     def disassociate_faces(self, request: Dict[str, Any]):
         return self.store.disassociate_faces(request["CollectionId"], request["UserId"], request["FaceIds"])
 
-    def _user_matches(self, name: str, vectors: np.ndarray, threshold: float, max_users: int,
+    def _user_matches(self, collection: CollectionInfo, vectors: np.ndarray, threshold: float, max_users: int,
                       exclude_user: Optional[str] = None, exclude_face: Optional[str] = None
                       ) -> List[Tuple[UserInfo, float]]:
         """Users scored by their best-matching face against any of ``vectors``; Similarity >= threshold, best
@@ -216,7 +217,7 @@ class Collections:
         best: Dict[str, float] = {}
         faces: Dict[str, int] = {}
         for vector in vectors:
-            for face, sim in self.matches(name, vector, threshold, SEARCH_DEPTH, exclude=exclude_face):
+            for face, sim in self.matches(collection, vector, threshold, SEARCH_DEPTH, exclude=exclude_face):
                 if face.user_id is None or face.user_id == exclude_user:
                     continue
                 faces[face.user_id] = faces.get(face.user_id, 0) + 1
@@ -229,17 +230,17 @@ class Collections:
         user_id, face_id = request.get("UserId"), request.get("FaceId")
         if (user_id is None) == (face_id is None):
             raise InvalidParameterException("SearchUsers needs exactly one of UserId and FaceId.")
-        info = self.store.describe(name)
         threshold = _threshold(request.get("UserMatchThreshold"), DEFAULT_USER_MATCH_THRESHOLD)
         max_users = request.get("MaxUsers") or DEFAULT_MAX_USERS
         if face_id is not None:
-            vector = self.store.face_vector(name, face_id)
+            info, vector = self.store.described_face_vector(name, face_id)
             if vector is None:
                 raise InvalidParameterException(f"faceId {face_id} was not found in the collection.")
-            matches = self._user_matches(name, vector[None], threshold, max_users, exclude_face=face_id)
+            matches = self._user_matches(info, vector[None], threshold, max_users, exclude_face=face_id)
         else:
+            info = self.store.describe(name)
             _, vectors = self.store.user_vectors(name, user_id)
-            matches = self._user_matches(name, vectors, threshold, max_users, exclude_user=user_id)
+            matches = self._user_matches(info, vectors, threshold, max_users, exclude_user=user_id)
         return UserSearch(info, matches, face_id, user_id)
 
     def search_users_by_image(self, request: Dict[str, Any]) -> UserImageSearch:
@@ -256,7 +257,7 @@ class Collections:
         vector = engine.descriptors(image, [face])[0]
         height, width = image.rgb.shape[:2]
         threshold = _threshold(request.get("UserMatchThreshold"), DEFAULT_USER_MATCH_THRESHOLD)
-        matches = self._user_matches(name, vector[None], threshold, request.get("MaxUsers") or DEFAULT_MAX_USERS)
+        matches = self._user_matches(info, vector[None], threshold, request.get("MaxUsers") or DEFAULT_MAX_USERS)
         return UserImageSearch(info, face, unsearched, width, height, matches)
 
     # -- tags -------------------------------------------------------------------------------------------------

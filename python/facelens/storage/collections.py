@@ -19,8 +19,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -67,6 +67,9 @@ class CollectionInfo:
     face_count: int
     user_count: int = 0
     region: str = ""
+    # the change counters read with the record: a search brings its index up to them without another query
+    version: int = field(default=-1, compare=False, repr=False)
+    purge: int = field(default=-1, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,9 @@ class UserInfo:
         return "ACTIVE" if self.face_count else "CREATED"
 
 
-_INFO = ("SELECT c.rid, c.name, c.created, c.face_model_version, c.face_count, "
-         "(SELECT COUNT(*) FROM users u WHERE u.rid = c.rid), c.region FROM collections c")
+_INFO_COLUMNS = ("c.rid, c.name, c.created, c.face_model_version, c.face_count, "
+                 "(SELECT COUNT(*) FROM users u WHERE u.rid = c.rid), c.region, c.version, c.purge")
+_INFO = f"SELECT {_INFO_COLUMNS} FROM collections c"
 
 
 def _row_face(row) -> StoredFace:
@@ -257,24 +261,27 @@ class CollectionStore:
         return self.described_face_vector(name, face_id)[1]
 
     def described_face_vector(self, name: str, face_id: str) -> Tuple[CollectionInfo, Optional[np.ndarray]]:
-        """The collection's record and a face's descriptor (None if it has no such face), in one transaction."""
-        with self.db.read() as c:
-            info = self._info(c, name)
-            row = c.execute("SELECT vector FROM faces WHERE face_id=? AND +rid=?", (face_id, info.rid)).fetchone()
-        return info, (None if row is None else vectors_from_blobs([row[0]])[0])
+        """The collection's record and a face's descriptor (None if it has no such face), in one statement."""
+        rows = self.db.query(f"SELECT {_INFO_COLUMNS}, (SELECT f.vector FROM faces f WHERE f.face_id=? "
+                             "AND +f.rid=c.rid) FROM collections c WHERE c.region=? AND c.name=?",
+                             (face_id, self.region, name))
+        if not rows:
+            raise _not_found(name)
+        *info, blob = rows[0]
+        return CollectionInfo(*info), (None if blob is None else vectors_from_blobs([blob])[0])
 
-    def faces_by_id(self, name: str, face_ids: Sequence[str]) -> Dict[str, StoredFace]:
+    def faces_by_id(self, name: Union[str, CollectionInfo], face_ids: Sequence[str]) -> Dict[str, StoredFace]:
+        """The stored records of those of ``face_ids`` the collection holds."""
         out: Dict[str, StoredFace] = {}
         if not face_ids:
             return out
-        with self.db.read() as c:
-            info = self._info(c, name)
-            ids = list(dict.fromkeys(face_ids))
-            for start in range(0, len(ids), 4096):  # by the UNIQUE index on face_id
-                chunk = ids[start:start + 4096]
-                for r in c.execute(f"SELECT {_FACE_SELECT} FROM faces WHERE face_id IN ({','.join('?' * len(chunk))})"
-                                   " AND +rid=?", (*chunk, info.rid)):
-                    out[r[0]] = _row_face(r)
+        rid = name.rid if isinstance(name, CollectionInfo) else self.describe(name).rid
+        ids = list(dict.fromkeys(face_ids))
+        for start in range(0, len(ids), 4096):  # by the UNIQUE index on face_id
+            chunk = ids[start:start + 4096]
+            for r in self.db.query(f"SELECT {_FACE_SELECT} FROM faces WHERE face_id IN ({','.join('?' * len(chunk))})"
+                                   " AND +rid=?", (*chunk, rid)):
+                out[r[0]] = _row_face(r)
         return out
 
     # -- users ------------------------------------------------------------------------------------------------
@@ -424,15 +431,18 @@ class CollectionStore:
             c.executemany("DELETE FROM tags WHERE rid=? AND key=?", [(info.rid, k) for k in dict.fromkeys(keys)])
 
     # -- search -----------------------------------------------------------------------------------------------
-    def index(self, name: str) -> VectorIndex:
+    def index(self, name: Union[str, CollectionInfo]) -> VectorIndex:
         """The collection's in-memory index, brought up to date with the database (other processes' writes
-        included)."""
-        with self.db.read() as c:
-            row = c.execute("SELECT rid, version, purge FROM collections WHERE region=? AND name=?",
-                            (self.region, name)).fetchone()
-        if row is None:
-            raise _not_found(name)
-        rid, version, purge = row
+        included): with the counters of a record just read, or else read now."""
+        if isinstance(name, CollectionInfo) and name.version >= 0:
+            rid, version, purge, name = name.rid, name.version, name.purge, name.name
+        else:
+            name = name.name if isinstance(name, CollectionInfo) else name
+            rows = self.db.query("SELECT rid, version, purge FROM collections WHERE region=? AND name=?",
+                                 (self.region, name))
+            if not rows:
+                raise _not_found(name)
+            rid, version, purge = rows[0]
         with self._indexes_lock:
             index = self._indexes.get(rid)
             if index is None:
@@ -440,10 +450,10 @@ class CollectionStore:
                 for old in [r for r, ix in self._indexes.items() if ix.name == name]:
                     del self._indexes[old]
                 index = self._indexes[rid] = VectorIndex(rid, name)
-        if index.version == version:
+        if index.version >= version:  # the counters only grow: an index ahead of the record read is fresh enough
             return index
         with index.lock:
-            if index.version != version:
+            if index.version < version:
                 self._refresh(index, full=index.purge != purge)
         return index
 
@@ -466,14 +476,15 @@ class CollectionStore:
             index.append(ids, vectors, last)
         index.version, index.purge = row
 
-    def search(self, name: str, vector: np.ndarray, k: int, max_distance: float,
+    def search(self, name: Union[str, CollectionInfo], vector: np.ndarray, k: int, max_distance: float,
                exclude: Optional[str] = None) -> List[Tuple[StoredFace, float]]:
         """Up to k stored faces nearest to ``vector`` within ``max_distance``, nearest first, leaving out the face
-        ``exclude``."""
-        index = self.index(name)
+        ``exclude``. Given the collection's record just read (``describe``), a search makes one more query."""
+        info = name if isinstance(name, CollectionInfo) else self.describe(name)
+        index = self.index(info)
         if max_distance < 0 or k <= 0:
             return []
         hits = index.search(vector, k + (1 if exclude else 0), None if np.isinf(max_distance) else max_distance)
         hits = [(fid, d) for fid, d in hits if fid != exclude][:k]
-        records = self.faces_by_id(name, [fid for fid, _ in hits])
+        records = self.faces_by_id(info, [fid for fid, _ in hits])
         return [(records[fid], d) for fid, d in hits if fid in records]

@@ -1,7 +1,8 @@
 """What the stores need from a database, whichever server holds it.
 
 A ``Database`` hands out transactions: ``write()`` (one at a time per locked row or, on SQLite, per file) and
-``read()`` (a consistent snapshot that never blocks writers). Inside one, ``tx.execute(sql, params)`` takes SQL
+``read()`` (a consistent snapshot that never blocks writers), and ``query(sql, params)`` runs one read-only
+statement on its own. Inside one, ``tx.execute(sql, params)`` takes SQL
 with ``?`` placeholders written in the subset SQLite 3.35+ and PostgreSQL 15 share (``RETURNING``, ``ON CONFLICT
 DO NOTHING``); the backend translates placeholders. Where the two differ the backend supplies the piece:
 ``tx.for_update`` (a row lock in a write transaction; nothing on SQLite, whose writers are already serialised).
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from typing import Any, Sequence
+from typing import Any, List, Sequence
 
 from ..errors import InternalServerError
 
@@ -51,6 +52,12 @@ class Database(ABC):
     @abstractmethod
     def read(self) -> AbstractContextManager[Transaction]:
         """A read-only snapshot."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> List[Any]:
+        """The rows of one read-only statement, which is its own snapshot: no transaction around it, so one round
+        trip to a server (the hot read paths)."""
+        with self.read() as c:
+            return c.execute(sql, params).fetchall()
 
     def close(self) -> None:
         """Releases this process's connections (the data stays)."""

@@ -19,7 +19,7 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Sequence
+from typing import Any, Dict, Iterator, List, Sequence
 
 from .database import Database, DatabaseUnavailable, Transaction
 
@@ -81,22 +81,14 @@ class PostgresDatabase(Database):
         return out
 
     @contextmanager
-    def _transaction(self, read_only: bool) -> Iterator[Transaction]:
+    def _connection(self) -> Iterator[Any]:
+        """A pooled connection (autocommit); the pool's and the driver's connection errors as DatabaseUnavailable."""
         from psycopg_pool import PoolTimeout
 
         psycopg = self._psycopg
         try:
             with self._pool.connection() as conn:
-                # one statement opens the transaction (a read: one snapshot, REPEATABLE READ); a round trip saved
-                # on every call against BEGIN + SET TRANSACTION
-                conn.execute(_BEGIN_READ if read_only else "BEGIN")
-                try:
-                    yield _PostgresTransaction(conn, self._translate)
-                except BaseException:
-                    if not conn.closed:
-                        conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
+                yield conn
                 self._last_used[conn] = time.monotonic()
         except PoolTimeout:
             raise DatabaseUnavailable(
@@ -104,6 +96,24 @@ class PostgresDatabase(Database):
         except psycopg.OperationalError as e:
             raise DatabaseUnavailable(f"The database at {self.describe()} is unavailable: "
                                       f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+
+    @contextmanager
+    def _transaction(self, read_only: bool) -> Iterator[Transaction]:
+        with self._connection() as conn:
+            # one statement opens the transaction (a read: one snapshot, REPEATABLE READ); a round trip saved
+            # on every call against BEGIN + SET TRANSACTION
+            conn.execute(_BEGIN_READ if read_only else "BEGIN")
+            try:
+                yield _PostgresTransaction(conn, self._translate)
+            except BaseException:
+                if not conn.closed:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> List[Any]:
+        with self._connection() as conn:  # autocommit: the statement is its own transaction and snapshot
+            return conn.execute(self._translate(sql), params).fetchall()
 
     def write(self):
         return self._transaction(read_only=False)

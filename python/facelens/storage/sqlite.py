@@ -13,7 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, List, Sequence
 
 from .database import Database, DatabaseUnavailable, Transaction
 
@@ -86,6 +86,9 @@ class SQLiteDatabase(Database):
             yield _SQLiteTransaction(conn)
         finally:
             conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> List[Any]:
+        return self.conn().execute(sql, params).fetchall()  # autocommit: the statement is its own snapshot
 
     def close(self) -> None:
         """Closes this thread's connection."""
