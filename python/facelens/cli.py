@@ -333,9 +333,8 @@ def cmd_serve(args) -> int:
                             (args.database_url, "FACELENS_DATABASE_URL"), (args.object_store, "FACELENS_OBJECT_STORE")):
         if value:
             os.environ[variable] = str(value)
-    return serve(host=args.host, port=args.port, workers=args.workers,
-                 access_key_id=args.access_key_id or os.environ.get("FACELENS_ACCESS_KEY_ID"),
-                 secret_access_key=args.secret_access_key or os.environ.get("FACELENS_SECRET_ACCESS_KEY"))
+    return serve(host=args.host, port=args.port, workers=args.workers, access_key_id=args.access_key_id,
+                 secret_access_key=args.secret_access_key)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,16 @@ or batch item can carry it to another process or host and build the same service
 gets the completion messages of the video jobs notifying it, as an SNS HTTP subscription would
 (``video/notify.py``); ``FACELENS_SNS_WEBHOOKS`` holds it as a JSON object or as ``topic=url,topic=url``.
 
+The HTTP endpoint's own settings are a ``ServerSettings`` (``ServerSettings.from_env()``, same rule):
+
+| setting | argument / variable | default |
+|---|---|---|
+| SigV4 keys | ``access_key_id``, ``secret_access_key`` / ``FACELENS_ACCESS_KEY_ID``, ``FACELENS_SECRET_ACCESS_KEY`` | none: requests are not verified |
+| request body limit | ``max_body`` / ``FACELENS_MAX_BODY`` | 8 MiB |
+| header deadline | ``header_timeout`` / ``FACELENS_HEADER_TIMEOUT`` | 10 s |
+| requests in flight | ``max_requests`` / ``FACELENS_MAX_REQUESTS`` | 256 (503 beyond) |
+| connections held | ``max_connections`` / ``FACELENS_MAX_CONNECTIONS`` | 4096 (lowered to fit the file limit) |
+
 The S3 object store is configured the way every AWS tool is (boto3 reads it): the standard credential chain,
 ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` for an S3-compatible server, ``AWS_REGION``.
 """
@@ -177,3 +187,60 @@ class Settings:
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
+
+
+# bytes of a request body: a 5 MB image is 6.99 MB in base64, and the rest of the JSON fits; larger Bytes that still
+# fit get ImageTooLargeException from the client, as from AWS
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    access_key_id: Optional[str] = None
+    secret_access_key: Optional[str] = None
+    max_body: int = DEFAULT_MAX_BODY
+    header_timeout: float = 10.0
+    max_requests: int = 256
+    max_connections: int = 4096
+
+    @classmethod
+    def from_env(cls, access_key_id: Optional[str] = None, secret_access_key: Optional[str] = None,
+                 max_body: Optional[int] = None, header_timeout: Optional[float] = None,
+                 max_requests: Optional[int] = None, max_connections: Optional[int] = None,
+                 environ: Optional[Mapping[str, str]] = None) -> "ServerSettings":
+        env = os.environ if environ is None else environ
+
+        def pick(value: Any, variable: str, default: Any, kind: Any) -> Any:
+            if value is not None:
+                return kind(value)
+            text = env.get(variable)
+            if not text:
+                return default
+            try:
+                return kind(text)
+            except ValueError:
+                raise ValueError(f"{variable} must be a number; got {text!r}") from None
+
+        settings = cls(
+            access_key_id=access_key_id or env.get("FACELENS_ACCESS_KEY_ID") or None,
+            secret_access_key=secret_access_key or env.get("FACELENS_SECRET_ACCESS_KEY") or None,
+            max_body=pick(max_body, "FACELENS_MAX_BODY", DEFAULT_MAX_BODY, int),
+            header_timeout=pick(header_timeout, "FACELENS_HEADER_TIMEOUT", 10.0, float),
+            max_requests=pick(max_requests, "FACELENS_MAX_REQUESTS", 256, int),
+            max_connections=pick(max_connections, "FACELENS_MAX_CONNECTIONS", 4096, int),
+        )
+        settings.check()
+        return settings
+
+    @property
+    def keys(self) -> Dict[str, str]:
+        """Access key id -> secret; empty when requests are not verified."""
+        if self.access_key_id and self.secret_access_key:
+            return {self.access_key_id: self.secret_access_key}
+        return {}
+
+    def check(self) -> None:
+        if bool(self.access_key_id) != bool(self.secret_access_key):
+            raise ValueError("give both the access key id and the secret access key, or neither")
+        if self.max_body < 1 or not self.header_timeout > 0 or self.max_requests < 1 or self.max_connections < 1:
+            raise ValueError("max_body, header_timeout, max_requests and max_connections must be > 0")

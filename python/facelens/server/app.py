@@ -32,15 +32,13 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import contract, images
 from ..errors import ClientError, ParamValidationError
+from ..settings import DEFAULT_MAX_BODY, ServerSettings
 from .sigv4 import AuthError, Verifier
 
 log = logging.getLogger("facelens.server")
 
 TARGET_PREFIX = "RekognitionService."
 CONTENT_TYPE = b"application/x-amz-json-1.1"
-# A 5 MB image is 6.99 MB in base64; with the rest of the JSON this leaves room. Larger Bytes that still fit get
-# ImageTooLargeException from the client, as from AWS.
-DEFAULT_MAX_BODY = 8 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT = 30.0  # seconds for the whole body to arrive once the headers are in
 # Rekognition's deepest request (e.g. Video.S3Object.Version, NotificationChannel) nests 4 objects; anything
 # much deeper is not a request, and Python's parser would run out of stack on it.
@@ -328,10 +326,10 @@ def _headers(scope) -> Dict[str, List[str]]:
 
 
 def create_app(client=None, keys: Optional[Mapping[str, str]] = None, **kwargs) -> RekognitionApp:
-    """The ASGI app. Without ``keys``, ``FACELENS_ACCESS_KEY_ID`` / ``FACELENS_SECRET_ACCESS_KEY`` are used if set."""
+    """The ASGI app. Without ``keys``, those of ``ServerSettings.from_env()`` (``FACELENS_ACCESS_KEY_ID`` /
+    ``FACELENS_SECRET_ACCESS_KEY``) are used if set."""
     if keys is None:
-        kid, secret = os.environ.get("FACELENS_ACCESS_KEY_ID"), os.environ.get("FACELENS_SECRET_ACCESS_KEY")
-        keys = {kid: secret} if kid and secret else None
+        keys = ServerSettings.from_env().keys or None
     return RekognitionApp(client, keys=keys, **kwargs)
 
 
@@ -339,6 +337,5 @@ def app_from_env() -> RekognitionApp:
     """Factory for ``uvicorn --factory`` and multi-worker runs: settings from the environment."""
     from ..client import Client
 
-    threads = os.environ.get("FACELENS_THREADS")
-    max_body = int(os.environ.get("FACELENS_MAX_BODY", DEFAULT_MAX_BODY))
-    return create_app(Client(threads=int(threads) if threads else None), max_body=max_body)
+    server = ServerSettings.from_env()
+    return create_app(Client(), keys=server.keys or None, max_body=server.max_body)

@@ -16,15 +16,15 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from typing import Dict
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-HEADER_TIMEOUT = float(os.environ.get("FACELENS_HEADER_TIMEOUT", "10"))
-MAX_REQUESTS = int(os.environ.get("FACELENS_MAX_REQUESTS", "256"))
-MAX_CONNECTIONS = int(os.environ.get("FACELENS_MAX_CONNECTIONS", "4096"))
+from ..settings import ServerSettings
+
+# uvicorn builds the protocol from its class (in each worker process): the limits are read when this is imported
+LIMITS = ServerSettings.from_env()
 
 
 def raise_file_limit() -> int:
@@ -45,12 +45,12 @@ def raise_file_limit() -> int:
 
 def connection_cap(file_limit: int) -> int:
     """Connections held at most: the configured cap, leaving 128 descriptors for models, the store and logs."""
-    return max(16, min(MAX_CONNECTIONS, file_limit - 128))
+    return max(16, min(LIMITS.max_connections, file_limit - 128))
 
 
 class GuardedH11Protocol(H11Protocol):
-    header_timeout = HEADER_TIMEOUT
-    max_requests = MAX_REQUESTS
+    header_timeout = LIMITS.header_timeout
+    max_requests = LIMITS.max_requests
     max_connections = connection_cap(raise_file_limit())
 
     def connection_made(self, transport) -> None:  # type: ignore[override]

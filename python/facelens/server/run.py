@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Optional
 
+from ..settings import ServerSettings
+
 PROTOCOL = "facelens.server.protocol:GuardedH11Protocol"
 
 
@@ -45,10 +47,15 @@ def serve(host: str = "127.0.0.1", port: int = 8087, workers: int = 1, access_ke
     if bool(access_key_id) != bool(secret_access_key):
         print("facelens: give both --access-key-id and --secret-access-key, or neither", file=sys.stderr)
         return 2
-    if access_key_id:  # the app (in every worker process) reads its keys from the environment
-        os.environ["FACELENS_ACCESS_KEY_ID"] = access_key_id
-        os.environ["FACELENS_SECRET_ACCESS_KEY"] = secret_access_key
-    keyed = bool(os.environ.get("FACELENS_ACCESS_KEY_ID") and os.environ.get("FACELENS_SECRET_ACCESS_KEY"))
+    try:
+        server = ServerSettings.from_env(access_key_id, secret_access_key)
+    except ValueError as e:
+        print(f"facelens: {e}", file=sys.stderr)
+        return 2
+    if server.access_key_id:  # the app in every worker process builds its settings from the environment
+        os.environ["FACELENS_ACCESS_KEY_ID"] = server.access_key_id
+        os.environ["FACELENS_SECRET_ACCESS_KEY"] = server.secret_access_key or ""
+    keyed = bool(server.keys)
     if not keyed and not is_loopback(host):
         print(f"facelens: WARNING: serving on {host} without access keys: anyone who can reach this port can use "
               f"it. Give --access-key-id/--secret-access-key (or FACELENS_ACCESS_KEY_ID/FACELENS_SECRET_ACCESS_KEY) "
