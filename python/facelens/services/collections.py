@@ -72,6 +72,16 @@ class UserImageSearch:
 
 
 @dataclass(frozen=True)
+class SearchedFace:
+    info: CollectionInfo
+    face: "FaceAnalysis"  # the image's largest usable face
+    unsearched: List[Tuple["FaceAnalysis", List[str]]]  # the others, with why they were not searched
+    vector: np.ndarray
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class ImageSearch:
     info: CollectionInfo
     face: "FaceAnalysis"  # the face searched with
@@ -170,17 +180,25 @@ class Collections:
         return info, self.matches(info, vector, request.get("FaceMatchThreshold"), request.get("MaxFaces"),
                                   exclude=face_id)
 
-    def search_faces_by_image(self, request: Dict[str, Any]) -> ImageSearch:
+    def _searched_face(self, request: Dict[str, Any]) -> "SearchedFace":
+        """For the *ByImage searches: the image's largest usable face and its descriptor."""
         contract.image_source(request["Image"])
-        name = request["CollectionId"]
-        info = self.store.describe(name)
+        info = self.store.describe(request["CollectionId"])
         image, _ = self._decode(request["Image"])
         engine = self._engine()
-        face = largest_usable_face(engine.analyze(image), request.get("QualityFilter") or "NONE", image.scale)
-        vector = engine.descriptors(image, [face])[0]
+        faces = engine.analyze(image)
+        level = request.get("QualityFilter") or "NONE"
+        face = largest_usable_face(faces, level, image.scale)
         height, width = image.rgb.shape[:2]
-        matches = self.matches(info, vector, request.get("FaceMatchThreshold"), request.get("MaxFaces"))
-        return ImageSearch(info, face, width, height, matches)
+        unsearched = [(f, ["FACE_NOT_LARGEST"] + quality.reasons(f, level, image.scale))
+                      for f in faces if f is not face]
+        return SearchedFace(info, face, unsearched, engine.descriptors(image, [face])[0], width, height)
+
+    def search_faces_by_image(self, request: Dict[str, Any]) -> ImageSearch:
+        searched = self._searched_face(request)
+        matches = self.matches(searched.info, searched.vector, request.get("FaceMatchThreshold"),
+                               request.get("MaxFaces"))
+        return ImageSearch(searched.info, searched.face, searched.width, searched.height, matches)
 
 
     # -- users ------------------------------------------------------------------------------------------------
@@ -244,21 +262,12 @@ class Collections:
         return UserSearch(info, matches, face_id, user_id)
 
     def search_users_by_image(self, request: Dict[str, Any]) -> UserImageSearch:
-        contract.image_source(request["Image"])
-        name = request["CollectionId"]
-        info = self.store.describe(name)
-        image, _ = self._decode(request["Image"])
-        engine = self._engine()
-        faces = engine.analyze(image)
-        level = request.get("QualityFilter") or "NONE"
-        face = largest_usable_face(faces, level, image.scale)
-        unsearched = [(f, ["FACE_NOT_LARGEST"] + [r for r in quality.reasons(f, level, image.scale)])
-                      for f in faces if f is not face]
-        vector = engine.descriptors(image, [face])[0]
-        height, width = image.rgb.shape[:2]
+        searched = self._searched_face(request)
         threshold = _threshold(request.get("UserMatchThreshold"), DEFAULT_USER_MATCH_THRESHOLD)
-        matches = self._user_matches(info, vector[None], threshold, request.get("MaxUsers") or DEFAULT_MAX_USERS)
-        return UserImageSearch(info, face, unsearched, width, height, matches)
+        matches = self._user_matches(searched.info, searched.vector[None], threshold,
+                                     request.get("MaxUsers") or DEFAULT_MAX_USERS)
+        return UserImageSearch(searched.info, searched.face, searched.unsearched, searched.width, searched.height,
+                               matches)
 
     # -- tags -------------------------------------------------------------------------------------------------
     def _tagged(self, arn: str) -> str:
