@@ -1,4 +1,4 @@
-"""The FaceDetail attributes of issue 4 (engine/attributes.py): shapes, selection, and behaviour on labelled photos."""
+"""The FaceDetail attributes (engine/attributes.py): shapes, selection, and behaviour on labelled photos."""
 
 import cv2
 import numpy as np

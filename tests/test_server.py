@@ -42,7 +42,7 @@ def test_operations_are_discovered_from_the_client(client):
     assert {"DetectFaces", "IndexFaces", "SearchFaces", "SearchFacesByImage", "CreateCollection", "DeleteCollection",
             "DescribeCollection", "ListCollections", "ListFaces", "DeleteFaces"} <= set(ops)
     assert ops["SearchFacesByImage"] == "search_faces_by_image"
-    # every operation of the contract is served: the product's whole list (issue 6's included)
+    # every operation of the contract is served, the video ones included
     from facelens import contract
 
     assert set(ops) == set(contract.OPERATIONS)
@@ -231,7 +231,7 @@ def test_sigv4_tampered_body_is_rejected(servers):
 
 
 def test_concurrent_clients(servers, client, sample_bytes):
-    """The issue's load test: 8 concurrent boto3 clients x 50 DetectFaces, all answered, identical to in-process."""
+    """Load: 8 concurrent boto3 clients x 50 DetectFaces, all answered, identical to in-process."""
     expected = _strip(client.detect_faces(Image={"Bytes": sample_bytes}))
     url = servers[0].url
 

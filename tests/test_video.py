@@ -1,4 +1,4 @@
-"""Stored-video face detection jobs (issue 6): StartFaceDetection / GetFaceDetection on the clips of
+"""Stored-video face detection jobs: StartFaceDetection / GetFaceDetection on the clips of
 ../shared/data/videos, the job system (idempotency, JobTag, NotificationChannel, progress, durability across
 clients and processes, failures) and pagination. Jobs sample 2 frames per second to keep the module fast."""
 

@@ -1,4 +1,4 @@
-"""Person tracking, face search and celebrity recognition in stored videos (issue 6), on the real clips of
+"""Person tracking, face search and celebrity recognition in stored videos, on the real clips of
 ../shared/data/videos: people tracked with stable indexes, a person indexed from a photo found in a clip where
 that person appears (and a stranger not), the celebrity gallery matched in a clip, SortBy orders, pagination and
 the errors of Start*/Get*."""
