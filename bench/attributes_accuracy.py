@@ -1,6 +1,6 @@
 """Accuracy of the FaceDetail attributes against the labels in ../shared/data (DetectFaces with Attributes=ALL).
 
-Run: python bench/attributes_accuracy.py [--split single|faces|both]
+Run: python -m bench.attributes_accuracy [--split single|faces|both]
 
 - Binary attributes: accuracy, balanced accuracy (mean of the per-class recalls), precision, recall and the
   false-positive rate (on faces labelled without) against annotated/attributes_by_eye.tsv (single-face photos,

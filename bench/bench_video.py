@@ -1,6 +1,6 @@
 """Stored-video jobs: analysed frames per second of each job type at the default sample rate.
 
-    python bench/bench_video.py [--fps 5] [--attributes DEFAULT|ALL] [--clips a.mp4,b.mov]
+    python -m bench.bench_video [--fps 5] [--attributes DEFAULT|ALL] [--clips a.mp4,b.mov]
                                 [--jobs face-detection,person-tracking,face-search,celebrity-recognition]
 
 Each clip (default: clips of ../shared/data/videos, or $FACELENS_TEST_DATA/videos) is stored in a temporary

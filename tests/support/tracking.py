@@ -364,7 +364,7 @@ def make_scene(kind="easy", seed=0, fps=5.0, n_frames=80, irregular=False, width
         keep = []
         for a, (box, i) in enumerate(zip(gt_boxes, ids)):
             if kind != "easy":  # occluded by a nearer (lower, i.e. larger y2) person
-                occluded = any(_np_iou(box, b2) > 0.25 and b2[3] > box[3] for b2 in gt_boxes)
+                occluded = any(ref_iou(box, b2) > 0.25 and b2[3] > box[3] for b2 in gt_boxes)
                 if occluded:
                     continue
             miss = {"easy": 0.05, "medium": 0.03, "hard": 0.10, "crossing": 0.0}[kind]
@@ -396,15 +396,6 @@ def make_scene(kind="easy", seed=0, fps=5.0, n_frames=80, irregular=False, width
         frames.append((boxes, scores, gt, float(t - prev_t)))
         prev_t = t
     return frames
-
-
-def _np_iou(a, b):
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def run_tracker(tracker, frames):
