@@ -2,10 +2,11 @@
 
     python -m bench.compare_accuracy        # 126 CompareFaces calls, a few minutes on 2 cores
 
-The people, photos and splits are tools/labelled.py's identity sets, as tools/calibrate_similarity.py and tests/test_collections_identity.py use them
-(FIT: dlib_johns_identities and the even deepface groups, which fixed the Similarity constants; EVAL: everything
-else). As there, the first photo of each person is its reference (29 people) and every other photo is a probe
-(126); photos whose label names the left or right one of two people are cut to that side first.
+The people, photos and splits are tools/labelled.py's identity sets, as tools/calibrate_similarity.py and
+tests/test_collections_identity.py use them (FIT: dlib_johns_identities and the even deepface groups, which fixed
+the Similarity constants; EVAL: everything else). As there, the first photo of each person is its reference (29
+people) and every other photo is a probe (126); photos whose label names the left or right one of two people are
+cut to that side first.
 
 The references make one TargetImage: each reference's labelled face, cut out square with a margin of 40 % of its
 side and scaled to a 224 px tile, in a 6 x 5 grid (1344 x 1120 px, 29 faces). Each probe photo is the SourceImage

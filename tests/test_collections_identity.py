@@ -2,9 +2,10 @@
 with every other photo. Targets: top-1 identification >= 0.95 and false matches <= 1% at the default
 FaceMatchThreshold of 80.
 
-The people and photos are tools/labelled.py's identity sets, as tools/calibrate_similarity.py uses them: the FIT split (dlib_johns_identities and the
-even deepface groups) fixed the Similarity constants; the EVAL split (odd deepface groups, the Obama / Biden /
-Kit Harington / ... photos of images/) never did. Numbers are printed (pytest -s) for both and overall.
+The people and photos are tools/labelled.py's identity sets, as tools/calibrate_similarity.py uses them: the FIT
+split (dlib_johns_identities and the even deepface groups) fixed the Similarity constants; the EVAL split (odd
+deepface groups, the Obama / Biden / Kit Harington / ... photos of images/) never did. Numbers are printed
+(``pytest -s``) for both and overall.
 """
 
 import numpy as np
