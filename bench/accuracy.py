@@ -1,8 +1,8 @@
 """Accuracy of DetectFaces on the labelled data in ../shared/data, printed as a Markdown table.
 
-    python bench/accuracy.py            # or FACELENS_TEST_DATA=/path/to/data python bench/accuracy.py
-    python bench/accuracy.py --detector-max-side 960               # Client(detector_max_side=960)
-    python bench/accuracy.py --detector-max-side 960 --enlarge 2.5 # pose and landmarks on photos enlarged 2.5x
+    python -m bench.accuracy            # or FACELENS_TEST_DATA=/path/to/data python -m bench.accuracy
+    python -m bench.accuracy --detector-max-side 960               # Client(detector_max_side=960)
+    python -m bench.accuracy --detector-max-side 960 --enlarge 2.5 # pose and landmarks on photos enlarged 2.5x
 
 ``--enlarge F`` makes large photos out of the small labelled ones (bicubic, JPEG quality 95) and scores pose and
 landmarks on them against the same ground truth: how the detector's scan size and the landmark crops behave on
@@ -17,15 +17,13 @@ attributes_by_eye.tsv, faces labelled with open eyes.
 import csv
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 import facelens
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from labelled import DATA, image_bytes, match, read_tsv  # noqa: E402
+from tools.labelled import DATA, image_bytes, match, read_tsv
 IBUG = {36: "leftEyeLeft", 39: "leftEyeRight", 42: "rightEyeLeft", 45: "rightEyeRight", 30: "nose",
         48: "mouthLeft", 54: "mouthRight", 8: "chinBottom"}
 

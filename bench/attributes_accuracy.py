@@ -1,6 +1,6 @@
 """Accuracy of the FaceDetail attributes against the labels in ../shared/data (DetectFaces with Attributes=ALL).
 
-Run: python bench/attributes_accuracy.py [--split single|faces|both]
+Run: python -m bench.attributes_accuracy [--split single|faces|both]
 
 - Binary attributes: accuracy, balanced accuracy (mean of the per-class recalls), precision, recall and the
   false-positive rate (on faces labelled without) against annotated/attributes_by_eye.tsv (single-face photos,
@@ -23,17 +23,11 @@ Run: python bench/attributes_accuracy.py [--split single|faces|both]
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "python"))
-sys.path.insert(0, str(ROOT / "bench"))
-from calibrate_attributes import LABELS, read_tsv  # noqa: E402
-from labelled import DATA, image_bytes, pairs  # noqa: E402
+from tools.labelled import ATTRIBUTE_LABELS as LABELS
+from tools.labelled import DATA, image_bytes, pairs, read_tsv
 
 GENDER = {
     "images/fnp_angelina_jolie_1.jpg": "Female", "images/fnp_kate_siegel_1.jpg": "Female",
@@ -102,9 +96,9 @@ def truth(row, name, col):
 
 def old_predictions(client, rel, faces):
     """The region measurements' answers for the response's faces (matched by box), {name: bool} per face."""
-    import region_attributes_baseline as old
+    from bench import region_attributes_baseline as old
     from facelens import images
-    from labelled import iou
+    from tools.labelled import iou
 
     engine = client.engine
     rgb = images.decode(image_bytes(DATA / rel)).rgb
@@ -127,7 +121,7 @@ def old_predictions(client, rel, faces):
 
 
 def evaluate(client, split):
-    rows = read_tsv("attributes_by_eye.tsv" if split == "single" else "attributes_by_eye_faces.tsv")
+    rows = read_tsv("annotated/attributes_by_eye.tsv" if split == "single" else "annotated/attributes_by_eye_faces.tsv")
     by_file = {}
     for r in rows:
         by_file.setdefault(r["file"], []).append(r)
@@ -199,7 +193,7 @@ def main():
             ar = faces[0]["AgeRange"]
             print(f"AgeRange {rel}: {ar['Low']}-{ar['High']} (label {lo}-{hi}, overlap: {ar['Low'] <= hi and ar['High'] >= lo})")
     if args.cost_rounds:
-        import bench_attributes
+        from bench import bench_attributes
 
         print("\nCost, DetectFaces per face (median; one onnxruntime thread):")
         bench_attributes.main(rounds=args.cost_rounds)

@@ -1,20 +1,17 @@
 """Cost of the FaceDetail attributes: DetectFaces with ALL against DEFAULT, per face.
 
 Run: pytest bench/bench_attributes.py --benchmark-only      (pytest-benchmark groups DEFAULT / ALL side by side)
-or:  python bench/bench_attributes.py                       (prints the per-face times and the ALL/DEFAULT ratio)
+or:  python -m bench.bench_attributes                       (prints the per-face times and the ALL/DEFAULT ratio)
 Same 640x480 JPEGs as bench_detect.py: one face (fr_obama.jpg) and six (if_t1.jpg). Target: ALL <= 2.5x DEFAULT.
 """
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 import facelens
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_detect import PHOTOS, _jpeg_640x480  # noqa: E402
+from bench.bench_detect import PHOTOS, _jpeg_640x480
 
 CASES = {"DEFAULT": ["DEFAULT"], "ALL": ["ALL"], "ALL_but_EYE_DIRECTION": [
     "AGE_RANGE", "GENDER", "EMOTIONS", "SMILE", "EYES_OPEN", "MOUTH_OPEN", "EYEGLASSES", "SUNGLASSES", "BEARD",

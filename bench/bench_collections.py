@@ -10,7 +10,6 @@ The scale part uses synthetic unit vectors (random directions in 128-d), stored 
 """
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -23,8 +22,7 @@ from facelens.collections import FACE_MODEL_VERSION
 from facelens.storage import open_database
 from facelens.storage.collections import CollectionStore
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import pg_server  # noqa: E402  (the tests' throwaway PostgreSQL server)
+from tests.support import pg_server
 
 BACKENDS = ["sqlite", "postgresql"]
 DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

@@ -7,15 +7,11 @@ must do anyway (the source with DEFAULT, the target with the ComparedFace attrib
 difference is the dlib descriptors (one per face) and the comparison.
 """
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import facelens
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_detect import _jpeg_640x480  # noqa: E402
+from bench.bench_detect import _jpeg_640x480
 
 TARGETS = {"1face": "images/fr_obama2.jpg", "6faces": "images/if_t1.jpg"}
 

@@ -16,8 +16,7 @@ import pytest
 
 import facelens
 
-sys.path.insert(0, str(Path(__file__).parent))
-from reference_pipeline import ReferencePipeline  # noqa: E402
+from bench.reference_pipeline import ReferencePipeline
 
 DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -1,4 +1,4 @@
-"""Memory and latency under hostile input: ``python bench/bench_hostile.py [--rounds N] [--idle N]``.
+"""Memory and latency under hostile input: ``python -m bench.bench_hostile [--rounds N] [--idle N]``.
 
 1. Peak RSS of a fresh process (VmHWM) that runs DetectFaces with ALL attributes on one worst-case image:
    the largest progressive JPEGs accepted (4:4:4 and 4:2:0 just under the coefficient limit), an 80 MP baseline
@@ -29,9 +29,8 @@ import numpy as np
 
 import facelens
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_server  # noqa: E402  (the endpoint helpers: free_port, boto)
-from bench_server import free_port  # noqa: E402
+from tests.support.endpoint import boto as endpoint_client
+from tests.support.endpoint import free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -96,7 +95,7 @@ def proc_mem(pid: int) -> dict:
 
 
 def boto(url):
-    return bench_server.boto(url, read_timeout=300)
+    return endpoint_client(url, read_timeout=300)
 
 
 def start_server(home: str):

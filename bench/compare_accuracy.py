@@ -1,11 +1,12 @@
 """CompareFaces on the labelled identity sets of ../shared/data, printed as a Markdown table.
 
-    python bench/compare_accuracy.py        # 126 CompareFaces calls, a few minutes on 2 cores
+    python -m bench.compare_accuracy        # 126 CompareFaces calls, a few minutes on 2 cores
 
-The people, photos and splits are those of tools/calibrate_similarity.py and tests/test_collections_identity.py
-(FIT: dlib_johns_identities and the even deepface groups, which fixed the Similarity constants; EVAL: everything
-else). As there, the first photo of each person is its reference (29 people) and every other photo is a probe
-(126); photos whose label names the left or right one of two people are cut to that side first.
+The people, photos and splits are tools/labelled.py's identity sets, as tools/calibrate_similarity.py and
+tests/test_collections_identity.py use them (FIT: dlib_johns_identities and the even deepface groups, which fixed
+the Similarity constants; EVAL: everything else). As there, the first photo of each person is its reference (29
+people) and every other photo is a probe (126); photos whose label names the left or right one of two people are
+cut to that side first.
 
 The references make one TargetImage: each reference's labelled face, cut out square with a margin of 40 % of its
 side and scaled to a 224 px tile, in a 6 x 5 grid (1344 x 1120 px, 29 faces). Each probe photo is the SourceImage
@@ -19,20 +20,15 @@ Similarity); a returned face is the person of the tile its box centre falls in. 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import facelens  # noqa: E402
-from calibrate_similarity import DATA, identity_photos, read_image_bytes  # noqa: E402
-from test_collections_identity import probe_bytes  # noqa: E402
+import facelens
+from tests.support.identity import probe_bytes
+from tools.labelled import DATA, identity_photos, image_bytes
 
 TILE, COLUMNS, MARGIN = 224, 6, 0.4
 THRESHOLD = 80.0
@@ -67,7 +63,7 @@ def run(client) -> dict:
         raise SystemExit(f"identity photos not found under {DATA}")
     people, tiles, probes = [], [], []
     for split, name, rel, pick in rows:
-        data = probe_bytes(client, read_image_bytes(DATA / rel), pick)
+        data = probe_bytes(client, image_bytes(DATA / rel), pick)
         if name not in people:
             people.append(name)
             tiles.append(face_tile(client, data))

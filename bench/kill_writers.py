@@ -4,7 +4,7 @@ acknowledged face must be in the collection, the face count must equal the rows,
 processes writing the same collection while one of them is killed) must leave exactly the faces acknowledged
 (plus at most the one committed but not yet printed by the killed writer).
 
-Run: python bench/kill_writers.py [--kills 20]
+Run: python -m bench.kill_writers [--kills 20]
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import pg_server  # noqa: E402
-
-import facelens  # noqa: E402
+import facelens
+from tests.support import pg_server
 
 WRITER = """
 import os, sys, facelens, numpy as np

@@ -1,6 +1,6 @@
 """Where one DetectFaces call spends its time, stage by stage (decode, detector, crops + mesh, pose, quality, rest).
 
-    python bench/profile_detect.py [--precision int8|fp32] [--repeats 30]
+    python -m bench.profile_detect [--precision int8|fp32] [--repeats 30]
 
 The stages are timed by wrapping the functions the pipeline calls (the sum over the call of each wrapped
 function); "Python and response" is the call's time less every timed stage. Images: the 640x480 JPEGs of
@@ -8,18 +8,15 @@ bench_detect.py (one face: fr_obama.jpg, six: if_t1.jpg). Median over ``--repeat
 """
 
 import argparse
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
 import facelens
 from facelens import _core, images, pipeline
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_detect import PHOTOS, _jpeg_640x480  # noqa: E402
+from bench.bench_detect import PHOTOS, _jpeg_640x480
 
 
 def main() -> None:

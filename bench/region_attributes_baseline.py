@@ -1,7 +1,7 @@
 """The region measurements that answered Eyeglasses, Sunglasses, Beard, Mustache and FaceOccluded before the
 attribute network (a logistic model over luma/chroma/edge statistics of landmark-defined patches of an aligned
 face chip, fitted on the group-photo faces), kept here only so that bench/attributes_accuracy.py can score them
-beside the network in the same run. facelens itself no longer uses them.
+beside the network in the same run. facelens itself does not use them.
 """
 
 from __future__ import annotations

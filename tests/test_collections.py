@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import facelens
-from conftest import image_bytes
+from tests.support.data import image_bytes
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -173,6 +173,7 @@ def test_shape_errors(cc, op, kwargs):
         getattr(cc, op)(**kwargs)
 
 
+@pytest.mark.data
 def test_image_errors(cc, coll):
     with pytest.raises(cc.exceptions.InvalidImageFormatException):
         index(cc, coll, b"GIF89a" + bytes(100))
@@ -188,6 +189,7 @@ def test_image_errors(cc, coll):
 
 # -- IndexFaces ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_index_faces_response(cc, coll):
     resp = index(cc, coll, GROUP, ExternalImageId="friends:t1")
     assert set(strip(resp)) == {"FaceRecords", "FaceModelVersion", "UnindexedFaces"}
@@ -210,6 +212,7 @@ def test_index_faces_response(cc, coll):
     assert cc.describe_collection(CollectionId=coll)["FaceCount"] == 6
 
 
+@pytest.mark.data
 def test_detection_attributes(cc, coll):
     resp = index(cc, coll, OBAMA, DetectionAttributes=["DEFAULT", "EYE_DIRECTION"])
     (rec,) = resp["FaceRecords"]
@@ -221,6 +224,7 @@ def test_detection_attributes(cc, coll):
     assert set(full) == set(detect)
 
 
+@pytest.mark.data
 def test_same_image_is_not_indexed_twice(cc, coll):
     first = index(cc, coll, TWO, ExternalImageId="pair")
     again = index(cc, coll, TWO, ExternalImageId="pair")
@@ -246,6 +250,7 @@ def test_same_image_is_not_indexed_twice(cc, coll):
     assert other_image["FaceRecords"][0]["Face"]["ImageId"] != first["FaceRecords"][0]["Face"]["ImageId"]
 
 
+@pytest.mark.data
 def test_max_faces_keeps_the_largest(cc, coll):
     group = "images/fnp_multiface.jpg"  # six faces that all pass HIGH: only size decides
     resp = index(cc, coll, group, MaxFaces=2)
@@ -261,6 +266,7 @@ def test_max_faces_keeps_the_largest(cc, coll):
     assert all(u["Reasons"] == ["EXCEEDS_MAX_FACES"] for u in one["UnindexedFaces"])
 
 
+@pytest.mark.data
 def test_quality_filter_reasons(cc, coll):
     rgb = rgb_of(OBAMA)
     blurred = jpeg(cv2.GaussianBlur(rgb, (0, 0), 10))
@@ -283,6 +289,7 @@ def test_quality_filter_reasons(cc, coll):
         assert len(index(cc, coll, OBAMA, QualityFilter=level)["FaceRecords"]) == 1
 
 
+@pytest.mark.data
 def test_quality_levels_are_nested(cc, coll):
     data = image_bytes("annotated/widerface_val/0_Parade_marchingband_1_765.jpg")
     counts = {lv: len(index(cc, coll, data, QualityFilter=lv, ExternalImageId=lv)["FaceRecords"])
@@ -315,6 +322,7 @@ def test_quality_rank_before_size():
     assert kept == [1, 2]  # same quality: the largest stay, largest first
 
 
+@pytest.mark.data
 def test_image_without_faces(cc, coll):
     nothing = jpeg(np.full((200, 300, 3), 90, np.uint8))
     resp = index(cc, coll, nothing)
@@ -323,6 +331,7 @@ def test_image_without_faces(cc, coll):
         cc.search_faces_by_image(CollectionId=coll, Image={"Bytes": nothing})
 
 
+@pytest.mark.data
 def test_s3_object(cc, coll):
     cc.store.put("photos", "people/obama.jpg", image_bytes(OBAMA))
     resp = cc.index_faces(CollectionId=coll, Image={"S3Object": {"Bucket": "photos", "Name": "people/obama.jpg"}})
@@ -347,6 +356,7 @@ def people(cc):
     return name, ids
 
 
+@pytest.mark.data
 def test_search_faces(cc, people):
     name, ids = people
     resp = cc.search_faces(CollectionId=name, FaceId=ids["obama"])
@@ -369,6 +379,7 @@ def test_search_faces(cc, people):
         cc.search_faces(CollectionId=name, FaceId="11111111-2222-4333-8444-555555555555")
 
 
+@pytest.mark.data
 def test_search_faces_by_image(cc, people):
     name, ids = people
     resp = cc.search_faces_by_image(CollectionId=name, Image={"Bytes": image_bytes("images/fr_test_obama1.jpg")})
@@ -386,6 +397,7 @@ def test_search_faces_by_image(cc, people):
     assert same["FaceMatches"][0]["Face"]["FaceId"] == ids["biden"] and same["FaceMatches"][0]["Similarity"] > 99.9
 
 
+@pytest.mark.data
 def test_search_in_empty_collection(cc, coll):
     resp = cc.search_faces_by_image(CollectionId=coll, Image={"Bytes": image_bytes(OBAMA)})
     assert resp["FaceMatches"] == []
@@ -393,6 +405,7 @@ def test_search_in_empty_collection(cc, coll):
 
 # -- listing, pagination and deletion -----------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_list_faces_pages(cc, coll):
     index(cc, coll, GROUP)
     index(cc, coll, TWO)
@@ -419,6 +432,7 @@ def test_list_faces_pages(cc, coll):
     assert len(cc.list_faces(CollectionId=coll, MaxResults=0)["Faces"]) == 9  # 0: the default page size
 
 
+@pytest.mark.data
 def test_forged_tokens(cc, coll):
     index(cc, coll, GROUP)
     other = coll + "-other"
@@ -483,6 +497,7 @@ def test_list_collections_pages(tmp_path, backend):
     assert c.list_collections()["CollectionIds"] == names[:3] + names[4:]
 
 
+@pytest.mark.data
 def test_delete_faces(cc, coll):
     ids = [r["Face"]["FaceId"] for r in index(cc, coll, GROUP)["FaceRecords"]]
     unknown = "11111111-2222-4333-8444-555555555555"
@@ -503,6 +518,7 @@ def test_delete_faces(cc, coll):
     assert set(ids[2:]) <= {r["Face"]["FaceId"] for r in again["FaceRecords"]}
 
 
+@pytest.mark.data
 def test_delete_collection_deletes_its_faces(cc):
     cc.create_collection(CollectionId="doomed")
     fid = index(cc, "doomed", OBAMA)["FaceRecords"][0]["Face"]["FaceId"]
@@ -522,6 +538,7 @@ def test_delete_collection_deletes_its_faces(cc):
 
 # -- several clients and threads ----------------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_another_client_sees_changes(cc, coll, backend):
     """A second client on the same home (as another process would) finds faces added and loses deleted ones."""
     other = backend.client(home=str(cc.home))
@@ -536,6 +553,7 @@ def test_another_client_sees_changes(cc, coll, backend):
         other.search_faces_by_image(CollectionId=coll, Image={"Bytes": image_bytes(OBAMA2)})
 
 
+@pytest.mark.data
 def test_threads_index_and_search(cc, coll):
     photos = [OBAMA, OBAMA2, BIDEN, TWO, "images/fr_test_obama1.jpg", "images/fr_train_biden_biden2.jpg"]
     data = [image_bytes(p) for p in photos]
@@ -563,6 +581,7 @@ def test_threads_index_and_search(cc, coll):
             assert len(found["FaceMatches"]) == 6
 
 
+@pytest.mark.data
 def test_paginators_walk_every_face_once(tmp_path, backend):
     c = backend.client(home=str(tmp_path))
     assert c.can_paginate("list_faces") and not c.can_paginate("detect_faces")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import facelens
-from conftest import data_path
+from tests.support.data import data_path
 
 # A child that writes to a collection and prints each FaceId once the call returned (= acknowledged).
 _STORE_WRITER = textwrap.dedent("""
@@ -107,6 +107,7 @@ def test_two_processes_write_at_once(tmp_path, backend):
     assert len(index) == 600 and set(index.snapshot()[1]) == set(acknowledged)
 
 
+@pytest.mark.data
 def test_two_processes_index_faces_at_once(tmp_path, backend):
     photo = data_path("images/fr_obama.jpg")
     home = tmp_path / "home"
@@ -158,6 +159,7 @@ def test_killed_writer_loses_no_acknowledged_face(tmp_path, delay, backend):
     assert after.describe_collection(CollectionId="victim")["FaceCount"] == len(listed)
 
 
+@pytest.mark.data
 def test_killed_index_faces_loop(tmp_path, backend):
     """The same through the public API: a process in a loop of IndexFaces calls, killed."""
     photo = data_path("images/fr_obama.jpg")

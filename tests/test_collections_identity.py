@@ -1,23 +1,22 @@
 """Identification on real people through the public API: IndexFaces one photo per person, SearchFacesByImage
-with every other photo. Targets (issue 5): top-1 identification >= 0.95 and false matches <= 1% at the default
+with every other photo. Targets: top-1 identification >= 0.95 and false matches <= 1% at the default
 FaceMatchThreshold of 80.
 
-The people and photos are those of tools/calibrate_similarity.py: the FIT split (dlib_johns_identities and the
-even deepface groups) fixed the Similarity constants; the EVAL split (odd deepface groups, the Obama / Biden /
-Kit Harington / ... photos of images/) never did. Numbers are printed (pytest -s) for both and overall.
+The people and photos are tools/labelled.py's identity sets, as tools/calibrate_similarity.py uses them: the FIT
+split (dlib_johns_identities and the even deepface groups) fixed the Similarity constants; the EVAL split (odd
+deepface groups, the Obama / Biden / Kit Harington / ... photos of images/) never did. Numbers are printed
+(``pytest -s``) for both and overall.
 """
 
-import sys
-
-import cv2
 import numpy as np
 import pytest
 
 import facelens
-from conftest import DATA, ROOT
+from tests.support.data import DATA, image_bytes
+from tests.support.identity import probe_bytes
+from tools.labelled import identity_photos
 
-sys.path.insert(0, str(ROOT / "tools"))
-from calibrate_similarity import identity_photos, read_image_bytes  # noqa: E402
+pytestmark = pytest.mark.data
 
 TOP1_TARGET = 0.95
 FALSE_MATCH_TARGET = 0.01
@@ -25,20 +24,6 @@ FALSE_MATCH_TARGET = 0.01
 
 def external_id(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_.-:" else "_" for ch in name)
-
-
-def probe_bytes(client, data: bytes, pick: str) -> bytes:
-    """The photo, cropped to the labelled face's side when the label names the left or right person (so that
-    the largest face SearchFacesByImage picks is the labelled one)."""
-    if pick == "largest":
-        return data
-    faces = client.detect_faces(Image={"Bytes": data})["FaceDetails"][:2]
-    centres = sorted(f["BoundingBox"]["Left"] + f["BoundingBox"]["Width"] / 2 for f in faces)
-    cut = (centres[0] + centres[1]) / 2
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    w = img.shape[1]
-    part = img[:, : int(cut * w)] if pick == "left" else img[:, int(cut * w):]
-    return cv2.imencode(".png", part)[1].tobytes()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +36,7 @@ def results(tmp_path_factory):
     gallery = {}  # identity -> FaceId
     probes = []
     for split, name, rel, pick in rows:
-        data = read_image_bytes(DATA / rel)
+        data = image_bytes(rel)
         if name not in gallery:
             resp = client.index_faces(CollectionId="people", Image={"Bytes": data}, ExternalImageId=external_id(name),
                                       MaxFaces=1)

@@ -10,8 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import boto3_endpoint, data_path, read, run_cli
 from facelens.errors import InvalidParameterException, ParamValidationError
+from tests.support.cli import run_cli
+from tests.support.data import data_path, read
+from tests.support.endpoint import boto
+
+pytestmark = pytest.mark.data
 
 FACE_KEYS = ["BoundingBox", "Confidence", "Landmarks", "Pose", "Quality", "Emotions", "Smile"]
 
@@ -169,11 +173,12 @@ def test_request_rules(client):
         client.compare_faces(SourceImage=face, TargetImage={})
 
 
-def test_through_boto3(client):
+def test_through_boto3(client, serve):
     """A real boto3 client: the same answer as in process, every key of the JSON kept by botocore's parser, and
     the errors as boto3's exception classes."""
     source, target = read("images/fr_obama.jpg"), read("images/fr_two_people.jpg")
-    with boto3_endpoint(client) as rek:
+    with serve(client) as endpoint:
+        rek = boto(endpoint.url)
         raw = []
         rek.meta.events.register("after-call.rekognition.CompareFaces",
                                  lambda http_response, parsed, **kw: raw.append((json.loads(http_response.content),

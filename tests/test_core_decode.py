@@ -3,8 +3,6 @@ import numpy as np
 import pytest
 
 import facelens._core as core
-from conftest import LEVELS
-
 
 
 def ref_decode(heat, scale, offset, lms, thr, ratio, W, H):
@@ -100,18 +98,11 @@ def test_nan_and_inf_inputs(level):
     assert np.isfinite(got[0]).all() and np.isfinite(got[2]).all()
 
 
-def test_levels_agree():
+def test_levels_agree(level, at_scalar):
     maps = make_maps(160, 160, seed=9, density=4)
-    outs = {}
-    try:
-        for lv in LEVELS:
-            core.set_simd_level(lv)
-            outs[lv] = core.decode_centerface(*maps, 0.35, 0.5, 1280, 1280)
-    finally:
-        core.set_simd_level("auto")
-    for lv, o in outs.items():
-        for x, y in zip(o, outs["scalar"]):
-            np.testing.assert_array_equal(x, y, err_msg=lv)
+    got = core.decode_centerface(*maps, 0.35, 0.5, 1280, 1280)
+    for x, y in zip(got, at_scalar(core.decode_centerface, *maps, 0.35, 0.5, 1280, 1280)):
+        np.testing.assert_array_equal(x, y)
 
 
 @pytest.mark.parametrize("case", ["heat_shape", "scale_shape", "lm_channels", "hw_mismatch",

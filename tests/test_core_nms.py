@@ -3,8 +3,6 @@ import numpy as np
 import pytest
 
 import facelens._core as core
-from conftest import LEVELS
-
 
 
 def ref_nms(boxes, scores, thr):
@@ -83,17 +81,9 @@ def test_threshold_extremes(level):
     np.testing.assert_array_equal(core.nms(boxes, scores, 0.0), ref_nms(boxes, scores, 0.0))
 
 
-def test_levels_agree_bit_exact():
+def test_levels_agree_bit_exact(level, at_scalar):
     boxes, scores = random_boxes(3000, seed=5, clustered=True)
-    res = {}
-    try:
-        for lv in LEVELS:
-            core.set_simd_level(lv)
-            res[lv] = core.nms(boxes, scores, 0.45)
-    finally:
-        core.set_simd_level("auto")
-    for lv, k in res.items():
-        np.testing.assert_array_equal(k, res["scalar"], err_msg=lv)
+    np.testing.assert_array_equal(core.nms(boxes, scores, 0.45), at_scalar(core.nms, boxes, scores, 0.45))
 
 
 def test_dtype_and_layout_conversion():

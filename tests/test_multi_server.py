@@ -3,34 +3,26 @@ a user deploys them: photos and clips uploaded with boto3's s3 client, every cal
 client, a collection created through one server, faces indexed through another, searched through the first; a
 video job started through one and read, page by page, through the other."""
 
+import contextlib
 import os
-import socket
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import data_path, image_bytes
+from tests.support.data import data_path, image_bytes
+from tests.support.endpoint import boto, serve_process
+
+pytestmark = [pytest.mark.data, pytest.mark.server]
 
 BUCKET = "media"
 OBAMA, OBAMA2, BIDEN = "images/fr_obama.jpg", "images/fr_obama2.jpg", "images/fr_biden.jpg"
 CLIP = "pyfeat_single_face.mp4"  # one face, 640x360, 72 frames
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def servers(pg_server, s3_server, tmp_path_factory):
     """Two endpoints with their own homes, sharing the database and the object store through configuration
     alone (the environment a deployment sets)."""
-    import boto3
-    from botocore.config import Config
-
     s3 = s3_server.client()
     s3.create_bucket(Bucket=BUCKET)
     for rel in (OBAMA, OBAMA2, BIDEN):
@@ -38,39 +30,16 @@ def servers(pg_server, s3_server, tmp_path_factory):
     s3.put_object(Bucket=BUCKET, Key=f"clips/{CLIP}", Body=data_path(f"videos/{CLIP}").read_bytes())
 
     url = pg_server.create_database("multi_server")
-    procs, clients = [], []
-    for n in range(2):
-        port = _free_port()
-        env = dict(os.environ, FACELENS_HOME=str(tmp_path_factory.mktemp(f"server{n}")), FACELENS_THREADS="1",
-                   FACELENS_DATABASE_URL=url, FACELENS_OBJECT_STORE="s3", AWS_ENDPOINT_URL_S3=s3_server.endpoint_url,
-                   AWS_ACCESS_KEY_ID=s3_server.access_key, AWS_SECRET_ACCESS_KEY=s3_server.secret_key,
-                   AWS_REGION=s3_server.region, FACELENS_VIDEO_SAMPLE_FPS="2")
-        procs.append(subprocess.Popen([sys.executable, "-m", "facelens", "serve", "--port", str(port)], env=env,
-                                      stderr=subprocess.PIPE, text=True))
-        clients.append(boto3.client("rekognition", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                                    aws_access_key_id="x", aws_secret_access_key="y",
-                                    config=Config(retries={"max_attempts": 1}, read_timeout=120)))
-    try:
-        for proc, rek in zip(procs, clients):
-            deadline = time.time() + 120
-            while True:
-                try:
-                    rek.list_collections()
-                    break
-                except Exception:
-                    assert proc.poll() is None, proc.stderr.read()
-                    assert time.time() < deadline, "server did not start"
-                    time.sleep(0.2)
+    with contextlib.ExitStack() as stack:
+        clients = []
+        for n in range(2):
+            env = dict(os.environ, FACELENS_HOME=str(tmp_path_factory.mktemp(f"server{n}")), FACELENS_THREADS="1",
+                       FACELENS_DATABASE_URL=url, FACELENS_OBJECT_STORE="s3",
+                       AWS_ENDPOINT_URL_S3=s3_server.endpoint_url, AWS_ACCESS_KEY_ID=s3_server.access_key,
+                       AWS_SECRET_ACCESS_KEY=s3_server.secret_key, AWS_REGION=s3_server.region,
+                       FACELENS_VIDEO_SAMPLE_FPS="2")
+            clients.append(boto(stack.enter_context(serve_process(env)), read_timeout=120))
         yield clients
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _s3(name):

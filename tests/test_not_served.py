@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import boto3_endpoint
 from facelens import contract
 from facelens.server import operations
 from facelens.server.app import snake_case
+from tests.support.endpoint import boto
 
 botocore = pytest.importorskip("botocore")
 
@@ -33,7 +33,7 @@ def test_every_contract_operation_is_a_face_operation(client):
         assert not hasattr(client, snake_case(op)), op
 
 
-def test_not_served_operations_answer_a_clear_error(client):
+def test_not_served_operations_answer_a_clear_error(client, serve):
     import boto3
     from botocore.config import Config
     from botocore.exceptions import ClientError
@@ -41,7 +41,8 @@ def test_not_served_operations_answer_a_clear_error(client):
     not_served = sorted(_model_operations() - set(operations(client)))
     assert {"DetectLabels", "DetectText", "DetectModerationLabels", "DetectProtectiveEquipment",
             "CreateFaceLivenessSession", "CreateStreamProcessor", "DetectCustomLabels"} <= set(not_served)
-    with boto3_endpoint(client) as served:
+    with serve(client) as endpoint:
+        served = boto(endpoint.url)
         # botocore would refuse most calls without their required members: send them empty
         rek = boto3.client("rekognition", endpoint_url=served.meta.endpoint_url, region_name="us-east-1",
                            aws_access_key_id="x", aws_secret_access_key="y",

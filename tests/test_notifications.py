@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import facelens
-from conftest import data_path
+from tests.support.data import data_path
 from facelens.settings import Settings, parse_webhooks
 from facelens.video.notify import BACKOFF_S, Notifier
 
@@ -101,6 +101,7 @@ def _check_envelope(body, topic, job, tag, finished_after):
     assert finished_after * 1000 - 1000 <= message["Timestamp"] <= time.time() * 1000
 
 
+@pytest.mark.data
 def test_file_sink_holds_the_sns_envelope(client, tmp_path):
     topic = "arn:aws:sns:us-east-1:123456789012:facelens-file"
     c = _client(client, tmp_path)
@@ -116,6 +117,7 @@ def test_file_sink_holds_the_sns_envelope(client, tmp_path):
         c.close()
 
 
+@pytest.mark.data
 def test_webhook_retries_after_a_500_then_delivers(client, tmp_path):
     topic = "arn:aws:sns:us-east-1:123456789012:facelens-hook"
     hook = Hook([500, 200])
@@ -144,6 +146,7 @@ def test_webhook_retries_after_a_500_then_delivers(client, tmp_path):
         hook.close()
 
 
+@pytest.mark.data
 def test_dead_webhook_gives_up_after_the_bound_and_the_job_is_unaffected(client, tmp_path):
     topic = "arn:aws:sns:us-east-1:123456789012:facelens-dead"
     c = _client(client, tmp_path, notification_webhooks={"facelens-dead": _dead_url()}, webhook_attempts=3,

@@ -6,7 +6,7 @@ import signal
 import numpy as np
 import pytest
 
-from conftest import image_bytes
+from tests.support.data import image_bytes
 from facelens.engine.parallel import SlicedSession
 from facelens.models import registry
 
@@ -36,6 +36,7 @@ def test_one_item_network_takes_a_batch_through_the_sliced_session(client):
     np.testing.assert_array_equal(together, alone)
 
 
+@pytest.mark.data
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
 def test_a_forked_child_can_still_analyse(client):
     """A child forked after the pool ran (gunicorn --preload, multiprocessing's fork) gets a pool of its own;

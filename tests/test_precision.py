@@ -11,7 +11,7 @@ from facelens.errors import ModelError
 from facelens.models import registry
 from facelens.pipeline import Engine
 
-from conftest import DATA
+from tests.support.data import DATA
 
 
 def test_precision_is_validated_and_read_from_the_environment(monkeypatch):
@@ -45,6 +45,7 @@ def _iou(a, b):
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("photo", ["images/if_t1.jpg", "images/fr_test_obama_and_biden.jpg"])
 def test_int8_detector_finds_the_faces_fp32_finds(photo):
     import cv2
@@ -72,6 +73,7 @@ def test_providers_default_to_the_cpu_and_unknown_ones_are_refused(monkeypatch):
         registry.session("gender_v1.onnx", 1, providers=providers)
 
 
+@pytest.mark.data
 def test_concurrent_callers_are_admitted_as_many_at_once_as_cores():
     import os
     import threading

@@ -1,16 +1,13 @@
 """The whole pipeline against bench/reference_pipeline.py (same models, numpy/OpenCV in place of the C++ core)."""
 
-import sys
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
-from conftest import read
+from bench.reference_pipeline import ReferencePipeline
+from tests.support.data import read
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from reference_pipeline import ReferencePipeline  # noqa: E402
+pytestmark = pytest.mark.data
 
 
 @pytest.fixture(scope="module")

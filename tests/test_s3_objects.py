@@ -24,7 +24,7 @@ from facelens.errors import (  # noqa: E402
 )
 from facelens.objects.s3 import S3ObjectStore  # noqa: E402
 from facelens.objects import ObjectStore  # noqa: E402
-from s3_server import READER_BUCKET  # noqa: E402
+from tests.support.s3_server import READER_BUCKET  # noqa: E402
 
 HANG_GUARD_S = 30  # an error must come back well before this; not a speed target
 

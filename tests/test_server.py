@@ -8,10 +8,8 @@ model: every key in the raw JSON must survive botocore's parser (it silently dro
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,105 +19,22 @@ boto3 = pytest.importorskip("boto3")
 uvicorn = pytest.importorskip("uvicorn")
 from botocore.config import Config  # noqa: E402
 
-from facelens.server import create_app, operations  # noqa: E402
-from facelens.server.run import uvicorn_settings  # noqa: E402
-
-KEY_ID, SECRET = "AKIDFACELENSTEST", "s3cr3t/facelens+key"
+from facelens.server import operations  # noqa: E402
+from tests.support.endpoint import KEY_ID, SECRET, DroppedKeys, boto, raw_request, sigv4_headers  # noqa: E402
 
 
 def _strip(resp):
     return {k: v for k, v in resp.items() if k != "ResponseMetadata"}
 
 
-class _Server:
-    def __init__(self, app):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        settings = uvicorn_settings()
-        settings.pop("workers")
-        settings["timeout_graceful_shutdown"] = 5
-        config = uvicorn.Config(app, log_level="warning", **settings)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 60
-        while not self.server.started:
-            if time.time() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture(scope="module")
-def servers(client):
-    open_server = _Server(create_app(client, keys={}))
-    keyed = _Server(create_app(client, keys={KEY_ID: SECRET}))
-    yield open_server, keyed
-    open_server.stop()
-    keyed.stop()
-
-
-def _boto(url, key="x", secret="y", **config):
-    return boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
-                        aws_secret_access_key=secret,
-                        config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config))
-
-
-class _Dropped:
-    """Records, per call, the raw JSON body and botocore's parsed dict; ``check()`` finds keys botocore dropped."""
-
-    def __init__(self, rek):
-        self.calls = []
-        rek.meta.events.register("after-call.rekognition.*", self._after)
-
-    def _after(self, http_response, parsed, model, **kwargs):
-        if http_response.status_code == 200:
-            self.calls.append((model.name, json.loads(http_response.content or b"{}"), parsed))
-
-    @staticmethod
-    def missing(raw, parsed, path=""):
-        out = []
-        if isinstance(raw, dict):
-            for key, value in raw.items():
-                if not isinstance(parsed, dict) or key not in parsed:
-                    out.append(f"{path}.{key}")
-                else:
-                    out.extend(_Dropped.missing(value, parsed[key], f"{path}.{key}"))
-        elif isinstance(raw, list):
-            for i, item in enumerate(raw):
-                out.extend(_Dropped.missing(item, parsed[i] if i < len(parsed) else None, f"{path}[{i}]"))
-        return out
-
-    def check(self):
-        assert self.calls
-        for name, raw, parsed in self.calls:
-            assert not self.missing(raw, parsed), (name, self.missing(raw, parsed)[:10])
-        return {name for name, _, _ in self.calls}
+def servers(client, serve):
+    return serve(client), serve(client, keys={KEY_ID: SECRET})
 
 
 @pytest.fixture(scope="module")
 def rek(servers):
-    return _boto(servers[0].url)
-
-
-def _raw(url, body, target="RekognitionService.DetectFaces", method="POST", headers=None):
-    host, port = url.replace("http://", "").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    h = {"Content-Type": "application/x-amz-json-1.1"}
-    if target:
-        h["X-Amz-Target"] = target
-    h.update(headers or {})
-    conn.request(method, "/", body=body, headers=h)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), data
+    return boto(servers[0].url)
 
 
 def test_operations_are_discovered_from_the_client(client):
@@ -127,7 +42,7 @@ def test_operations_are_discovered_from_the_client(client):
     assert {"DetectFaces", "IndexFaces", "SearchFaces", "SearchFacesByImage", "CreateCollection", "DeleteCollection",
             "DescribeCollection", "ListCollections", "ListFaces", "DeleteFaces"} <= set(ops)
     assert ops["SearchFacesByImage"] == "search_faces_by_image"
-    # every operation of the contract is served: the product's whole list (issue 6's included)
+    # every operation of the contract is served, the video ones included
     from facelens import contract
 
     assert set(ops) == set(contract.OPERATIONS)
@@ -137,8 +52,8 @@ def test_operations_are_discovered_from_the_client(client):
 
 @pytest.mark.parametrize("attributes", [None, ["DEFAULT", "EYE_DIRECTION"], ["ALL"]])
 def test_detect_faces_equals_in_process(servers, client, sample_bytes, attributes):
-    rek = _boto(servers[0].url)
-    dropped = _Dropped(rek)
+    rek = boto(servers[0].url)
+    dropped = DroppedKeys(rek)
     kwargs = {"Image": {"Bytes": sample_bytes}}
     if attributes:
         kwargs["Attributes"] = attributes
@@ -156,8 +71,8 @@ def test_detect_faces_equals_in_process(servers, client, sample_bytes, attribute
 
 
 def test_collections_end_to_end(servers, client, sample_bytes):
-    rek = _boto(servers[0].url)
-    dropped = _Dropped(rek)
+    rek = boto(servers[0].url)
+    dropped = DroppedKeys(rek)
     cid = "server-test-collection"
     created = rek.create_collection(CollectionId=cid)
     assert created["StatusCode"] == 200 and created["CollectionArn"].endswith(f"collection/{cid}")
@@ -216,7 +131,7 @@ def test_errors_arrive_as_client_exceptions(rek, sample_bytes):
     finally:
         rek.delete_collection(CollectionId="server-token-test")
     # What botocore would refuse before sending reaches the server with validation off: ValidationException.
-    loose = _boto(rek.meta.endpoint_url, parameter_validation=False)
+    loose = boto(rek.meta.endpoint_url, parameter_validation=False)
     with pytest.raises(loose.exceptions.ClientError) as e:
         loose.detect_faces()
     assert e.value.response["Error"]["Code"] == "ValidationException"
@@ -225,31 +140,31 @@ def test_errors_arrive_as_client_exceptions(rek, sample_bytes):
 
 def test_wire_errors(servers, sample_bytes):
     url = servers[0].url
-    status, headers, body = _raw(url, b"{}", target="RekognitionService.RecognizeCelebritiesX")
+    status, headers, body = raw_request(url, b"{}", target="RekognitionService.RecognizeCelebritiesX")
     assert status == 400 and json.loads(body)["__type"] == "UnknownOperationException"
     assert "RecognizeCelebritiesX" in json.loads(body)["Message"]
     assert headers["x-amzn-requestid"] and headers["content-type"] == "application/x-amz-json-1.1"
-    status, _, body = _raw(url, b"{}", target=None)
+    status, _, body = raw_request(url, b"{}", target=None)
     assert status == 400 and json.loads(body)["__type"] == "UnknownOperationException"
-    status, _, body = _raw(url, b"{not json")
+    status, _, body = raw_request(url, b"{not json")
     assert status == 400 and json.loads(body)["__type"] == "SerializationException"
-    status, _, body = _raw(url, json.dumps({"Image": {"Bytes": "@@not base64@@"}}).encode())
+    status, _, body = raw_request(url, json.dumps({"Image": {"Bytes": "@@not base64@@"}}).encode())
     assert status == 400 and json.loads(body)["__type"] == "SerializationException"
-    status, _, body = _raw(url, json.dumps({"Image": {"Bytes": base64.b64encode(sample_bytes).decode()}}).encode())
+    status, _, body = raw_request(url, json.dumps({"Image": {"Bytes": base64.b64encode(sample_bytes).decode()}}).encode())
     assert status == 200 and json.loads(body)["FaceDetails"]
-    status, _, body = _raw(url, b"", method="GET")
+    status, _, body = raw_request(url, b"", method="GET")
     assert status == 404 and json.loads(body)["__type"] == "UnknownOperationException"
 
 
 def test_body_limit(servers):
     app = servers[0].server.config.app
     big = b"x" * (app.max_body + 1)
-    status, headers, body = _raw(servers[0].url, big)
+    status, headers, body = raw_request(servers[0].url, big)
     assert status == 413 and json.loads(body)["__type"] == "ImageTooLargeException"
 
 
-def test_half_sent_body_times_out(client):
-    server = _Server(create_app(client, keys={}, body_timeout=0.5, preload=False))
+def test_half_sent_body_times_out(client, serve):
+    server = serve(client, keys={}, body_timeout=0.5, preload=False)
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
             s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: RekognitionService.DetectFaces\r\n"
@@ -265,11 +180,11 @@ def test_half_sent_body_times_out(client):
         server.stop()
 
 
-def test_idle_connection_is_closed(client, monkeypatch):
+def test_idle_connection_is_closed(client, monkeypatch, serve):
     from facelens.server import protocol
 
     monkeypatch.setattr(protocol.GuardedH11Protocol, "header_timeout", 0.3)
-    server = _Server(create_app(client, keys={}, preload=False))
+    server = serve(client, keys={}, preload=False)
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
             s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # headers never finished
@@ -282,20 +197,20 @@ def test_idle_connection_is_closed(client, monkeypatch):
 
 def test_sigv4(servers, sample_bytes):
     keyed = servers[1].url
-    good = _boto(keyed, KEY_ID, SECRET)
+    good = boto(keyed, KEY_ID, SECRET)
     assert good.list_collections()["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert good.detect_faces(Image={"Bytes": sample_bytes})["FaceDetails"]
     with pytest.raises(good.exceptions.ClientError) as e:
-        _boto(keyed, KEY_ID, "wrong-secret").list_collections()
+        boto(keyed, KEY_ID, "wrong-secret").list_collections()
     assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     with pytest.raises(good.exceptions.ClientError) as e:
-        _boto(keyed, "AKIDUNKNOWN", SECRET).list_collections()
+        boto(keyed, "AKIDUNKNOWN", SECRET).list_collections()
     assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"
-    status, _, body = _raw(keyed, b"{}", target="RekognitionService.ListCollections")  # unsigned
+    status, _, body = raw_request(keyed, b"{}", target="RekognitionService.ListCollections")  # unsigned
     assert status == 403 and json.loads(body)["__type"] == "MissingAuthenticationTokenException"
     # Without keys any signature is accepted.
-    assert _boto(servers[0].url, "anything", "else").list_collections()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert boto(servers[0].url, "anything", "else").list_collections()["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
 def test_sigv4_tampered_body_is_rejected(servers):
@@ -309,19 +224,19 @@ def test_sigv4_tampered_body_is_rejected(servers):
         "X-Amz-Target": "RekognitionService.ListCollections", "Content-Type": "application/x-amz-json-1.1"})
     SigV4Auth(Credentials(KEY_ID, SECRET), "rekognition", "us-east-1").add_auth(req)
     headers = {k: v for k, v in req.headers.items() if k.lower() not in ("content-type", "x-amz-target")}
-    status, _, _ = _raw(url, body, target="RekognitionService.ListCollections", headers=headers)
+    status, _, _ = raw_request(url, body, target="RekognitionService.ListCollections", headers=headers)
     assert status == 200
-    status, _, out = _raw(url, b'{"MaxResults": 2}', target="RekognitionService.ListCollections", headers=headers)
+    status, _, out = raw_request(url, b'{"MaxResults": 2}', target="RekognitionService.ListCollections", headers=headers)
     assert status == 403 and json.loads(out)["__type"] == "InvalidSignatureException"
 
 
 def test_concurrent_clients(servers, client, sample_bytes):
-    """The issue's load test: 8 concurrent boto3 clients x 50 DetectFaces, all answered, identical to in-process."""
+    """Load: 8 concurrent boto3 clients x 50 DetectFaces, all answered, identical to in-process."""
     expected = _strip(client.detect_faces(Image={"Bytes": sample_bytes}))
     url = servers[0].url
 
     def worker(_):
-        rek = _boto(url)
+        rek = boto(url)
         return [_strip(rek.detect_faces(Image={"Bytes": sample_bytes})) for _ in range(50)]
 
     with ThreadPoolExecutor(8) as pool:
@@ -351,6 +266,7 @@ def test_non_loopback_without_keys_warns(monkeypatch, capsys):
     assert "WARNING" not in capsys.readouterr().err
 
 
+@pytest.mark.server
 def test_sigterm_finishes_in_flight_request(tmp_path, sample_bytes):
     """`facelens serve` in a subprocess: a request whose body is still arriving when SIGTERM comes is answered,
     then the server exits."""
@@ -395,6 +311,7 @@ def test_sigterm_finishes_in_flight_request(tmp_path, sample_bytes):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stderr.close()
 
 
 def test_keep_alive_requests_are_not_delayed(rek):
@@ -407,25 +324,13 @@ def test_keep_alive_requests_are_not_delayed(rek):
     assert time.perf_counter() - t < 0.4
 
 
-def _signed(body=b"{}", key=KEY_ID, secret=SECRET, url="http://127.0.0.1:8087/"):
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    req = AWSRequest("POST", url, data=body, headers={"X-Amz-Target": "RekognitionService.ListCollections",
-                                                     "Content-Type": "application/x-amz-json-1.1"})
-    SigV4Auth(Credentials(key, secret), "rekognition", "us-east-1").add_auth(req)
-    req.headers["Host"] = "127.0.0.1:8087"
-    return {k.lower(): [v] for k, v in req.headers.items()}
-
-
 def test_sigv4_verifier_rules():
     import datetime as dt
 
     from facelens.server.sigv4 import AuthError, Verifier
 
     v = Verifier({KEY_ID: SECRET})
-    headers = _signed()
+    headers = sigv4_headers()
     assert v.verify("POST", "/", "", headers, b"{}") == KEY_ID
 
     def code(**kw):
@@ -445,20 +350,21 @@ def test_sigv4_verifier_rules():
     assert code(headers={**headers, "authorization": ["Basic Zm9vOmJhcg=="]}) == "IncompleteSignatureException"
     assert code(headers={k: h for k, h in headers.items() if k != "authorization"}) \
         == "MissingAuthenticationTokenException"
-    assert code(headers=_signed(key="AKIDOTHER")) == "UnrecognizedClientException"
-    assert code(headers=_signed(secret="nope")) == "InvalidSignatureException"
+    assert code(headers=sigv4_headers(key="AKIDOTHER")) == "UnrecognizedClientException"
+    assert code(headers=sigv4_headers(secret="nope")) == "InvalidSignatureException"
 
 
+@pytest.mark.data
 def test_users_tags_and_regions_through_boto3(servers):
     """Every user and tag operation through boto3, errors as client exceptions, ListUsers' paginator, responses
     parsed by botocore's model with nothing dropped; a collection made in one signed region is not in another."""
-    from conftest import image_bytes
+    from tests.support.data import image_bytes
 
     url = servers[0].url
-    rek = _boto(url)
+    rek = boto(url)
     west = boto3.client("rekognition", endpoint_url=url, region_name="us-west-2", aws_access_key_id="x",
                         aws_secret_access_key="y", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
-    dropped = _Dropped(rek)
+    dropped = DroppedKeys(rek)
     arn = "arn:" + rek.create_collection(CollectionId="boto-users", Tags={"team": "door"})["CollectionArn"]
     try:
         assert ":us-east-1:" in arn

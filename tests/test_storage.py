@@ -11,7 +11,7 @@ import pytest
 import facelens
 from facelens.errors import InternalServerError
 from facelens.storage import open_database, schema
-from legacy_home import write_legacy_home
+from tests.support.legacy_home import write_legacy_home
 
 
 def _tables(db):
@@ -81,7 +81,7 @@ def test_a_home_of_the_previous_release_is_upgraded_not_dropped(tmp_path, client
 def test_postgres_down_gives_internal_server_error_then_recovers(tmp_path):
     """A server that goes away: each call fails with InternalServerError (HTTP 500, which botocore retries) after a
     bounded wait, never hangs, never writes half a face; when it comes back the same client works again."""
-    import pg_server as pg
+    from tests.support import pg_server as pg
 
     server = pg.PostgresServer().start()
     try:

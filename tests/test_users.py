@@ -1,14 +1,10 @@
 """Users (faces grouped into a person), tags and regions, on each storage backend: the operations' behaviour and
 errors, and identification of people enrolled from several photos (SearchUsersByImage with photos not enrolled)."""
 
-import sys
-
 import pytest
 
-from conftest import DATA, ROOT, image_bytes
-
-sys.path.insert(0, str(ROOT / "tools"))
-from calibrate_similarity import identity_photos, read_image_bytes  # noqa: E402
+from tests.support.data import DATA, image_bytes
+from tools.labelled import identity_photos
 
 OBAMA, OBAMA2, OBAMA3 = "images/fr_obama.jpg", "images/fr_obama2.jpg", "images/fr_test_obama1.jpg"
 BIDEN = "images/fr_biden.jpg"
@@ -38,6 +34,7 @@ def people(uc):
     uc.delete_collection(CollectionId=name)
 
 
+@pytest.mark.data
 def test_user_lifecycle(uc, people):
     name, ids = people
     assert uc.create_user(CollectionId=name, UserId="obama")["ResponseMetadata"]["HTTPStatusCode"] == 200
@@ -82,6 +79,7 @@ def test_user_lifecycle(uc, people):
         uc.associate_faces(CollectionId=name, UserId="nobody", FaceIds=[ids[OBAMA]])
 
 
+@pytest.mark.data
 def test_search_users(uc, people):
     name, ids = people
     uc.create_user(CollectionId=name, UserId="obama")
@@ -108,6 +106,7 @@ def test_search_users(uc, people):
     assert [m["User"]["UserId"] for m in two["UserMatches"]] in (["obama"], ["biden"])
 
 
+@pytest.mark.data
 def test_user_errors(uc, people):
     name, ids = people
     with pytest.raises(uc.exceptions.InvalidParameterException):
@@ -165,6 +164,7 @@ def test_tags(uc):
         uc.list_tags_for_resource(ResourceArn=full)
 
 
+@pytest.mark.data
 def test_regions_are_separate(uc):
     west = uc.for_region("us-west-2")
     uc.create_collection(CollectionId="same-name")
@@ -186,6 +186,7 @@ def test_regions_are_separate(uc):
         west.delete_collection(CollectionId="same-name")
 
 
+@pytest.mark.data
 def test_users_identify_people_enrolled_from_several_photos(tmp_path, client):
     """Each person of the identity sets enrolled as a user from up to three photos; every other photo of them
     searched with SearchUsersByImage at the defaults (UserMatchThreshold 80). Prints top-1 and false matches.
@@ -202,7 +203,7 @@ def test_users_identify_people_enrolled_from_several_photos(tmp_path, client):
     for split, name, rel, pick in rows:
         if pick != "largest":
             continue
-        data = read_image_bytes(DATA / rel)
+        data = image_bytes(rel)
         user_id = "".join(ch if ch.isalnum() or ch in "_.-:" else "_" for ch in name)
         if len(enrolled.setdefault(user_id, [])) < 3:
             resp = uc.index_faces(CollectionId="identities", Image={"Bytes": data}, MaxFaces=1)

@@ -1,4 +1,4 @@
-"""Stored-video face detection jobs (issue 6): StartFaceDetection / GetFaceDetection on the clips of
+"""Stored-video face detection jobs: StartFaceDetection / GetFaceDetection on the clips of
 ../shared/data/videos, the job system (idempotency, JobTag, NotificationChannel, progress, durability across
 clients and processes, failures) and pagination. Jobs sample 2 frames per second to keep the module fast."""
 
@@ -26,9 +26,12 @@ from facelens.errors import (
 )
 from facelens.video import reader
 
-from conftest import boto3_endpoint, data_path
+from tests.support.data import data_path
+from tests.support.endpoint import boto
 
 av = pytest.importorskip("av")
+
+pytestmark = pytest.mark.data
 
 FPS = 2.0
 BUCKET = "videos"
@@ -318,8 +321,9 @@ def test_sampling_rule():
     assert info.planned_frames(5.0) == 12 and info.planned_frames(100.0) == 72
 
 
-def test_boto3_against_the_endpoint(vc):
-    with boto3_endpoint(vc) as rek:
+def test_boto3_against_the_endpoint(vc, serve):
+    with serve(vc) as endpoint:
+        rek = boto(endpoint.url)
         raw = []
         rek.meta.events.register("after-call.rekognition.GetFaceDetection",
                                  lambda http_response, parsed, **kw: raw.append((json.loads(http_response.content),

@@ -1,4 +1,4 @@
-"""Person tracking, face search and celebrity recognition in stored videos (issue 6), on the real clips of
+"""Person tracking, face search and celebrity recognition in stored videos, on the real clips of
 ../shared/data/videos: people tracked with stable indexes, a person indexed from a photo found in a clip where
 that person appears (and a stranger not), the celebrity gallery matched in a clip, SortBy orders, pagination and
 the errors of Start*/Get*."""
@@ -18,7 +18,9 @@ from facelens.errors import (
 )
 from facelens.video import tasks
 
-from conftest import boto3_endpoint, data_path, run_cli
+from tests.support.cli import run_cli
+from tests.support.data import data_path
+from tests.support.endpoint import boto
 
 av = pytest.importorskip("av")
 
@@ -75,6 +77,7 @@ def single_person(vc):
 
 
 # -- person tracking ----------------------------------------------------------------------------------------------
+@pytest.mark.data
 def test_people_in_a_crowd_keep_their_index(vc, crowd):
     persons, metadata = _all(vc.get_person_tracking, "Persons", JobId=crowd)
     assert metadata["FrameWidth"] == 826 and metadata["FrameHeight"] == 540
@@ -97,6 +100,7 @@ def test_people_in_a_crowd_keep_their_index(vc, crowd):
         assert 0 <= box["Left"] <= 1 and 0 <= box["Top"] <= 1 and 0 < box["Width"] <= 1 and 0 < box["Height"] <= 1
 
 
+@pytest.mark.data
 def test_a_tracked_box_moves_smoothly(vc, crowd):
     """Between consecutive sampled frames (0.2 s) a walking person's box moves a little, never across the scene."""
     persons, _ = _all(vc.get_person_tracking, "Persons", JobId=crowd, SortBy="INDEX")
@@ -116,6 +120,7 @@ def test_a_tracked_box_moves_smoothly(vc, crowd):
     assert jumps[int(0.95 * (len(jumps) - 1))] < 0.5  # in units of the person's height
 
 
+@pytest.mark.data
 def test_sort_orders_hold_the_same_items(vc, crowd):
     by_time, _ = _all(vc.get_person_tracking, "Persons", JobId=crowd, MaxResults=37)
     by_index, _ = _all(vc.get_person_tracking, "Persons", JobId=crowd, SortBy="INDEX", MaxResults=41)
@@ -125,6 +130,7 @@ def test_sort_orders_hold_the_same_items(vc, crowd):
     assert [p["Person"]["Index"] for p in by_index] == sorted(p["Person"]["Index"] for p in by_index)
 
 
+@pytest.mark.data
 def test_paginator_walks_a_sorted_job(vc, crowd):
     """facelens' get_paginator covers the new Get* operations (botocore has none for them), SortBy included."""
     assert vc.can_paginate("get_person_tracking") and vc.can_paginate("get_celebrity_recognition")
@@ -135,6 +141,7 @@ def test_paginator_walks_a_sorted_job(vc, crowd):
     assert walked == _all(vc.get_person_tracking, "Persons", JobId=crowd, SortBy="INDEX")[0]
 
 
+@pytest.mark.data
 def test_token_of_one_order_is_refused_by_the_other(vc, crowd):
     page = vc.get_person_tracking(JobId=crowd, MaxResults=5)
     with pytest.raises(InvalidPaginationTokenException):
@@ -145,6 +152,7 @@ def test_token_of_one_order_is_refused_by_the_other(vc, crowd):
         vc.get_face_detection(JobId=crowd)
 
 
+@pytest.mark.data
 def test_finished_jobs_answered_by_a_new_client(vc, crowd, backend):
     """Results are durable: another Client on the same home (a restarted process) pages through the same items."""
     again = backend.client(home=str(vc.home))
@@ -156,6 +164,7 @@ def test_finished_jobs_answered_by_a_new_client(vc, crowd, backend):
         again.close()
 
 
+@pytest.mark.data
 def test_client_request_token_per_job_type(vc):
     token = "same-token-for-two-operations"
     first = vc.start_person_tracking(Video=_video(NO_FACE), ClientRequestToken=token)["JobId"]
@@ -171,6 +180,7 @@ def test_client_request_token_per_job_type(vc):
         vc.get_celebrity_recognition(JobId=first)
 
 
+@pytest.mark.data
 def test_one_person_with_a_face(vc, single_person):
     persons, _ = _all(vc.get_person_tracking, "Persons", JobId=single_person)
     assert len({p["Timestamp"] for p in persons}) >= 12  # 2.4 s at 5 frames/s
@@ -185,6 +195,7 @@ def test_one_person_with_a_face(vc, single_person):
     assert pb["Left"] - 0.01 <= fb["Left"] and fb["Left"] + fb["Width"] <= pb["Left"] + pb["Width"] + 0.01
 
 
+@pytest.mark.data
 def test_nobody_in_the_sky(vc):
     job = _finish(vc, vc.start_person_tracking(Video=_video(NO_FACE))["JobId"])
     persons, _ = _all(vc.get_person_tracking, "Persons", JobId=job)
@@ -212,6 +223,7 @@ def collections_for_search(vc):
     return rec["FaceRecords"][0]["Face"]["FaceId"]
 
 
+@pytest.mark.data
 def test_person_indexed_from_a_photo_is_found_in_the_clip(vc, collections_for_search):
     face_id = collections_for_search
     job = _finish(vc, vc.start_face_search(Video=_video(HAMILTON), CollectionId="miranda")["JobId"])
@@ -227,12 +239,14 @@ def test_person_indexed_from_a_photo_is_found_in_the_clip(vc, collections_for_se
     assert [p["Person"]["Index"] for p in by_index] == sorted(p["Person"]["Index"] for p in by_index)
 
 
+@pytest.mark.data
 def test_a_stranger_is_not_found(vc, collections_for_search):
     job = _finish(vc, vc.start_face_search(Video=_video(HAMILTON), CollectionId="stranger")["JobId"])
     persons, _ = _all(vc.get_face_search, "Persons", JobId=job)
     assert persons == []
 
 
+@pytest.mark.data
 def test_face_search_needs_an_existing_collection(vc):
     with pytest.raises(ResourceNotFoundException):
         vc.start_face_search(Video=_video(SINGLE), CollectionId="no-such-collection")
@@ -240,6 +254,7 @@ def test_face_search_needs_an_existing_collection(vc):
         vc.start_face_search(Video=_video(SINGLE), CollectionId="miranda", FaceMatchThreshold=101)
 
 
+@pytest.mark.data
 def test_collection_deleted_while_searching_fails_the_job(vc):
     """The job does not crash nor report a half search: it is FAILED with the reason."""
     vc.create_collection(CollectionId="short-lived")
@@ -264,6 +279,7 @@ def test_collection_deleted_while_searching_fails_the_job(vc):
     assert "Persons" not in resp
 
 
+@pytest.mark.data
 def test_a_file_that_is_not_a_video_fails_each_job_type(vc, sample_bytes):
     vc.store.put(BUCKET, "photo.mp4", sample_bytes)
     for start, get in ((vc.start_person_tracking, vc.get_person_tracking),
@@ -274,6 +290,7 @@ def test_a_file_that_is_not_a_video_fails_each_job_type(vc, sample_bytes):
 
 
 # -- celebrities ----------------------------------------------------------------------------------------------------
+@pytest.mark.data
 def test_celebrity_from_the_gallery_recognised_in_the_clip(vc):
     empty = _finish(vc, vc.start_celebrity_recognition(Video=_video(HAMILTON))["JobId"])
     assert _all(vc.get_celebrity_recognition, "Celebrities", JobId=empty)[0] == []
@@ -294,6 +311,7 @@ def test_celebrity_from_the_gallery_recognised_in_the_clip(vc):
 
 
 # -- CLI ------------------------------------------------------------------------------------------------------------
+@pytest.mark.data
 def test_cli_runs_a_person_tracking_job_to_the_end(vc, backend):
     env = backend.env(vc.home)
     result = run_cli(vc.home, "start-person-tracking", "--bucket", BUCKET, "--name", SINGLE, "--wait", env=env)
@@ -306,13 +324,15 @@ def test_cli_runs_a_person_tracking_job_to_the_end(vc, backend):
 
 
 # -- boto3 through the HTTP endpoint ----------------------------------------------------------------------------------
-def test_boto3_runs_the_three_job_types(vc, crowd, collections_for_search):
+@pytest.mark.data
+def test_boto3_runs_the_three_job_types(vc, crowd, collections_for_search, serve):
     import json
     import time
 
     rek_id = None
     try:
-        with boto3_endpoint(vc) as rek:
+        with serve(vc) as endpoint:
+            rek = boto(endpoint.url)
             raw = []
             for op in ("GetPersonTracking", "GetFaceSearch", "GetCelebrityRecognition"):
                 rek.meta.events.register(f"after-call.rekognition.{op}",

@@ -8,9 +8,11 @@ import time
 
 import pytest
 
-from conftest import data_path
+from tests.support.data import data_path
 
 ray = pytest.importorskip("ray")
+
+pytestmark = [pytest.mark.data, pytest.mark.server]
 
 BUCKET = "clips"
 SINGLE = "pyfeat_single_face.mp4"  # one face, 640x360, 2.4 s

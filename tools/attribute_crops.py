@@ -26,15 +26,12 @@ from __future__ import annotations
 import argparse
 import csv
 import re
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-from labelled import DATA, iou, read_tsv  # noqa: E402
+from labelled import DATA, iou, read_tsv
 
 CHIP = 240  # crops are stored at 3x the network's input, so that synthetic drawing is done at sub-pixel detail
 PHOTO_EXT = {".jpg", ".jpeg", ".png", ".ppm", ".webp", ".bmp"}

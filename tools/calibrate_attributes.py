@@ -23,20 +23,13 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
-from labelled import DATA, image_bytes, pairs  # noqa: E402  (tools/ is this script's own folder)
-
-LABELS = {  # response name -> label column
-    "Smile": "smile", "EyesOpen": "eyes_open", "MouthOpen": "mouth_open", "Eyeglasses": "eyeglasses",
-    "Sunglasses": "sunglasses", "Beard": "beard", "Mustache": "mustache", "FaceOccluded": "face_occluded",
-}
+from labelled import ATTRIBUTE_LABELS as LABELS
+from labelled import DATA, image_bytes, pairs
 
 
 def read_tsv(name: str):

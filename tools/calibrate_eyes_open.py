@@ -23,17 +23,13 @@ Run: python tools/calibrate_eyes_open.py [--cache /tmp/attr_feats.pkl] [--cross-
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
-from calibrate_attributes import fit_logistic, load  # noqa: E402  (tools/ is this script's own folder)
-from labelled import DATA  # noqa: E402
+from calibrate_attributes import fit_logistic, load
+from labelled import DATA
 
 FEATURES = ("eye_open", "eye_open_min")
 

@@ -27,70 +27,12 @@ person; a false match is a different person's face at Similarity >= 80.
 from __future__ import annotations
 
 import math
-import os
 import sys
-from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
-DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-# (identity, [photo or (photo, "left"|"right")]) under images/
-_IMAGES = (
-    ("Barack Obama", ["fr_obama.jpg", "fr_obama2.jpg", "fr_obama3.jpg", "fr_test_obama1.jpg",
-                      "fr_obama_partial_face.jpg", "fr_obama_partial_face2.jpg", ("fr_two_people.jpg", "left"),
-                      ("fr_test_obama_and_biden.jpg", "right")]),
-    ("Joe Biden", ["fr_biden.jpg", "fr_train_biden_biden2.jpg", ("fr_two_people.jpg", "right"),
-                   ("fr_test_obama_and_biden.jpg", "left")]),
-    ("Kit Harington", ["fr_train_kit_harington_john1.jpeg", "fr_train_kit_harington_john2.jpeg",
-                       "fr_test_johnsnow_test1.jpg", ("fr_test_kit_with_rose.jpg", "right")]),
-    ("Rose Leslie", ["fr_train_rose_leslie_img1.jpg", "fr_train_rose_leslie_img2.jpg",
-                     ("fr_test_kit_with_rose.jpg", "left")]),
-    ("Alex Lacamoire", ["fr_train_alex_lacamoire_img1.jpg", "fr_test_alex_lacamoire1.jpg", "fr_alex-lacamoire.png"]),
-    ("Robert Downey Jr", ["inspireface/RD_d1.jpeg", "inspireface/RD_d2.jpeg", "inspireface/RD_d3.jpeg",
-                          "inspireface/RD_d4.jpeg", "inspireface/RD_d5.jpeg"]),
-    ("Rob Lowe", ["inspireface/bulk_Rob_Lowe_0001.jpg", "inspireface/bulk_Rob_Lowe_0002.jpg"]),
-    ("Cai Xukun", ["inspireface/bulk_kun.jpg", "inspireface/bulk_r0.jpg", "inspireface/bulk_jntm.jpg"]),
-    ("Kate Siegel", ["fnp_kate_siegel_1.jpg", "fnp_aligned_kate_siegel_1.png"]),
-    ("Paul Rudd", ["fnp_paul_rudd_1.jpg", "fnp_aligned_paul_rudd_1.png"]),
-    ("Shea Whigham", ["fnp_shea_whigham_1.jpg", "fnp_aligned_shea_whigham_1.png"]),
-    ("Angelina Jolie", ["fnp_angelina_jolie_1.jpg"]),  # also deepface group 0 (FIT): one photo here, no pairs
-)
-
-
-def identity_photos(data: Path = DATA) -> List[Tuple[str, str, str, str]]:
-    """(split, identity, photo path relative to data, pick) for every labelled photo; pick is "largest",
-    "left" or "right" (of the two largest faces). Photos that are missing are left out."""
-    out = []
-    johns = data / "annotated" / "dlib_johns_identities"
-    if johns.is_dir():
-        for person in sorted(p for p in johns.iterdir() if p.is_dir()):
-            for f in sorted(person.glob("*.jpg")):
-                out.append(("fit", "John " + person.name, str(f.relative_to(data)), "largest"))
-    groups = data / "annotated" / "deepface_dataset" / "identity_groups_derived.tsv"
-    if groups.is_file():
-        for line in groups.read_text().splitlines()[1:]:
-            gid, files, name = line.split("\t")
-            split = "fit" if int(gid) % 2 == 0 else "eval"
-            for f in files.split():
-                out.append((split, name, f"annotated/deepface_dataset/{f}", "largest"))
-    for name, photos in _IMAGES:
-        for item in photos:
-            rel, pick = (item if isinstance(item, tuple) else (item, "largest"))
-            out.append(("eval", name, f"images/{rel}", pick))
-    return [row for row in out if (data / row[2]).is_file()]
-
-
-def read_image_bytes(path: Path) -> bytes:
-    """JPEG/PNG bytes of a photo (other formats re-encoded as PNG)."""
-    data = path.read_bytes()
-    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n":
-        return data
-    import cv2
-
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    return cv2.imencode(".png", img)[1].tobytes()
+from labelled import DATA, identity_photos, image_bytes
 
 
 def pick_face(faces, pick: str) -> Optional[int]:
@@ -109,7 +51,7 @@ def descriptors(client, rows) -> Tuple[list, np.ndarray]:
 
     kept, vecs = [], []
     for row in rows:
-        image = images.decode(read_image_bytes(DATA / row[2]))
+        image = images.decode(image_bytes(DATA / row[2]))
         faces = client.engine.analyze(image)
         i = pick_face(faces, row[3])
         if i is None:

@@ -1,5 +1,8 @@
 """The labelled data in ../shared/data (or $FACELENS_TEST_DATA), for the calibration tools, the accuracy scripts
-in bench/ and the tests: one reader of its tables, one box matcher. The product itself never reads this data."""
+in bench/ and the tests: one reader of its tables, one box matcher, the identity sets and their splits. The product
+itself never reads this data.
+
+The tools import it as ``labelled`` (their own folder); the tests and benches as ``tools.labelled``."""
 
 from __future__ import annotations
 
@@ -9,6 +12,12 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+# The attributes labelled by eye (annotated/attributes_by_eye*.tsv): response name -> label column.
+ATTRIBUTE_LABELS = {
+    "Smile": "smile", "EyesOpen": "eyes_open", "MouthOpen": "mouth_open", "Eyeglasses": "eyeglasses",
+    "Sunglasses": "sunglasses", "Beard": "beard", "Mustache": "mustache", "FaceOccluded": "face_occluded",
+}
 
 
 def read_tsv(rel: str) -> List[Dict[str, str]]:
@@ -50,3 +59,49 @@ def pairs(gts, dets, thr: float = 0.4) -> List[Tuple[int, int]]:
 def match(gts, dets, thr: float = 0.4) -> int:
     """How many ground-truth boxes find a detection with IoU >= thr (greedy one-to-one, see ``pairs``)."""
     return len(pairs(gts, dets, thr))
+
+
+# (identity, [photo or (photo, "left"|"right")]) under images/
+_IMAGES = (
+    ("Barack Obama", ["fr_obama.jpg", "fr_obama2.jpg", "fr_obama3.jpg", "fr_test_obama1.jpg",
+                      "fr_obama_partial_face.jpg", "fr_obama_partial_face2.jpg", ("fr_two_people.jpg", "left"),
+                      ("fr_test_obama_and_biden.jpg", "right")]),
+    ("Joe Biden", ["fr_biden.jpg", "fr_train_biden_biden2.jpg", ("fr_two_people.jpg", "right"),
+                   ("fr_test_obama_and_biden.jpg", "left")]),
+    ("Kit Harington", ["fr_train_kit_harington_john1.jpeg", "fr_train_kit_harington_john2.jpeg",
+                       "fr_test_johnsnow_test1.jpg", ("fr_test_kit_with_rose.jpg", "right")]),
+    ("Rose Leslie", ["fr_train_rose_leslie_img1.jpg", "fr_train_rose_leslie_img2.jpg",
+                     ("fr_test_kit_with_rose.jpg", "left")]),
+    ("Alex Lacamoire", ["fr_train_alex_lacamoire_img1.jpg", "fr_test_alex_lacamoire1.jpg", "fr_alex-lacamoire.png"]),
+    ("Robert Downey Jr", ["inspireface/RD_d1.jpeg", "inspireface/RD_d2.jpeg", "inspireface/RD_d3.jpeg",
+                          "inspireface/RD_d4.jpeg", "inspireface/RD_d5.jpeg"]),
+    ("Rob Lowe", ["inspireface/bulk_Rob_Lowe_0001.jpg", "inspireface/bulk_Rob_Lowe_0002.jpg"]),
+    ("Cai Xukun", ["inspireface/bulk_kun.jpg", "inspireface/bulk_r0.jpg", "inspireface/bulk_jntm.jpg"]),
+    ("Kate Siegel", ["fnp_kate_siegel_1.jpg", "fnp_aligned_kate_siegel_1.png"]),
+    ("Paul Rudd", ["fnp_paul_rudd_1.jpg", "fnp_aligned_paul_rudd_1.png"]),
+    ("Shea Whigham", ["fnp_shea_whigham_1.jpg", "fnp_aligned_shea_whigham_1.png"]),
+    ("Angelina Jolie", ["fnp_angelina_jolie_1.jpg"]),  # also deepface group 0 (FIT): one photo here, no pairs
+)
+
+
+def identity_photos(data: Path = DATA) -> List[Tuple[str, str, str, str]]:
+    """(split, identity, photo path relative to data, pick) for every labelled photo; pick is "largest",
+    "left" or "right" (of the two largest faces). Photos that are missing are left out."""
+    out = []
+    johns = data / "annotated" / "dlib_johns_identities"
+    if johns.is_dir():
+        for person in sorted(p for p in johns.iterdir() if p.is_dir()):
+            for f in sorted(person.glob("*.jpg")):
+                out.append(("fit", "John " + person.name, str(f.relative_to(data)), "largest"))
+    groups = data / "annotated" / "deepface_dataset" / "identity_groups_derived.tsv"
+    if groups.is_file():
+        for line in groups.read_text().splitlines()[1:]:
+            gid, files, name = line.split("\t")
+            split = "fit" if int(gid) % 2 == 0 else "eval"
+            for f in files.split():
+                out.append((split, name, f"annotated/deepface_dataset/{f}", "largest"))
+    for name, photos in _IMAGES:
+        for item in photos:
+            rel, pick = (item if isinstance(item, tuple) else (item, "largest"))
+            out.append(("eval", name, f"images/{rel}", pick))
+    return [row for row in out if (data / row[2]).is_file()]

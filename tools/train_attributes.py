@@ -28,7 +28,6 @@ import argparse
 import csv
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -36,9 +35,8 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import attribute_synth as synth  # noqa: E402
-from attribute_crops import RESTRICTED_TERMS, allowed, source_terms  # noqa: E402
+import attribute_synth as synth
+from attribute_crops import RESTRICTED_TERMS, allowed, source_terms
 
 ATTRIBUTES = ("Eyeglasses", "Sunglasses", "Beard", "Mustache", "FaceOccluded")
 LABEL_COLUMNS = ("eyeglasses", "sunglasses", "beard", "mustache", "face_occluded")

@@ -1,8 +1,9 @@
 """The analysis pipeline: image → faces → measurements, all in pixels and degrees.
 
-detect (CenterFace) → 100 largest → landmarks (FaceMesh, one batch) → head pose (similarity fit of the mesh to
-MediaPipe's canonical face) → quality (luma and Laplacian of the face box) → eye direction (iris position on
-a model eyeball, rotated by the head pose). Nothing here knows Rekognition's dict shapes (see response.py).
+detect (CenterFace) → 100 largest → landmarks (FaceMesh, one crop a run, several at once: engine/parallel.py) →
+head pose (similarity fit of the mesh to MediaPipe's canonical face) → quality (luma and Laplacian of the face box)
+→ eye direction (iris position on a model eyeball, rotated by the head pose). Nothing here knows Rekognition's dict
+shapes (see response.py).
 
 Conventions (camera frame: x to image-right, y to image-down, z away from the camera):
 - Pose.Yaw > 0: the face turns toward image-left (the subject's right). Pose.Pitch > 0: the face tilts up.

@@ -1,8 +1,9 @@
 """MediaPipe's face landmarker (Apache-2.0): 478 points with irises, and 52 blendshapes.
 
-Each face is cut out as an upright square (rotated so the eyes are level, 1.5x the detector box) and
-run through the 256x256 landmark network in one batch; points come back in image pixels with z in the same
-pixel units (z grows away from the camera), so that (x, y, z) is a right-handed camera frame.
+Each face is cut out as an upright square (rotated so the eyes are level, 1.5x the detector box) and run through
+the 256x256 landmark network (all faces in one call; the session runs the crops one at a time, several at once:
+parallel.py); points come back in image pixels with z in the same pixel units (z grows away from the camera), so
+that (x, y, z) is a right-handed camera frame.
 
 With ``refine`` the crop is cut again around the landmarks of that first pass (1.5x their bounding box, rotated
 by their eye line: MediaPipe's own tracking ROI) and the network run a second time. The detector's boxes at its

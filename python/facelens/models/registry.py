@@ -2,8 +2,8 @@
 
 Models ship inside the package next to ``manifest.json`` (source package, licence, checksums; written by
 ``tools/convert_models.py``). Every file is checked against its sha256 the first time it is loaded; a
-missing or altered file raises :class:`facelens.errors.ModelError` naming it. Engines receive ready
-onnxruntime sessions and arrays, never paths.
+missing or altered file raises :class:`facelens.errors.ModelError` naming it. Engines get onnxruntime
+sessions and arrays from here, by model name, never paths.
 """
 
 from __future__ import annotations

@@ -6,24 +6,19 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Optional
 
+from tests.support.endpoint import free_port
+
 BIN = Path(os.environ.get("FACELENS_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 def available() -> bool:
     return (BIN / "initdb").exists() and (BIN / "pg_ctl").exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_postgres(argv, **kwargs):
@@ -51,7 +46,7 @@ class PostgresServer:
 
     def launch(self) -> None:
         """Starts (or restarts) the server on its data folder; a new port only the first time."""
-        self.port = self.port or _free_port()
+        self.port = self.port or free_port()
         options = (f"-h 127.0.0.1 -p {self.port} -k {self.dir} -c fsync=on -c max_connections=200 "
                    "-c shared_buffers=64MB")
         _as_postgres([str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-o", options,
