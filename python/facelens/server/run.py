@@ -45,7 +45,7 @@ def serve(host: str = "127.0.0.1", port: int = 8087, workers: int = 1, access_ke
     if bool(access_key_id) != bool(secret_access_key):
         print("facelens: give both --access-key-id and --secret-access-key, or neither", file=sys.stderr)
         return 2
-    if access_key_id:  # the app (in every worker process) reads its keys from the environment
+    if access_key_id and secret_access_key:  # the app (in every worker process) reads its keys from the environment
         os.environ["FACELENS_ACCESS_KEY_ID"] = access_key_id
         os.environ["FACELENS_SECRET_ACCESS_KEY"] = secret_access_key
     keyed = bool(os.environ.get("FACELENS_ACCESS_KEY_ID") and os.environ.get("FACELENS_SECRET_ACCESS_KEY"))
