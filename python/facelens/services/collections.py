@@ -238,6 +238,7 @@ class Collections:
                 raise InvalidParameterException(f"faceId {face_id} was not found in the collection.")
             matches = self._user_matches(name, vector[None], threshold, max_users, exclude_face=face_id)
         else:
+            assert user_id is not None
             _, vectors = self.store.user_vectors(name, user_id)
             matches = self._user_matches(name, vectors, threshold, max_users, exclude_user=user_id)
         return UserSearch(info, matches, face_id, user_id)

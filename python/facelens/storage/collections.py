@@ -45,7 +45,7 @@ class StoredFace:
     face_id: str
     image_id: str
     external_image_id: Optional[str]
-    box: Tuple[float, float, float, float]  # Left, Top, Width, Height (ratios)
+    box: Tuple[float, ...]  # Left, Top, Width, Height (ratios)
     confidence: float  # 0..100
     model_version: str
     user_id: Optional[str] = None
@@ -53,7 +53,7 @@ class StoredFace:
 
 @dataclass(frozen=True)
 class NewFace:
-    box: Tuple[float, float, float, float]  # Left, Top, Width, Height (ratios)
+    box: Tuple[float, ...]  # Left, Top, Width, Height (ratios)
     confidence: float
     vector: np.ndarray  # [128] float32
 
@@ -241,7 +241,8 @@ class CollectionStore:
     def delete_faces(self, name: str, face_ids: Sequence[str]) -> Tuple[List[str], List[str]]:
         """(deleted, not found), each in request order without repeats."""
         wanted = list(dict.fromkeys(face_ids))
-        deleted, missing = [], []
+        deleted: List[str] = []
+        missing: List[str] = []
         with self.db.write() as c:
             info = self._info(c, name, lock=True)
             for fid in wanted:
