@@ -59,7 +59,7 @@ def _worker_class() -> Any:
 
 
 class RayJobRunner:
-    def __init__(self, settings, address: Optional[str] = None, workers: Optional[int] = None,
+    def __init__(self, settings: Settings, address: Optional[str] = None, workers: Optional[int] = None,
                  cpus_per_worker: Optional[int] = None) -> None:
         import ray
 

@@ -172,7 +172,7 @@ class S3ObjectStore:
             raise self._unreachable(bucket, key, version, e) from None
         return int(answer["ContentLength"])
 
-    def _get(self, bucket: str, key: str, version: Optional[str]):
+    def _get(self, bucket: str, key: str, version: Optional[str]) -> Any:
         try:
             return self.client.get_object(Bucket=bucket, Key=key, **self._version_arg(version))["Body"]
         except BotoClientError as e:

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -84,7 +84,7 @@ _INFO = ("SELECT c.rid, c.name, c.created, c.face_model_version, c.face_count, "
          "(SELECT COUNT(*) FROM users u WHERE u.rid = c.rid), c.region FROM collections c")
 
 
-def _row_face(row) -> StoredFace:
+def _row_face(row: Sequence[Any]) -> StoredFace:
     return StoredFace(row[0], row[1], row[2], (row[3], row[4], row[5], row[6]), row[7], row[8],
                       row[9] if len(row) > 9 else None)
 

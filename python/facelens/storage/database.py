@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from ..errors import InternalServerError
 
@@ -34,7 +34,7 @@ class Transaction(ABC):
         """Runs one statement; a DB-API cursor."""
 
     @abstractmethod
-    def executemany(self, sql: str, rows) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Runs one statement for each row of parameters."""
 
 
