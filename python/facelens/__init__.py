@@ -5,6 +5,8 @@
     client.detect_faces(Image={"Bytes": open("photo.jpg", "rb").read()}, Attributes=["DEFAULT", "EYE_DIRECTION"])
 """
 
+from typing import Any
+
 from . import errors
 from .client import Client
 from .errors import ClientError, ParamValidationError
@@ -13,7 +15,7 @@ from .settings import Settings
 __version__ = "0.1.0"
 
 
-def client(service_name: str = "rekognition", **kwargs) -> Client:
+def client(service_name: str = "rekognition", **kwargs: Any) -> Client:
     """``facelens.client("rekognition")``, shaped like ``boto3.client("rekognition")``."""
     if service_name != "rekognition":
         raise ValueError(f"facelens only provides the 'rekognition' service, not {service_name!r}")

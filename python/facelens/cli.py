@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from .contract import ATTRIBUTES
+
+if TYPE_CHECKING:
+    from .client import Client
 
 EXIT_CLIENT_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
 
 
-def _image_arg(args) -> dict:
+def _image_arg(args: argparse.Namespace) -> dict:
     if args.image and (args.bucket or args.name):
         raise SystemExit("give either an image file or --bucket/--name, not both")
     if args.image:
@@ -30,21 +33,21 @@ def _image_arg(args) -> dict:
 
 
 def _attributes(values: List[str]) -> List[str]:
-    out = []
+    out: List[str] = []
     for v in values:
         out.extend(a.strip().upper() for a in v.split(",") if a.strip())
     return out
 
 
-def _client(args):
+def _client(args: argparse.Namespace) -> Client:
     from .client import Client
 
     return Client(home=args.home, threads=args.threads, database_url=getattr(args, "database_url", None),
                   object_store=getattr(args, "object_store", None))
 
 
-def cmd_detect_faces(args) -> dict:
-    params = {"Image": _image_arg(args)}
+def cmd_detect_faces(args: argparse.Namespace) -> dict:
+    params: Dict[str, Any] = {"Image": _image_arg(args)}
     if args.attributes:
         params["Attributes"] = _attributes(args.attributes)
     if args.draw:
@@ -64,7 +67,7 @@ def _with_eye_direction(attributes: Optional[List[str]]) -> List[str]:
     return attributes
 
 
-def _draw(client, image: dict, result: dict, path: str) -> None:
+def _draw(client: Client, image: dict, result: dict, path: str) -> None:
     """Writes ``image`` with ``result``'s faces drawn on it (draw.py) to ``path`` (PNG, or what its suffix says)."""
     import cv2
 
@@ -79,12 +82,12 @@ def _draw(client, image: dict, result: dict, path: str) -> None:
         raise SystemExit(f"facelens: cannot write {path}")
 
 
-def _all_pages(client, operation: str, **params) -> dict:
+def _all_pages(client: Client, operation: str, **params: Any) -> dict:
     """Every page of a paginated operation merged by its paginator (no NextToken)."""
     return client.get_paginator(operation).paginate(**params).build_full_result()
 
 
-def _given(**params) -> dict:
+def _given(**params: Any) -> dict:
     """The request members the command line gave (options left out are not sent)."""
     return {k: v for k, v in params.items() if v is not None}
 
@@ -99,7 +102,7 @@ def _tag_pairs(pairs: List[str]) -> dict:
     return tags
 
 
-def cmd_index_faces(args) -> dict:
+def cmd_index_faces(args: argparse.Namespace) -> dict:
     params = {"CollectionId": args.collection, "Image": _image_arg(args)}
     if args.external_image_id is not None:
         params["ExternalImageId"] = args.external_image_id
@@ -116,7 +119,7 @@ def cmd_index_faces(args) -> dict:
     return result
 
 
-def _search_params(args) -> dict:
+def _search_params(args: argparse.Namespace) -> dict:
     params = {"CollectionId": args.collection}
     if args.threshold is not None:
         params["FaceMatchThreshold"] = args.threshold
@@ -125,7 +128,7 @@ def _search_params(args) -> dict:
     return params
 
 
-def cmd_search_faces_by_image(args) -> dict:
+def cmd_search_faces_by_image(args: argparse.Namespace) -> dict:
     params = _search_params(args)
     params["Image"] = _image_arg(args)
     if args.quality_filter:
@@ -133,7 +136,7 @@ def cmd_search_faces_by_image(args) -> dict:
     return _client(args).search_faces_by_image(**params)
 
 
-def cmd_search_faces(args) -> dict:
+def cmd_search_faces(args: argparse.Namespace) -> dict:
     return _client(args).search_faces(FaceId=args.face_id, **_search_params(args))
 
 
@@ -148,7 +151,7 @@ def _image_file(path: str) -> dict:
         raise SystemExit(f"facelens: cannot read {path}: {e.strerror}")
 
 
-def cmd_compare_faces(args) -> dict:
+def cmd_compare_faces(args: argparse.Namespace) -> dict:
     if args.source == "-" and args.target == "-":
         raise SystemExit("only one of SOURCE and TARGET can be - (stdin)")
     params = {"SourceImage": _image_file(args.source), "TargetImage": _image_file(args.target)}
@@ -159,27 +162,27 @@ def cmd_compare_faces(args) -> dict:
     return _client(args).compare_faces(**params)
 
 
-def cmd_create_collection(args) -> dict:
+def cmd_create_collection(args: argparse.Namespace) -> dict:
     return _client(args).create_collection(CollectionId=args.collection)
 
 
-def cmd_delete_collection(args) -> dict:
+def cmd_delete_collection(args: argparse.Namespace) -> dict:
     return _client(args).delete_collection(CollectionId=args.collection)
 
 
-def cmd_describe_collection(args) -> dict:
+def cmd_describe_collection(args: argparse.Namespace) -> dict:
     return _client(args).describe_collection(CollectionId=args.collection)
 
 
-def cmd_list_collections(args) -> dict:
+def cmd_list_collections(args: argparse.Namespace) -> dict:
     return _all_pages(_client(args), "list_collections")
 
 
-def cmd_list_faces(args) -> dict:
+def cmd_list_faces(args: argparse.Namespace) -> dict:
     return _all_pages(_client(args), "list_faces", CollectionId=args.collection)
 
 
-def cmd_delete_faces(args) -> dict:
+def cmd_delete_faces(args: argparse.Namespace) -> dict:
     return _client(args).delete_faces(CollectionId=args.collection, FaceIds=args.face_ids)
 
 
@@ -191,7 +194,7 @@ def _progress_bar(progress: dict, width: int = 30) -> str:
             f"{progress.get('JobStatus', '')}")
 
 
-def _wait_with_progress(client, job_id: str, poll: float = 0.2) -> None:
+def _wait_with_progress(client: Client, job_id: str, poll: float = 0.2) -> None:
     """Shows a progress bar on stderr (video_job_progress) until the job is no longer IN_PROGRESS."""
     import time
 
@@ -214,10 +217,10 @@ VIDEO_JOBS = {
 }
 
 
-def _start_video_job(kind: str):
+def _start_video_job(kind: str) -> Callable[[argparse.Namespace], dict]:
     start, get, _ = VIDEO_JOBS[kind]
 
-    def command(args) -> dict:
+    def command(args: argparse.Namespace) -> dict:
         params = {"Video": {"S3Object": {"Bucket": args.bucket, "Name": args.name}}}
         if getattr(args, "attributes", None):
             params["FaceAttributes"] = args.attributes.upper()
@@ -239,10 +242,10 @@ def _start_video_job(kind: str):
     return command
 
 
-def _get_video_job(kind: str):
+def _get_video_job(kind: str) -> Callable[[argparse.Namespace], dict]:
     _, get, _ = VIDEO_JOBS[kind]
 
-    def command(args) -> dict:
+    def command(args: argparse.Namespace) -> dict:
         params = {"JobId": args.job_id}
         if getattr(args, "sort_by", None):
             params["SortBy"] = args.sort_by
@@ -263,39 +266,39 @@ def _read_files(paths: List[str]) -> List[bytes]:
     return out
 
 
-def cmd_celebrities_add(args) -> dict:
+def cmd_celebrities_add(args: argparse.Namespace) -> dict:
     gallery = _client(args).celebrities
     celebrity_id = gallery.add(args.celebrity_name, images=_read_files(args.images), urls=args.url or None,
                                known_gender=args.gender)
     return gallery.get(celebrity_id)
 
 
-def cmd_celebrities_add_images(args) -> dict:
+def cmd_celebrities_add_images(args: argparse.Namespace) -> dict:
     return _client(args).celebrities.add_images(args.celebrity_id, _read_files(args.images))
 
 
-def cmd_celebrities_list(args) -> dict:
+def cmd_celebrities_list(args: argparse.Namespace) -> dict:
     return {"Celebrities": _client(args).celebrities.list()}
 
 
-def cmd_celebrities_get(args) -> dict:
+def cmd_celebrities_get(args: argparse.Namespace) -> dict:
     return _client(args).celebrities.get(args.celebrity_id)
 
 
-def cmd_celebrities_remove(args) -> dict:
+def cmd_celebrities_remove(args: argparse.Namespace) -> dict:
     _client(args).celebrities.remove(args.celebrity_id)
     return {"Id": args.celebrity_id, "Removed": True}
 
 
-def cmd_recognize_celebrities(args) -> dict:
+def cmd_recognize_celebrities(args: argparse.Namespace) -> dict:
     return _client(args).recognize_celebrities(Image=_image_arg(args))
 
 
-def cmd_get_celebrity_info(args) -> dict:
+def cmd_get_celebrity_info(args: argparse.Namespace) -> dict:
     return _client(args).get_celebrity_info(Id=args.celebrity_id)
 
 
-def cmd_info(args) -> dict:
+def cmd_info(args: argparse.Namespace) -> dict:
     from . import __version__, _core
     from .models import registry
 
@@ -322,7 +325,7 @@ def cmd_info(args) -> dict:
     }
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     """Runs the HTTP endpoint until SIGTERM/SIGINT; returns the exit code (no JSON output)."""
     import os
 
@@ -360,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(adds EYE_DIRECTION)")
     p.set_defaults(func=cmd_detect_faces)
 
-    def image_args(p):
+    def image_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("image", nargs="?", help="JPEG or PNG file, or - for stdin")
         p.add_argument("--bucket", help="bucket of the local object store ($FACELENS_HOME/s3/<bucket>)")
         p.add_argument("--name", help="object name in the bucket")
@@ -540,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _json_default(value):
+def _json_default(value: Any) -> Any:
     """Datetimes (CreationTimestamp, ...) as ISO 8601 strings with their UTC offset; numpy scalars as numbers."""
     import datetime
 

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import copy
 import uuid
-from typing import Any, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Union
 
 from . import contract, response
 from .errors import ClientError, Exceptions, InternalServerError, ParamValidationError
 from .runtime import Runtime
 from .settings import REGION_PATTERN, Settings
+
+if TYPE_CHECKING:
+    from .celebrities import CelebrityGallery
+    from .jobs.local import JobRunner
+    from .objects.local import ObjectStore
+    from .objects.s3 import S3ObjectStore
+    from .pagination import Paginator
+    from .pipeline import Engine
+    from .services.collections import Collections
+    from .video.service import VideoJobs
 
 
 class Client:
@@ -52,7 +62,7 @@ class Client:
 
     def __init__(self, home: Optional[str] = None, threads: Optional[int] = None,
                  detector_max_side: Optional[int] = None, video_sample_fps: Optional[float] = None,
-                 video_workers: Optional[int] = None, video_runner=None, database_url: Optional[str] = None,
+                 video_workers: Optional[int] = None, video_runner: Optional[JobRunner] = None, database_url: Optional[str] = None,
                  object_store: Optional[str] = None, region_name: Optional[str] = None,
                  account_id: Optional[str] = None, precision: Optional[str] = None,
                  providers: Optional[Sequence[str]] = None, settings: Optional[Settings] = None,
@@ -82,30 +92,31 @@ class Client:
 
     # -- the runtime's parts, for facelens-only helpers and tests ---------------------------------------------
     @property
-    def engine(self):
+    def engine(self) -> Engine:
         return self.runtime.engine
 
     @property
-    def store(self):
+    def store(self) -> Union[ObjectStore, S3ObjectStore]:
         """The object store ``S3Object`` is read from (``put(bucket, name, data)`` stores an object)."""
         return self.runtime.objects
 
     @property
-    def collections(self):
+    def collections(self) -> Collections:
         return self.runtime.collections(self.region)
 
     @property
-    def video(self):
+    def video(self) -> VideoJobs:
         return self.runtime.video(self.region)
 
     @property
-    def celebrities(self):
+    def celebrities(self) -> CelebrityGallery:
         """The celebrity gallery: ``add(name, image=..., images=[...], urls=[...], known_gender=...) -> Id``,
         ``add_images(id, images)``, ``remove(id)``, ``list()``, ``get(id)``, ``match(descriptors)``
         (see ``facelens.celebrities.gallery.CelebrityGallery``)."""
         return self.runtime.celebrities(self.region)
 
-    def _call(self, operation: str, fn, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _call(self, operation: str, fn: Callable[[Dict[str, Any]], Dict[str, Any]],
+              params: Dict[str, Any]) -> Dict[str, Any]:
         try:
             request = contract.validate(operation, params)
             result = fn(request)
@@ -140,7 +151,7 @@ class Client:
 
         return operation_name in PAGINATED
 
-    def get_paginator(self, operation_name: str):
+    def get_paginator(self, operation_name: str) -> Paginator:
         """boto3's paginators for the list operations: ``get_paginator("list_faces").paginate(CollectionId=...)``."""
         from .pagination import PAGINATED, Paginator
 
@@ -362,7 +373,7 @@ class Client:
         return self._call("GetCelebrityRecognition", lambda r: response.video_job(*self.video.get("CelebrityRecognition", r)), kwargs)
 
 
-def _no_result(call):
+def _no_result(call: Callable[[Dict[str, Any]], Any]) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     """An operation whose response has no members (CreateUser, TagResource, ...)."""
     def run(request: Dict[str, Any]) -> Dict[str, Any]:
         call(request)

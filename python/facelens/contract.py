@@ -137,6 +137,7 @@ def validate(operation: str, params: Mapping[str, Any]) -> Dict[str, Any]:
     for key in params:
         if key not in op.members:
             problems.append(f'Unknown parameter in input: "{key}", must be one of: {", ".join(op.members)}')
+    m: Optional[Member]
     for key, m in op.members.items():
         if m.required and params.get(key) is None:
             problems.append(f'Missing required parameter in input: "{key}"')

@@ -11,7 +11,7 @@ for a frontal face, green = up, blue = forward (out of the face; a dot when the 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, List, Mapping, Union
+from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def draw_faces(image: np.ndarray, response: Union[Mapping[str, Any], Iterable[Ma
     col = (lambda c: c[::-1]) if bgr else (lambda c: c)
     thick = max(1, round(max(h, w) / 400))
 
-    def pt(x: float, y: float):
+    def pt(x: float, y: float) -> Tuple[int, int]:
         return int(round(x)), int(round(y))
 
     for face in _face_details(response):

@@ -8,7 +8,7 @@ runs unchanged. ``ClientError`` mirrors ``botocore.exceptions.ClientError``.
 from __future__ import annotations
 
 import uuid
-from typing import Dict, Type
+from typing import Any, Dict, Type
 
 
 class ClientError(Exception):
@@ -20,7 +20,7 @@ class ClientError(Exception):
     def __init__(self, message: str, operation_name: str = "") -> None:
         self.message = message
         self.operation_name = operation_name
-        self.response = {
+        self.response: Dict[str, Any] = {
             "Error": {"Code": self.code, "Message": message},
             "ResponseMetadata": {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": self.http_status},
         }
@@ -28,27 +28,108 @@ class ClientError(Exception):
         super().__init__(f"An error occurred ({self.code}){where}: {message}")
 
 
-def _error(code: str, http_status: int = 400) -> Type[ClientError]:
-    return type(code, (ClientError,), {"code": code, "http_status": http_status, "__doc__": f"Rekognition's {code}."})
+class AccessDeniedException(ClientError):
+    """Rekognition's AccessDeniedException."""
+
+    code = "AccessDeniedException"
 
 
-AccessDeniedException = _error("AccessDeniedException")
-ConflictException = _error("ConflictException")
-IdempotentParameterMismatchException = _error("IdempotentParameterMismatchException")
-ImageTooLargeException = _error("ImageTooLargeException")
-InternalServerError = _error("InternalServerError", 500)
-InvalidImageFormatException = _error("InvalidImageFormatException")
-InvalidPaginationTokenException = _error("InvalidPaginationTokenException")
-InvalidParameterException = _error("InvalidParameterException")
-InvalidS3ObjectException = _error("InvalidS3ObjectException")
-LimitExceededException = _error("LimitExceededException")
-ProvisionedThroughputExceededException = _error("ProvisionedThroughputExceededException")
-ResourceAlreadyExistsException = _error("ResourceAlreadyExistsException")
-ResourceInUseException = _error("ResourceInUseException")
-ResourceNotFoundException = _error("ResourceNotFoundException")
-ServiceQuotaExceededException = _error("ServiceQuotaExceededException")
-ThrottlingException = _error("ThrottlingException")
-VideoTooLargeException = _error("VideoTooLargeException")
+class ConflictException(ClientError):
+    """Rekognition's ConflictException."""
+
+    code = "ConflictException"
+
+
+class IdempotentParameterMismatchException(ClientError):
+    """Rekognition's IdempotentParameterMismatchException."""
+
+    code = "IdempotentParameterMismatchException"
+
+
+class ImageTooLargeException(ClientError):
+    """Rekognition's ImageTooLargeException."""
+
+    code = "ImageTooLargeException"
+
+
+class InternalServerError(ClientError):
+    """Rekognition's InternalServerError."""
+
+    code = "InternalServerError"
+    http_status = 500
+
+
+class InvalidImageFormatException(ClientError):
+    """Rekognition's InvalidImageFormatException."""
+
+    code = "InvalidImageFormatException"
+
+
+class InvalidPaginationTokenException(ClientError):
+    """Rekognition's InvalidPaginationTokenException."""
+
+    code = "InvalidPaginationTokenException"
+
+
+class InvalidParameterException(ClientError):
+    """Rekognition's InvalidParameterException."""
+
+    code = "InvalidParameterException"
+
+
+class InvalidS3ObjectException(ClientError):
+    """Rekognition's InvalidS3ObjectException."""
+
+    code = "InvalidS3ObjectException"
+
+
+class LimitExceededException(ClientError):
+    """Rekognition's LimitExceededException."""
+
+    code = "LimitExceededException"
+
+
+class ProvisionedThroughputExceededException(ClientError):
+    """Rekognition's ProvisionedThroughputExceededException."""
+
+    code = "ProvisionedThroughputExceededException"
+
+
+class ResourceAlreadyExistsException(ClientError):
+    """Rekognition's ResourceAlreadyExistsException."""
+
+    code = "ResourceAlreadyExistsException"
+
+
+class ResourceInUseException(ClientError):
+    """Rekognition's ResourceInUseException."""
+
+    code = "ResourceInUseException"
+
+
+class ResourceNotFoundException(ClientError):
+    """Rekognition's ResourceNotFoundException."""
+
+    code = "ResourceNotFoundException"
+
+
+class ServiceQuotaExceededException(ClientError):
+    """Rekognition's ServiceQuotaExceededException."""
+
+    code = "ServiceQuotaExceededException"
+
+
+class ThrottlingException(ClientError):
+    """Rekognition's ThrottlingException."""
+
+    code = "ThrottlingException"
+
+
+class VideoTooLargeException(ClientError):
+    """Rekognition's VideoTooLargeException."""
+
+    code = "VideoTooLargeException"
+
 
 ALL_ERRORS: Dict[str, Type[ClientError]] = {
     cls.code: cls
@@ -78,16 +159,32 @@ class ModelError(RuntimeError):
     """A model file shipped with facelens is missing or corrupt (an installation problem, not a request error)."""
 
 
+_ClientErrorClass = Type[ClientError]
+
+
 class Exceptions:
     """``client.exceptions``: the error classes by name, as boto3 exposes them."""
 
     ClientError = ClientError
+    AccessDeniedException = AccessDeniedException
+    ConflictException = ConflictException
+    IdempotentParameterMismatchException = IdempotentParameterMismatchException
+    ImageTooLargeException = ImageTooLargeException
+    InternalServerError = InternalServerError
+    InvalidImageFormatException = InvalidImageFormatException
+    InvalidPaginationTokenException = InvalidPaginationTokenException
+    InvalidParameterException = InvalidParameterException
+    InvalidS3ObjectException = InvalidS3ObjectException
+    LimitExceededException = LimitExceededException
+    ProvisionedThroughputExceededException = ProvisionedThroughputExceededException
+    ResourceAlreadyExistsException = ResourceAlreadyExistsException
+    ResourceInUseException = ResourceInUseException
+    ResourceNotFoundException = ResourceNotFoundException
+    ServiceQuotaExceededException = ServiceQuotaExceededException
+    ThrottlingException = ThrottlingException
+    VideoTooLargeException = VideoTooLargeException
 
-    def __init__(self) -> None:
-        for code, cls in ALL_ERRORS.items():
-            setattr(self, code, cls)
-
-    def from_code(self, code: str) -> Type[ClientError]:
+    def from_code(self, code: str) -> _ClientErrorClass:
         return ALL_ERRORS.get(code, ClientError)
 
 

@@ -11,7 +11,7 @@ import contextlib
 import struct
 import threading
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -266,7 +266,7 @@ class _MemoryBudget:
         self._cond = threading.Condition()
 
     @contextlib.contextmanager
-    def reserve(self, nbytes: int):
+    def reserve(self, nbytes: int) -> Iterator[None]:
         nbytes = min(max(0, nbytes), self.capacity)
         with self._cond:
             while self.used + nbytes > self.capacity:
@@ -325,7 +325,7 @@ def _decode_pixels(data: bytes, fmt: str, w: int, h: int, orientation: int) -> D
     return DecodedImage(rgb=rgb, width=w, height=h, format=fmt)
 
 
-def _load_malloc_trim():
+def _load_malloc_trim() -> Optional[Callable[[int], Any]]:
     try:
         import ctypes
 

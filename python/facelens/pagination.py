@@ -16,7 +16,7 @@ import base64
 import hashlib
 import hmac
 import re
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 from .errors import InvalidPaginationTokenException
 
@@ -70,8 +70,8 @@ PAGINATED: Dict[str, Tuple[Tuple[str, ...], str, Tuple[str, ...]]] = {
 
 
 class PageIterator:
-    def __init__(self, method: Callable[..., Dict[str, Any]], result_keys, limit_key: str, kwargs, config,
-                 non_aggregate_keys=()) -> None:
+    def __init__(self, method: Callable[..., Dict[str, Any]], result_keys: Sequence[str], limit_key: str,
+                 kwargs: Mapping[str, Any], config: Mapping[str, Any], non_aggregate_keys: Sequence[str] = ()) -> None:
         self._method = method
         self._result_keys = result_keys
         self._limit_key = limit_key
@@ -121,6 +121,6 @@ class Paginator:
         self._method = method
         self._result_keys, self._limit_key, self._non_aggregate_keys = PAGINATED[operation]
 
-    def paginate(self, PaginationConfig: Dict[str, Any] = None, **kwargs: Any) -> PageIterator:  # noqa: N803
+    def paginate(self, PaginationConfig: Optional[Dict[str, Any]] = None, **kwargs: Any) -> PageIterator:  # noqa: N803
         return PageIterator(self._method, self._result_keys, self._limit_key, kwargs, PaginationConfig or {},
                             self._non_aggregate_keys)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -28,6 +28,10 @@ from .engine.mesh import FaceMesh, mirror_permutation
 from .engine.parallel import SlicedSession
 from .images import DecodedImage
 from .models import registry
+
+if TYPE_CHECKING:
+    from .engine.embedder import FaceEmbedder
+    from .engine.person import PersonDetector
 
 # Mesh indices of the eyes (image-left eye is the subject's right eye).
 IRIS = (468, 473)
@@ -65,7 +69,7 @@ class FaceAnalysis:
     mesh_presence: float  # 0..1
     pose: Tuple[float, float, float]  # (yaw, pitch, roll) degrees, conventions above
     quality: Tuple[float, float]  # (brightness, sharpness) 0..100
-    eye_direction: Optional[Tuple[float, float, float]] = None  # (yaw, pitch, confidence 0..100)
+    eye_direction: Optional[Tuple[float, ...]] = None  # (yaw, pitch, confidence 0..100)
     blendshapes: Optional[np.ndarray] = None  # [52] 0..1
     extras: dict = field(default_factory=dict)
 
@@ -79,7 +83,7 @@ class FaceAnalysis:
 class Engine:
     """Holds the model sessions; ``analyze`` is thread-safe and may run in parallel threads."""
 
-    _embedder = None  # engine.embedder.FaceEmbedder, loaded by descriptors() on first use
+    _embedder: Optional[FaceEmbedder] = None  # engine.embedder.FaceEmbedder, loaded by descriptors() on first use
 
     def __init__(self, threads: Optional[int] = None, detector_max_side: int = DEFAULT_MAX_SIDE,
                  precision: Optional[str] = None, providers: Optional[Sequence[str]] = None) -> None:
@@ -130,7 +134,10 @@ class Engine:
         if len(det) == 0:
             return []
         mesh = self.mesh.run(rgb, det.boxes, det.points, mirror_average=want_eyes, refine=det.refine_mask())
-        blend = self.mesh.blendshape_scores(mesh.symmetric_crop_points) if want_eyes else None
+        blend = None
+        if want_eyes:
+            assert mesh.symmetric_crop_points is not None  # mirror_average=want_eyes
+            blend = self.mesh.blendshape_scores(mesh.symmetric_crop_points)
         if blend is None and BLEND_KEYS & attributes:
             blend = self.mesh.blendshape_scores(mesh.crop_points)
         attrs = self.attribute_models.analyze(
@@ -150,6 +157,7 @@ class Engine:
             if want_eyes:
                 # Gaze uses the mirror-averaged landmarks (and their own head pose), so that a mirrored photo gives
                 # the opposite yaw; Landmarks and Pose stay those of the single pass, whatever was asked.
+                assert mesh.symmetric_points is not None and blend is not None
                 sym = np.ascontiguousarray(mesh.symmetric_points[i])
                 srot, sscale, strans = _core.head_pose(np.ascontiguousarray(sym[:468]), self.canonical, None)
                 by, bp = blendshape_gaze_signals(blend[i], self.blendshape_names)
@@ -192,7 +200,7 @@ class Engine:
 
     # -- people (video person tracking and face search; loaded on first use) ---------------------------------
     @property
-    def person_detector(self):
+    def person_detector(self) -> PersonDetector:
         detector = getattr(self, "_person_detector", None)
         if detector is None:
             with _EMBEDDER_LOCK:
@@ -205,7 +213,7 @@ class Engine:
         return detector
 
 
-def blendshape_gaze_signals(scores: np.ndarray, names) -> Tuple[float, float]:
+def blendshape_gaze_signals(scores: np.ndarray, names: Sequence[str]) -> Tuple[float, float]:
     """Unitless gaze signals from the eye-look blendshapes: (toward image-left, up), each about -1..1.
 
     Blendshape sides are the subject's (ARKit naming): the right eye looking "out" looks to the subject's
@@ -220,7 +228,8 @@ def blendshape_gaze_signals(scores: np.ndarray, names) -> Tuple[float, float]:
 _EMBEDDER_LOCK = threading.Lock()
 
 
-def _load_embedder(threads: Optional[int], precision: Optional[str] = None, providers=None):
+def _load_embedder(threads: Optional[int], precision: Optional[str] = None,
+                   providers: Optional[Sequence[str]] = None) -> FaceEmbedder:
     from .engine.embedder import FaceEmbedder
 
     session = registry.session("dlib_face_recognition_resnet_v1.onnx", threads, precision, providers)

@@ -6,15 +6,22 @@ are percentages.
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .pipeline import FaceAnalysis
 
+if TYPE_CHECKING:
+    from .services.collections import IndexedFaces, UserImageSearch, UserSearch
+    from .services.compare import Comparison
+    from .storage.celebrities import Celebrity
+    from .storage.collections import CollectionInfo, StoredFace, UserInfo
+    from .storage.jobs import JobRow
+
 # Rekognition landmark type → FaceMesh index. Names are image-side: "left" is the image's left, so eyeLeft is
 # the subject's right eye. Pairs are mirror images of each other, so a mirrored photo swaps them.
-LANDMARKS_ALL: Tuple[Tuple[str, object], ...] = (
+LANDMARKS_ALL: Tuple[Tuple[str, Union[int, Tuple[int, int]]], ...] = (
     ("eyeLeft", (33, 133)),  # midpoint of the eye corners
     ("eyeRight", (263, 362)),
     ("nose", 1),
@@ -50,7 +57,7 @@ LANDMARKS_DEFAULT = LANDMARKS_ALL[:5]
 DEFAULT_ATTRIBUTES = frozenset({"DEFAULT"})  # what video person/celebrity results carry
 
 
-def _point(mesh: np.ndarray, index) -> Tuple[float, float]:
+def _point(mesh: np.ndarray, index: Union[int, Tuple[int, int]]) -> Tuple[float, float]:
     if isinstance(index, tuple):
         p = mesh[list(index), :2].mean(axis=0)
     else:
@@ -63,7 +70,7 @@ def bounding_box(box: np.ndarray, width: int, height: int) -> Dict[str, float]:
     return {"Width": (x2 - x1) / width, "Height": (y2 - y1) / height, "Left": x1 / width, "Top": y1 / height}
 
 
-def landmarks(face: FaceAnalysis, width: int, height: int, full: bool) -> List[Dict[str, object]]:
+def landmarks(face: FaceAnalysis, width: int, height: int, full: bool) -> List[Dict[str, Any]]:
     table = LANDMARKS_ALL if full else LANDMARKS_DEFAULT
     out = []
     for name, index in table:
@@ -80,11 +87,11 @@ def _percent(v: float) -> float:
     return float(max(0.0, min(100.0, v)))
 
 
-def face_detail(face: FaceAnalysis, width: int, height: int, attributes: frozenset) -> Dict[str, object]:
+def face_detail(face: FaceAnalysis, width: int, height: int, attributes: frozenset) -> Dict[str, Any]:
     """One FaceDetail. ``width``/``height`` are the pixel size of the image the face's coordinates refer to."""
     yaw, pitch, roll = face.pose
     brightness, sharpness = face.quality
-    detail: Dict[str, object] = {
+    detail: Dict[str, Any] = {
         "BoundingBox": bounding_box(face.box, width, height),
         "Landmarks": landmarks(face, width, height, full="ALL" in attributes),
         "Pose": {"Roll": _angle(roll), "Yaw": _angle(yaw), "Pitch": _angle(pitch)},
@@ -107,9 +114,9 @@ _FACE_DETAIL_ORDER = (
 _BOOLEAN_ATTRIBUTES = ("Smile", "Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyesOpen", "MouthOpen", "FaceOccluded")
 
 
-def _with_attributes(detail: Dict[str, object], attrs: dict) -> Dict[str, object]:
+def _with_attributes(detail: Dict[str, Any], attrs: dict) -> Dict[str, Any]:
     """Adds the attributes computed by engine/attributes.py, each in its Rekognition shape and place."""
-    extra: Dict[str, object] = {}
+    extra: Dict[str, Any] = {}
     if "AgeRange" in attrs:
         low, high = attrs["AgeRange"]
         extra["AgeRange"] = {"Low": int(low), "High": int(high)}
@@ -126,7 +133,7 @@ def _with_attributes(detail: Dict[str, object], attrs: dict) -> Dict[str, object
     return {k: merged[k] for k in _FACE_DETAIL_ORDER if k in merged}
 
 
-def detect_faces(faces: List[FaceAnalysis], width: int, height: int, attributes: frozenset) -> Dict[str, object]:
+def detect_faces(faces: List[FaceAnalysis], width: int, height: int, attributes: frozenset) -> Dict[str, Any]:
     return {"FaceDetails": [face_detail(f, width, height, attributes) for f in faces]}
 
 
@@ -138,17 +145,17 @@ def collection_arn(region: str, account: str, collection_id: str) -> str:
     return f"aws:rekognition:{region}:{account}:collection/{collection_id}"
 
 
-def create_collection(info, account: str) -> Dict[str, object]:
+def create_collection(info: CollectionInfo, account: str) -> Dict[str, Any]:
     """``info``: the new collection's ``storage.collections.CollectionInfo``."""
     return {"StatusCode": 200, "CollectionArn": collection_arn(info.region, account, info.name),
             "FaceModelVersion": info.face_model_version}
 
 
-def delete_collection() -> Dict[str, object]:
+def delete_collection() -> Dict[str, Any]:
     return {"StatusCode": 200}
 
 
-def describe_collection(info, account: str) -> Dict[str, object]:
+def describe_collection(info: CollectionInfo, account: str) -> Dict[str, Any]:
     """CreationTimestamp is a timezone-aware datetime, as botocore parses it."""
     import datetime
 
@@ -161,9 +168,9 @@ def describe_collection(info, account: str) -> Dict[str, object]:
     }
 
 
-def list_collections(collections: List[Tuple[str, str]], next_token) -> Dict[str, object]:
+def list_collections(collections: List[Tuple[str, str]], next_token: Optional[str]) -> Dict[str, Any]:
     """``collections``: (CollectionId, FaceModelVersion) pairs of one page."""
-    out: Dict[str, object] = {
+    out: Dict[str, Any] = {
         "CollectionIds": [c for c, _ in collections],
         "FaceModelVersions": [v for _, v in collections],
     }
@@ -172,11 +179,11 @@ def list_collections(collections: List[Tuple[str, str]], next_token) -> Dict[str
     return out
 
 
-def stored_face(face, with_model_version: bool = True) -> Dict[str, object]:
+def stored_face(face: StoredFace, with_model_version: bool = True) -> Dict[str, Any]:
     """A collection's Face. ``face`` has face_id, box (Left, Top, Width, Height ratios), image_id,
     external_image_id (or None), confidence (0..100) and model_version."""
     left, top, width, height = face.box
-    out: Dict[str, object] = {
+    out: Dict[str, Any] = {
         "FaceId": face.face_id,
         "BoundingBox": {"Width": float(width), "Height": float(height), "Left": float(left), "Top": float(top)},
         "ImageId": face.image_id,
@@ -192,23 +199,24 @@ def stored_face(face, with_model_version: bool = True) -> Dict[str, object]:
 
 
 # -- users and tags --------------------------------------------------------------------------------------------
-def user(info) -> Dict[str, object]:
+def user(info: UserInfo) -> Dict[str, Any]:
     """``info``: a ``storage.collections.UserInfo``."""
     return {"UserId": info.user_id, "UserStatus": info.status}
 
 
-def list_users(users: list, next_token) -> Dict[str, object]:
-    out: Dict[str, object] = {"Users": [user(u) for u in users]}
+def list_users(users: Sequence[UserInfo], next_token: Optional[str]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"Users": [user(u) for u in users]}
     if next_token:
         out["NextToken"] = next_token
     return out
 
 
-def associate_faces(associated: List[str], refused: list, info) -> Dict[str, object]:
+def associate_faces(associated: List[str], refused: Sequence[Tuple[str, Optional[str], Optional[float], str]],
+                    info: UserInfo) -> Dict[str, Any]:
     """``refused``: (FaceId, its other user or None, confidence or None, Reason)."""
     failures = []
     for face_id, other, confidence, reason in refused:
-        item: Dict[str, object] = {"FaceId": face_id}
+        item: Dict[str, Any] = {"FaceId": face_id}
         if other is not None:
             item["UserId"] = other
         if confidence is not None:
@@ -219,11 +227,11 @@ def associate_faces(associated: List[str], refused: list, info) -> Dict[str, obj
             "UserStatus": info.status}
 
 
-def disassociate_faces(done: List[str], refused: list, info) -> Dict[str, object]:
+def disassociate_faces(done: List[str], refused: Sequence[Tuple[str, Optional[str], str]], info: UserInfo) -> Dict[str, Any]:
     """``refused``: (FaceId, its user or None, Reason)."""
     failures = []
     for face_id, other, reason in refused:
-        item: Dict[str, object] = {"FaceId": face_id}
+        item: Dict[str, Any] = {"FaceId": face_id}
         if other is not None:
             item["UserId"] = other
         item["Reasons"] = [reason]
@@ -232,14 +240,14 @@ def disassociate_faces(done: List[str], refused: list, info) -> Dict[str, object
             "UserStatus": info.status}
 
 
-def user_matches(matches: list) -> List[Dict[str, object]]:
+def user_matches(matches: Sequence[Tuple[UserInfo, float]]) -> List[Dict[str, Any]]:
     """``matches``: (UserInfo, Similarity), best first."""
     return [{"Similarity": _percent(similarity), "User": user(u)} for u, similarity in matches]
 
 
-def search_users(result, face_model_version: str) -> Dict[str, object]:
+def search_users(result: UserSearch, face_model_version: str) -> Dict[str, Any]:
     """``result``: a ``services.collections.UserSearch``."""
-    out: Dict[str, object] = {"UserMatches": user_matches(result.matches), "FaceModelVersion": face_model_version}
+    out: Dict[str, Any] = {"UserMatches": user_matches(result.matches), "FaceModelVersion": face_model_version}
     if result.face_id is not None:
         out["SearchedFace"] = {"FaceId": result.face_id}
     if result.user_id is not None:
@@ -247,7 +255,7 @@ def search_users(result, face_model_version: str) -> Dict[str, object]:
     return out
 
 
-def search_users_by_image(result) -> Dict[str, object]:
+def search_users_by_image(result: UserImageSearch) -> Dict[str, Any]:
     """``result``: a ``services.collections.UserImageSearch``."""
     detail = face_detail(result.face, result.width, result.height, frozenset({"DEFAULT"}))
     return {
@@ -261,13 +269,13 @@ def search_users_by_image(result) -> Dict[str, object]:
     }
 
 
-def list_tags(tags: Dict[str, str]) -> Dict[str, object]:
+def list_tags(tags: Dict[str, str]) -> Dict[str, Any]:
     return {"Tags": dict(tags)}
 
 
-def index_faces(result) -> Dict[str, object]:
+def index_faces(result: IndexedFaces) -> Dict[str, Any]:
     """``result``: a ``services.collections.IndexedFaces``."""
-    def detail(i: int) -> Dict[str, object]:
+    def detail(i: int) -> Dict[str, Any]:
         return face_detail(result.faces[i], result.width, result.height, result.attributes)
 
     return {
@@ -278,32 +286,32 @@ def index_faces(result) -> Dict[str, object]:
     }
 
 
-def list_faces(faces: list, next_token, face_model_version: str) -> Dict[str, object]:
-    out: Dict[str, object] = {"Faces": [stored_face(f) for f in faces]}
+def list_faces(faces: Sequence[StoredFace], next_token: Optional[str], face_model_version: str) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"Faces": [stored_face(f) for f in faces]}
     if next_token:
         out["NextToken"] = next_token
     out["FaceModelVersion"] = face_model_version
     return out
 
 
-def delete_faces(deleted: List[str], not_found: List[str]) -> Dict[str, object]:
+def delete_faces(deleted: List[str], not_found: List[str]) -> Dict[str, Any]:
     return {
         "DeletedFaces": list(deleted),
         "UnsuccessfulFaceDeletions": [{"FaceId": f, "Reasons": ["FACE_NOT_FOUND"]} for f in not_found],
     }
 
 
-def face_matches(matches: List[Tuple[object, float]]) -> List[Dict[str, object]]:
+def face_matches(matches: Sequence[Tuple[StoredFace, float]]) -> List[Dict[str, Any]]:
     """``matches``: (stored face, Similarity 0..100), best first."""
     return [{"Similarity": _percent(s), "Face": stored_face(f)} for f, s in matches]
 
 
-def search_faces(face_id: str, matches: List[Tuple[object, float]], face_model_version: str) -> Dict[str, object]:
+def search_faces(face_id: str, matches: Sequence[Tuple[StoredFace, float]], face_model_version: str) -> Dict[str, Any]:
     return {"SearchedFaceId": face_id, "FaceMatches": face_matches(matches), "FaceModelVersion": face_model_version}
 
 
-def search_faces_by_image(face: FaceAnalysis, width: int, height: int, matches: List[Tuple[object, float]],
-                          face_model_version: str) -> Dict[str, object]:
+def search_faces_by_image(face: FaceAnalysis, width: int, height: int, matches: Sequence[Tuple[StoredFace, float]],
+                          face_model_version: str) -> Dict[str, Any]:
     return {
         "SearchedFaceBoundingBox": bounding_box(face.box, width, height),
         "SearchedFaceConfidence": _percent(face.confidence),
@@ -313,15 +321,15 @@ def search_faces_by_image(face: FaceAnalysis, width: int, height: int, matches: 
 
 
 # -- stored-video jobs -----------------------------------------------------------------------------------------
-def face_detection(timestamp_ms: int, face: FaceAnalysis, width: int, height: int, attributes: frozenset) -> Dict[str, object]:
+def face_detection(timestamp_ms: int, face: FaceAnalysis, width: int, height: int, attributes: frozenset) -> Dict[str, Any]:
     """One FaceDetection of GetFaceDetection: the FaceDetail of a face in the frame at ``timestamp_ms``."""
     return {"Timestamp": int(timestamp_ms), "Face": face_detail(face, width, height, attributes)}
 
 
-def video_job(row, items_key: str, items: list, next_token) -> Dict[str, object]:
+def video_job(row: JobRow, items_key: str, items: List[Dict[str, Any]], next_token: Optional[str]) -> Dict[str, Any]:
     """A Get* response in the model's member order: JobStatus, StatusMessage, VideoMetadata, NextToken, the
     items, JobId, Video, JobTag. While IN_PROGRESS (and when FAILED) there are no items and no VideoMetadata."""
-    out: Dict[str, object] = {"JobStatus": row.status}
+    out: Dict[str, Any] = {"JobStatus": row.status}
     if row.status == "FAILED" and row.status_message:
         out["StatusMessage"] = row.status_message
     if row.status == "SUCCEEDED":
@@ -336,22 +344,22 @@ def video_job(row, items_key: str, items: list, next_token) -> Dict[str, object]
     return out
 
 
-def person_detail(index: int, person_box, face, width: int, height: int) -> Dict[str, object]:
+def person_detail(index: int, person_box: np.ndarray, face: Optional[FaceAnalysis], width: int, height: int) -> Dict[str, Any]:
     """PersonDetail: the tracked person's Index, its BoundingBox and, when its face is seen, the Face (DEFAULT
     attributes, as Rekognition returns for person tracking and face search)."""
-    out: Dict[str, object] = {"Index": int(index), "BoundingBox": bounding_box(person_box, width, height)}
+    out: Dict[str, Any] = {"Index": int(index), "BoundingBox": bounding_box(person_box, width, height)}
     if face is not None:
         out["Face"] = face_detail(face, width, height, DEFAULT_ATTRIBUTES)
     return out
 
 
-def person_detection(timestamp_ms: int, index: int, person_box, face, width: int, height: int) -> Dict[str, object]:
+def person_detection(timestamp_ms: int, index: int, person_box: np.ndarray, face: Optional[FaceAnalysis], width: int, height: int) -> Dict[str, Any]:
     """One PersonDetection of GetPersonTracking."""
     return {"Timestamp": int(timestamp_ms), "Person": person_detail(index, person_box, face, width, height)}
 
 
-def person_match(timestamp_ms: int, index: int, person_box, face, width: int, height: int,
-                 matches: List[Tuple[object, float]]) -> Dict[str, object]:
+def person_match(timestamp_ms: int, index: int, person_box: np.ndarray, face: Optional[FaceAnalysis], width: int,
+                 height: int, matches: Sequence[Tuple[StoredFace, float]]) -> Dict[str, Any]:
     """One PersonMatch of GetFaceSearch: the person whose face matched, and the collection's faces it matched."""
     return {"Timestamp": int(timestamp_ms), "Person": person_detail(index, person_box, face, width, height),
             "FaceMatches": face_matches(matches)}
@@ -363,21 +371,21 @@ _COMPARED_FACE_ORDER = ("BoundingBox", "Confidence", "Landmarks", "Pose", "Quali
 COMPARED_FACE_ATTRIBUTES = frozenset({"DEFAULT", "EMOTIONS", "SMILE"})  # what Engine.analyze must compute for it
 
 
-def compared_face(face: FaceAnalysis, width: int, height: int) -> Dict[str, object]:
+def compared_face(face: FaceAnalysis, width: int, height: int) -> Dict[str, Any]:
     """One ComparedFace: BoundingBox, Confidence, the 5 default Landmarks, Pose, Quality, Emotions, Smile (the last
     two present when ``face`` was analysed with COMPARED_FACE_ATTRIBUTES)."""
     detail = face_detail(face, width, height, COMPARED_FACE_ATTRIBUTES)
     return {k: detail[k] for k in _COMPARED_FACE_ORDER if k in detail}
 
 
-def known_gender(gender) -> Dict[str, object]:
+def known_gender(gender: str) -> Dict[str, Any]:
     return {"Type": str(gender)}
 
 
-def celebrity(record, face: FaceAnalysis, width: int, height: int, match_confidence: float) -> Dict[str, object]:
+def celebrity(record: Celebrity, face: FaceAnalysis, width: int, height: int, match_confidence: float) -> Dict[str, Any]:
     """One Celebrity of RecognizeCelebrities. ``record``: a ``celebrities.Celebrity`` (id, name, urls,
     known_gender or None)."""
-    out: Dict[str, object] = {
+    out: Dict[str, Any] = {
         "Urls": list(record.urls),
         "Name": record.name,
         "Id": record.id,
@@ -389,8 +397,8 @@ def celebrity(record, face: FaceAnalysis, width: int, height: int, match_confide
     return out
 
 
-def recognize_celebrities(recognized: List[Tuple[object, FaceAnalysis, float]], unrecognized: List[FaceAnalysis],
-                          width: int, height: int) -> Dict[str, object]:
+def recognize_celebrities(recognized: Sequence[Tuple[Celebrity, FaceAnalysis, float]], unrecognized: List[FaceAnalysis],
+                          width: int, height: int) -> Dict[str, Any]:
     """``recognized``: (Celebrity record, face, MatchConfidence) per recognized face; ``unrecognized``: the other
     faces. Both largest first."""
     return {
@@ -399,18 +407,18 @@ def recognize_celebrities(recognized: List[Tuple[object, FaceAnalysis, float]], 
     }
 
 
-def get_celebrity_info(record) -> Dict[str, object]:
-    out: Dict[str, object] = {"Urls": list(record.urls), "Name": record.name}
+def get_celebrity_info(record: Celebrity) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"Urls": list(record.urls), "Name": record.name}
     if record.known_gender is not None:
         out["KnownGender"] = known_gender(record.known_gender)
     return out
 
 
-def celebrity_recognition(timestamp_ms: int, face: FaceAnalysis, width: int, height: int, record,
-                          match_confidence: float) -> Dict[str, object]:
+def celebrity_recognition(timestamp_ms: int, face: FaceAnalysis, width: int, height: int, record: Celebrity,
+                          match_confidence: float) -> Dict[str, Any]:
     """One CelebrityRecognition of GetCelebrityRecognition: Timestamp and the CelebrityDetail (Urls, Name, Id,
     Confidence = the match confidence, the face's BoundingBox, Face with DEFAULT attributes, KnownGender)."""
-    detail: Dict[str, object] = {
+    detail: Dict[str, Any] = {
         "Urls": list(record.urls),
         "Name": record.name,
         "Id": record.id,
@@ -424,7 +432,7 @@ def celebrity_recognition(timestamp_ms: int, face: FaceAnalysis, width: int, hei
 
 
 # -- CompareFaces ----------------------------------------------------------------------------------------------
-def compare_faces(result) -> Dict[str, object]:
+def compare_faces(result: Comparison) -> Dict[str, Any]:
     """``result``: a ``services.compare.Comparison``. SourceImageFace {BoundingBox, Confidence}; FaceMatches
     [{Similarity, Face: ComparedFace}] highest first; UnmatchedFaces [ComparedFace]. The OrientationCorrection
     members (deprecated by AWS) are not returned."""

@@ -9,10 +9,21 @@ database and a job worker builds only what its job uses.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Tuple
 
 from . import contract, images
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .celebrities import CelebrityGallery
+    from .jobs.local import JobRunner
+    from .objects.local import ObjectStore
+    from .objects.s3 import S3ObjectStore
+    from .pagination import Tokens
+    from .pipeline import Engine
+    from .services.collections import Collections
+    from .storage import Database
+    from .video.service import VideoJobs
 
 
 class Runtime:
@@ -33,8 +44,8 @@ class Runtime:
 
     # -- the parts ------------------------------------------------------------------------------------------
     @property
-    def engine(self):
-        def build():
+    def engine(self) -> Engine:
+        def build() -> Engine:
             from .pipeline import Engine
 
             return Engine(threads=self.settings.threads, detector_max_side=self.settings.detector_max_side,
@@ -43,8 +54,8 @@ class Runtime:
         return self._part("engine", build)
 
     @property
-    def objects(self):
-        def build():
+    def objects(self) -> ObjectStore | S3ObjectStore:
+        def build() -> ObjectStore | S3ObjectStore:
             from .objects import open_object_store
 
             return open_object_store(self.settings)
@@ -52,8 +63,8 @@ class Runtime:
         return self._part("objects", build)
 
     @property
-    def database(self):
-        def build():
+    def database(self) -> Database:
+        def build() -> Database:
             from .storage import open_database
 
             return open_database(self.settings.database_url, self.settings.database_timeout)
@@ -61,8 +72,8 @@ class Runtime:
         return self._part("database", build)
 
     @property
-    def tokens(self):
-        def build():
+    def tokens(self) -> Tokens:
+        def build() -> Tokens:
             from .pagination import Tokens
             from .storage import token_secret
 
@@ -70,9 +81,9 @@ class Runtime:
 
         return self._part("tokens", build)
 
-    def collections(self, region: str):
+    def collections(self, region: str) -> Collections:
         """The collections service of a region (each region's collections, users and tags are its own)."""
-        def build():
+        def build() -> Collections:
             from .collections import FACE_MODEL_VERSION
             from .services.collections import Collections
             from .storage.collections import CollectionStore
@@ -82,9 +93,9 @@ class Runtime:
 
         return self._part(f"collections:{region}", build)
 
-    def celebrities(self, region: str):
+    def celebrities(self, region: str) -> CelebrityGallery:
         """The celebrity gallery of a region."""
-        def build():
+        def build() -> CelebrityGallery:
             from .celebrities import CelebrityGallery
             from .storage.celebrities import CelebrityStore
 
@@ -93,10 +104,10 @@ class Runtime:
         return self._part(f"celebrities:{region}", build)
 
     @property
-    def job_runner(self):
+    def job_runner(self) -> JobRunner:
         """Where video jobs run (one for every region): the runner given, a Ray actor pool (``job_runner="ray"``),
         or a pool of threads in this process."""
-        def build():
+        def build() -> JobRunner:
             if self._video_runner is not None:
                 return self._video_runner
             if self.settings.job_runner == "ray":
@@ -111,9 +122,9 @@ class Runtime:
 
         return self._part("job_runner", build)
 
-    def video(self, region: str):
+    def video(self, region: str) -> VideoJobs:
         """The video jobs of a region."""
-        def build():
+        def build() -> VideoJobs:
             from .storage.jobs import JobStore
             from .video.notify import Notifier
             from .video.service import VideoJobs

@@ -47,7 +47,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from .models import registry
 
@@ -114,7 +114,7 @@ class Settings:
     extra: Mapping[str, Any] = field(default_factory=dict)  # options of optional parts (e.g. the S3 endpoint)
 
     @classmethod
-    def from_env(cls, home: Optional[os.PathLike] = None, threads: Optional[int] = None,
+    def from_env(cls, home: Union[str, os.PathLike, None] = None, threads: Optional[int] = None,
                  database_url: Optional[str] = None, database_timeout: Optional[float] = None,
                  object_store: Optional[str] = None, detector_max_side: Optional[int] = None,
                  video_sample_fps: Optional[float] = None, video_workers: Optional[int] = None,

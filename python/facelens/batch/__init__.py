@@ -68,6 +68,7 @@ def run(task: Task, source: Union[str, os.PathLike], out: Union[str, os.PathLike
         if progress is not None:
             progress(0, len(todo), 0.0)
         runner_name, used_workers = "local", 0
+        runner: Union[LocalRunner, RayRunner]
         if todo:
             if ray is None or ray is False:
                 cpus = cpu_count()

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from ..contract import ATTRIBUTES
 
@@ -22,10 +23,10 @@ def progress_bar(done: int, total: int, rate: float, width: int = 30) -> str:
             f"{rate:5.1f} images/s ETA {eta} ")
 
 
-def _show_progress(stream=sys.stderr) -> Callable[[int, int, float], None]:
+def _show_progress(stream: TextIO = sys.stderr) -> Callable[[int, int, float], None]:
     """The bar's rate counts from the first image done, so the workers' start (loading the networks) does not
     make the first ETAs too long."""
-    first = {}
+    first: Dict[str, float] = {}
 
     def show(done: int, total: int, seconds: float) -> None:
         if done == 1:
@@ -40,7 +41,7 @@ def _show_progress(stream=sys.stderr) -> Callable[[int, int, float], None]:
     return show
 
 
-def _options(args) -> Dict[str, Any]:
+def _options(args: argparse.Namespace) -> Dict[str, Any]:
     from ..settings import Settings
 
     settings = Settings.from_env(home=args.home, threads=args.threads, database_url=args.database_url,
@@ -62,18 +63,18 @@ def _run(call: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
         raise
 
 
-def _attributes(values) -> list:
+def _attributes(values: Optional[Sequence[str]]) -> List[str]:
     return [a.strip().upper() for v in values or () for a in v.split(",") if a.strip()]
 
 
-def cmd_detect_faces(args) -> Dict[str, Any]:
+def cmd_detect_faces(args: argparse.Namespace) -> Dict[str, Any]:
     from . import detect_faces
 
     return _run(lambda: detect_faces(args.source, out=args.out, attributes=_attributes(args.attributes),
                                      **_options(args)))
 
 
-def cmd_index_faces(args) -> Dict[str, Any]:
+def cmd_index_faces(args: argparse.Namespace) -> Dict[str, Any]:
     from . import index_faces
 
     quality = args.quality_filter.upper() if args.quality_filter else None
@@ -82,13 +83,13 @@ def cmd_index_faces(args) -> Dict[str, Any]:
                                     quality_filter=quality, **_options(args)))
 
 
-def add_commands(sub) -> None:
+def add_commands(sub: argparse._SubParsersAction) -> None:
     """Adds ``batch detect-faces`` and ``batch index-faces`` to the ``facelens`` parser's subcommands."""
     p = sub.add_parser("batch", help="DetectFaces / IndexFaces over a folder, glob, list or S3 prefix, "
                                      "one JSON line per image (resumable; local processes or Ray)")
     batch = p.add_subparsers(dest="batch_command", required=True)
 
-    def common(p):
+    def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("source", metavar="SOURCE",
                        help="a folder, a glob, a text file of paths, or s3://bucket/prefix")
         p.add_argument("--out", required=True, metavar="RESULTS.jsonl",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Set
+from typing import Any, Dict, Set, Union
 
 
 class ResultsFileError(ValueError):
@@ -35,7 +35,7 @@ def encode(line: Dict[str, Any]) -> bytes:
 class ResultsFile:
     """Appends result lines to ``path``; ``done`` holds the sources it already had when opened."""
 
-    def __init__(self, path: os.PathLike) -> None:
+    def __init__(self, path: Union[str, os.PathLike]) -> None:
         self.path = Path(path)
         self.done: Set[str] = set()
         try:

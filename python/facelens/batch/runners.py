@@ -55,6 +55,7 @@ def _start_local_worker(settings: Any, task: Task) -> None:
 
 
 def _run_local(source: str) -> Dict[str, Any]:
+    assert _worker is not None, "the pool's initializer starts the worker"
     return _worker.run(source)
 
 
@@ -144,7 +145,7 @@ class RayRunner:
         if env:
             options["runtime_env"] = {"env_vars": env}
         actor = ray.remote(RayWorker).options(**options)
-        self.actors = [actor.remote(settings, task) for _ in range(workers)]
+        self.actors: List[Any] = [actor.remote(settings, task) for _ in range(workers)]
         self.queued = [0] * workers
         self.owner: Dict[Any, int] = {}
 

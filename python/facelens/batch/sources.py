@@ -17,7 +17,7 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 S3_SCHEME = "s3://"
 _GLOB_CHARS = set("*?[")
@@ -68,13 +68,16 @@ def _list_file(path: Path) -> List[str]:
 
 def _s3_objects(uri: str, settings: Any) -> List[str]:
     bucket, prefix = split_s3(uri)
-    from ..objects import open_object_store
+    from ..objects import ObjectStore, open_object_store
 
     store = open_object_store(settings)
     if settings.object_store == "s3":
         from botocore.exceptions import BotoCoreError, ClientError as BotoClientError
 
-        keys = []
+        from ..objects.s3 import S3ObjectStore
+
+        assert isinstance(store, S3ObjectStore)
+        keys: List[str] = []
         try:
             for page in store.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 keys.extend(item["Key"] for item in page.get("Contents", ()) if not item["Key"].endswith("/"))
@@ -85,6 +88,7 @@ def _s3_objects(uri: str, settings: Any) -> List[str]:
         except BotoCoreError as e:
             raise SourceError(f"cannot list {uri} at {store.endpoint_url}: {e}") from None
     else:
+        assert isinstance(store, ObjectStore)
         bucket_dir = store.path_of({"Bucket": bucket, "Name": "x"}).parent
         if not bucket_dir.is_dir():
             raise SourceError(f"no bucket {bucket!r} in the local object store ({bucket_dir})")
@@ -93,7 +97,7 @@ def _s3_objects(uri: str, settings: Any) -> List[str]:
     return sorted(f"{S3_SCHEME}{bucket}/{key}" for key in keys)
 
 
-def list_sources(source: str, settings: Any, exclude: Optional[os.PathLike] = None) -> List[str]:
+def list_sources(source: str, settings: Any, exclude: Union[str, os.PathLike, None] = None) -> List[str]:
     """The image sources SOURCE names, sorted. ``exclude``: a file never listed (the results file itself)."""
     source = str(source)
     if source.startswith(S3_SCHEME):

@@ -70,6 +70,7 @@ class Worker:
             image, error = read_image(source)
             if error is not None:
                 return {"Source": source, "Error": error}
+        assert image is not None
         try:
             response = self._call(**self.task.request(source, image))
         except ClientError as e:

@@ -10,7 +10,7 @@ for a photo DetectFaces would refuse, ``ResourceNotFoundException`` for an unkno
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from ..collections.similarity import similarity
 from ..errors import InvalidParameterException, ParamValidationError
 from . import KNOWN_GENDERS, MAX_NAME_LENGTH, MAX_URL_LENGTH, MAX_URLS, RECOGNITION_THRESHOLD
 from ..storage.celebrities import Celebrity, CelebrityStore, Reference, image_digest
+
+if TYPE_CHECKING:
+    from ..pipeline import FaceAnalysis
 
 ID_PATTERN = r"[0-9A-Za-z]+"
 
@@ -192,6 +195,6 @@ class CelebrityGallery:
         return out
 
 
-def _area(face) -> float:
+def _area(face: FaceAnalysis) -> float:
     x1, y1, x2, y2 = (float(v) for v in face.box)
     return max(0.0, x2 - x1) * max(0.0, y2 - y1)

@@ -8,7 +8,7 @@ object and a row count) while another thread appends. Deletions rebuild the inde
 from __future__ import annotations
 
 import threading
-from typing import List, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -17,12 +17,12 @@ from .. import _core
 DIM = 128
 
 
-def vector_blob(vector) -> bytes:
+def vector_blob(vector: np.ndarray) -> bytes:
     """A descriptor as stored in SQLite: DIM little-endian float32."""
     return np.ascontiguousarray(vector, dtype="<f4").reshape(DIM).tobytes()
 
 
-def vectors_from_blobs(blobs) -> np.ndarray:
+def vectors_from_blobs(blobs: Iterable[bytes]) -> np.ndarray:
     """float32 [n, DIM] from stored descriptors (``vector_blob``)."""
     blobs = list(blobs)
     return np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(blobs), DIM)

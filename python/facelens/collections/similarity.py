@@ -10,6 +10,7 @@ distances, and the median same-person pair scores 99.
 from __future__ import annotations
 
 import math
+from typing import Any, Union, overload
 
 import numpy as np
 
@@ -17,7 +18,11 @@ SIMILARITY_D50 = 0.7047
 SIMILARITY_SCALE = 0.0813
 
 
-def similarity(distance):
+@overload
+def similarity(distance: float) -> float: ...
+@overload
+def similarity(distance: np.ndarray) -> Union[float, np.ndarray]: ...
+def similarity(distance: Any) -> Union[float, np.ndarray]:
     """Similarity in 0..100 (float64 array, or float for a scalar) of descriptor distances."""
     d = np.asarray(distance, np.float64)
     out = 100.0 / (1.0 + np.exp(np.clip((d - SIMILARITY_D50) / SIMILARITY_SCALE, -700, 700)))

@@ -10,6 +10,8 @@ own 5-point predictor: 0.025–0.031 outer-eye distances away).
 
 from __future__ import annotations
 
+from typing import Sequence, Tuple
+
 import cv2
 import numpy as np
 
@@ -19,7 +21,7 @@ from .. import _core
 MESH_TO_DLIB5 = (263, 362, 33, 133, 2)
 
 
-def similarity_fit(src: np.ndarray, dst: np.ndarray):
+def similarity_fit(src: np.ndarray, dst: np.ndarray) -> Tuple[float, np.ndarray, np.ndarray]:
     """Least-squares similarity dst ~ s * R @ src + t (Umeyama, no reflection) of 2-D points. Returns (s, R, t)."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
@@ -46,12 +48,12 @@ def dlib_points5(mesh: np.ndarray) -> np.ndarray:
 class DlibChip:
     """One chip geometry: ``size`` px, ``padding`` as dlib's, ``normalized`` the template's 5 points."""
 
-    def __init__(self, size: int, padding: float, normalized) -> None:
+    def __init__(self, size: int, padding: float, normalized: Sequence[Sequence[float]]) -> None:
         self.size = int(size)
         self.padding = float(padding)
         self.template = (self.padding + np.asarray(normalized, np.float64)) / (1 + 2 * self.padding) * self.size
 
-    def matrix(self, points: np.ndarray):
+    def matrix(self, points: np.ndarray) -> Tuple[np.ndarray, float]:
         """(M, s): M [2, 3] maps chip pixel indices to image pixel indices; s the template-to-image scale."""
         size = self.size
         s, rot, t = similarity_fit(self.template, points)

@@ -28,7 +28,7 @@ Everything here works in image pixels; ``response.py`` builds the dicts.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -36,6 +36,12 @@ import numpy as np
 from .. import _core
 from ..models import registry
 from .align import DlibChip, mesh_points5
+
+if TYPE_CHECKING:
+    from .mask import MaskClassifier
+
+# one face's landmarks per row: an [N, 478, 3] array or a sequence of [478, 3] arrays
+Meshes = Union[Sequence[np.ndarray], np.ndarray]
 
 DLIB_MEAN = np.array([122.782, 117.001, 104.298], np.float32)
 
@@ -58,7 +64,7 @@ AGE_MAX_WIDTH = 16  # a flat distribution (a child's face, a blurred one) is cut
 # Binary attributes: p = sigmoid(bias + sum(w_i * feature_i)), Value = p >= 0.5, Confidence = 100 * max(p, 1-p).
 # Fitted by tools/calibrate_attributes.py on annotated/attributes_by_eye_faces.tsv (group photos); it prints
 # this table. Features are defined in ``features``.
-BINARY_MODELS: Dict[str, Dict[str, object]] = {
+BINARY_MODELS: Dict[str, Dict[str, Any]] = {
     "Smile": {"features": ("smile",), "w": (8.263,), "b": -2.215},  # n=110, positives=73
     # fitted by tools/calibrate_eyes_open.py: the fit split + labelled video frames + synthetic winks
     "EyesOpen": {"features": ("eye_open", "eye_open_min",), "w": (-15.08, 37.96,), "b": -3.013},  # n=1620, open=879
@@ -78,18 +84,18 @@ CONFUSED_W = (3.337, 7.655, 5.491, 8.452)
 CONFUSED_B = -7.644
 
 
-def _sigmoid(x):
+def _sigmoid(x: Any) -> Any:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
 
 
-def binary(name: str, feats: Dict[str, float]):
+def binary(name: str, feats: Dict[str, float]) -> Tuple[bool, float, float]:
     """(value, confidence 50..100, probability of True) of a binary attribute from its features."""
     m = BINARY_MODELS[name]
     z = float(m["b"]) + sum(float(w) * float(feats[f]) for f, w in zip(m["features"], m["w"]))
     return decision(float(_sigmoid(z)))
 
 
-def decision(p: float):
+def decision(p: float) -> Tuple[bool, float, float]:
     """(value, confidence 50..100, p) of a probability."""
     return p >= 0.5, 100.0 * max(p, 1.0 - p), p
 
@@ -124,7 +130,7 @@ class AttributeModels:
         self.threads = threads
         self.precision, self.providers = precision, providers
         self._age = self._gender = self._emotion = None
-        self._mask = None
+        self._mask: Optional[MaskClassifier] = None
         tmpl = registry.load_json("dlib_chip_template.json")
         norm = tmpl["normalized_points"]
         chips = tmpl["chips"]
@@ -137,14 +143,15 @@ class AttributeModels:
         self.blend_index = {n: i for i, n in enumerate(blendshape_names or [])}
 
     # -- networks ---------------------------------------------------------------------------------------------
-    def _session(self, attr: str, name: str):
+    def _session(self, attr: str, name: str) -> Any:
         s = getattr(self, attr)
         if s is None:
             s = registry.session(name, self.threads, self.precision, self.providers)
             setattr(self, attr, s)
         return s
 
-    def age_gender(self, rgb: np.ndarray, meshes: Sequence[np.ndarray], want_age=True, want_gender=True):
+    def age_gender(self, rgb: np.ndarray, meshes: Meshes, want_age: bool = True,
+                   want_gender: bool = True) -> Tuple[List[Any], List[Any]]:
         n = len(meshes)
         ages: List[Optional[tuple]] = [None] * n
         genders: List[Optional[tuple]] = [None] * n
@@ -167,7 +174,7 @@ class AttributeModels:
             genders = [("Male" if p[1] >= p[0] else "Female", 100.0 * float(max(p[0], p[1]))) for p in probs]
         return ages, genders
 
-    def emotion_probs(self, rgb: np.ndarray, meshes: Sequence[np.ndarray]) -> np.ndarray:
+    def emotion_probs(self, rgb: np.ndarray, meshes: Meshes) -> np.ndarray:
         """[N, 7] fer probabilities on grey 64x64 squares aligned with the eyes (the Haar box's extent)."""
         batch = np.empty((len(meshes), 64, 64, 1), np.float32)
         for i, mesh in enumerate(meshes):
@@ -193,7 +200,7 @@ class AttributeModels:
         sess = self._session("_emotion", "emotion_mini_xception.onnx")
         return sess.run(None, {sess.get_inputs()[0].name: batch})[0].astype(np.float64)
 
-    def attribute_probabilities(self, rgb: np.ndarray, meshes: Sequence[np.ndarray]) -> np.ndarray:
+    def attribute_probabilities(self, rgb: np.ndarray, meshes: Meshes) -> np.ndarray:
         """[N, 5] calibrated probabilities of NET_OUTPUTS from the attribute network: the mean of its logits on the
         aligned crop and on the crop's mirror image, Platt-scaled (coefficients in the model's manifest entry)."""
         n = len(meshes)
@@ -214,14 +221,15 @@ class AttributeModels:
         return _sigmoid(a * z + b)
 
     # -- measured features ------------------------------------------------------------------------------------
-    def mask_probabilities(self, rgb: np.ndarray, boxes) -> np.ndarray:
+    def mask_probabilities(self, rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         if self._mask is None:
             from .mask import MaskClassifier
 
             self._mask = MaskClassifier(threads=self.threads, precision=self.precision, providers=self.providers)
         return self._mask.probabilities(rgb, boxes)
 
-    def analyze(self, rgb: np.ndarray, meshes: Sequence[np.ndarray], blends, presences, wanted,
+    def analyze(self, rgb: np.ndarray, meshes: Meshes, blends: Optional[np.ndarray],
+                presences: np.ndarray, wanted: Collection[str],
                 boxes: Optional[np.ndarray] = None) -> List[dict]:
         """Per face, the attributes named in ``wanted`` (Rekognition names: AGE_RANGE, SMILE, ...) and nothing else.
         ``boxes``: the faces' detector boxes (x1, y1, x2, y2 pixels), needed for FACE_OCCLUDED.
@@ -259,11 +267,13 @@ class AttributeModels:
                     raise ValueError("FACE_OCCLUDED needs the faces' boxes")
                 p_mask = self.mask_probabilities(rgb, np.asarray(boxes)[:n, :4])
                 p_edge = np.array([edge_probability(m, rgb.shape) for m in meshes])
+                assert net is not None  # FaceOccluded is one of the network's outputs
                 net[:, 4] = 1.0 - (1.0 - net[:, 4]) * (1.0 - p_mask) * (1.0 - p_edge)
             for i in range(n):
                 feats = self.features(rgb, meshes[i], None if blends is None else blends[i], float(presences[i]))
                 for name in binaries:
                     if BINARY_KEYS_DICT[name] in NET_KEYS:
+                        assert net is not None
                         v, c, _ = decision(float(net[i, NET_OUTPUTS.index(name)]))
                     else:
                         v, c, _ = binary(name, feats)
@@ -283,10 +293,10 @@ class AttributeModels:
         pc = float(np.clip(presence, 1e-6, 1 - 1e-6))
         f["presence_logit"] = float(np.clip(np.log(pc / (1 - pc)), -5.0, 14.0))
         pts = mesh[:, :2].astype(np.float64)
-        eye_w = [np.linalg.norm(pts[33] - pts[133]), np.linalg.norm(pts[263] - pts[362])]
+        eye_w = [float(np.linalg.norm(pts[33] - pts[133])), float(np.linalg.norm(pts[263] - pts[362]))]
         gaps = [np.linalg.norm(pts[159] - pts[145]) / max(eye_w[0], 1e-6),
                 np.linalg.norm(pts[386] - pts[374]) / max(eye_w[1], 1e-6)]
-        mouth_w = np.linalg.norm(pts[61] - pts[291])
+        mouth_w = float(np.linalg.norm(pts[61] - pts[291]))
         f["mouth_gap"] = float(np.linalg.norm(pts[13] - pts[14]) / max(mouth_w, 1e-6))
         if blend is not None and self.blend_index:
             b = lambda n: float(blend[self.blend_index[n]])  # noqa: E731
@@ -312,7 +322,7 @@ class AttributeModels:
         return f
 
 
-def edge_probability(mesh: np.ndarray, shape) -> float:
+def edge_probability(mesh: np.ndarray, shape: Tuple[int, ...]) -> float:
     """FaceOccluded's share for a face the picture cuts through its eyes, nose or mouth (see EDGE_SHARE)."""
     h, w = shape[:2]
     share = 0.0
@@ -322,7 +332,7 @@ def edge_probability(mesh: np.ndarray, shape) -> float:
     return min(1.0, share / (2 * EDGE_SHARE))
 
 
-def age_range(probs: np.ndarray, weights: np.ndarray):
+def age_range(probs: np.ndarray, weights: np.ndarray) -> Tuple[int, int, float]:
     """(low, high, expected age) from the 81-class distribution."""
     p = probs / max(probs.sum(), 1e-12)
     mu = float((p * weights).sum())
@@ -360,7 +370,7 @@ def confused_cues(blend: np.ndarray, index: Dict[str, int]) -> np.ndarray:
     return np.array([brow_down, inner_up, asym, press])
 
 
-def emotions(fer: np.ndarray, blend: Optional[np.ndarray], index: Dict[str, int]):
+def emotions(fer: np.ndarray, blend: Optional[np.ndarray], index: Dict[str, int]) -> List[Tuple[str, float]]:
     """[(TYPE, confidence 0..100)] for all 8 types, highest first."""
     conf = 0.0
     if blend is not None and index:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -70,7 +70,7 @@ class CenterFaceDetector:
     STRIDE = 32  # the network's input sides must be multiples of 32
     closer_side = CLOSER_SIDE  # 0 turns the closer look off
 
-    def __init__(self, session, max_side: int = DEFAULT_MAX_SIDE, score_threshold: float = 0.5, nms_iou: float = 0.3,
+    def __init__(self, session: Any, max_side: int = DEFAULT_MAX_SIDE, score_threshold: float = 0.5, nms_iou: float = 0.3,
                  max_faces: int = 100) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
@@ -79,7 +79,7 @@ class CenterFaceDetector:
         self.nms_iou = nms_iou
         self.max_faces = max_faces
 
-    def input_geometry(self, width: int, height: int, side: int):
+    def input_geometry(self, width: int, height: int, side: int) -> Tuple[int, int]:
         """Network input size (multiples of 32) for an image scaled so that its longer side is ``side`` pixels (an
         image is enlarged at most 2x)."""
         ratio = min(side / max(width, height), 2.0)

@@ -17,7 +17,7 @@ pyramid). From the mesh points the descriptor lies a median 0.10 from dlib's own
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class FaceEmbedder:
     """``session``: the dlib ResNet ONNX session; ``template``: dlib_chip_template.json (its ``face_descriptor``
     chip and ``normalized_points``)."""
 
-    def __init__(self, session, template: dict) -> None:
+    def __init__(self, session: Any, template: dict) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
         chip = template["chips"]["face_descriptor"]

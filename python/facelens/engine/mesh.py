@@ -15,7 +15,7 @@ on AFLW2000-3D and dlib's faces enlarged 2.5x, landmark NME goes 0.074/0.048 (64
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def mirror_permutation(canonical: np.ndarray) -> np.ndarray:
 
 
 class FaceMesh:
-    def __init__(self, session, blendshape_session=None, blendshape_indices: Optional[Sequence[int]] = None,
+    def __init__(self, session: Any, blendshape_session: Any = None, blendshape_indices: Optional[Sequence[int]] = None,
                  mirror_perm: Optional[np.ndarray] = None) -> None:
         self.session = session
         self.input_name = session.get_inputs()[0].name
@@ -82,7 +82,7 @@ class FaceMesh:
         self.mirror_perm = mirror_perm
 
     def run(self, rgb: np.ndarray, boxes: np.ndarray, points5: np.ndarray, mirror_average: bool = False,
-            refine=False) -> MeshResult:
+            refine: Union[bool, np.ndarray] = False) -> MeshResult:
         """Landmarks for each face. With ``mirror_average`` the network also sees each crop mirrored, and the mean
         of the two answers comes back as ``symmetric_points``: the network is not exactly mirror-symmetric, and
         a small eye's iris moves by a pixel or two between the two, which is several degrees of gaze. ``refine``

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -81,13 +81,13 @@ class SlicedSession:
         self.workers = workers_for(threads) if registry.cpu_only(providers) else 1
         self._single = registry.session(name, 1, precision, providers) if self.workers > 1 else None
 
-    def get_inputs(self):
+    def get_inputs(self) -> List[Any]:
         return self.session.get_inputs()
 
-    def get_outputs(self):
+    def get_outputs(self) -> List[Any]:
         return self.session.get_outputs()
 
-    def run(self, output_names, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
+    def run(self, output_names: Optional[Sequence[str]], feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
         (name, batch), = feeds.items()
         if len(batch) < 2:
             return self.session.run(output_names, feeds)

@@ -18,7 +18,7 @@ frame only.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -48,7 +48,7 @@ PART_AREA_RATIO = 1.5  # ... at least this many times larger is a part of that p
 class PersonDetector:
     """One frame per call; the session is shared (``registry.session``) and thread-safe."""
 
-    def __init__(self, session=None, threads: Optional[int] = None,
+    def __init__(self, session: Any = None, threads: Optional[int] = None,
                  score_threshold: float = SCORE_THRESHOLD, tiles: bool = True,
                  tile_workers: Optional[int] = None, precision: Optional[str] = None,
                  providers: Optional[Sequence[str]] = None) -> None:
@@ -111,7 +111,7 @@ class PersonDetector:
         keep = _core.nms(boxes, scores, MERGE_IOU)  # indexes, highest score first
         return boxes[keep], scores[keep]
 
-    def _run(self, rgb: np.ndarray, session=None) -> Tuple[np.ndarray, np.ndarray]:
+    def _run(self, rgb: np.ndarray, session: Any = None) -> Tuple[np.ndarray, np.ndarray]:
         """One network run on the whole of ``rgb``; boxes in its pixels, highest score first."""
         session = session or self.session
         height, width = rgb.shape[:2]
@@ -133,7 +133,7 @@ class PersonDetector:
         return out[order], scores[order]
 
 
-def _starts(length: int, side: int):
+def _starts(length: int, side: int) -> List[int]:
     """Offsets of tiles of ``side`` pixels covering ``length`` with at least TILE_OVERLAP overlap."""
     if side >= length:
         return [0]

@@ -17,9 +17,13 @@ import os
 import socket
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+    from ..storage.jobs import JobRow
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class JobSpec:
     sample_fps: float
 
     @classmethod
-    def from_row(cls, row) -> "JobSpec":
+    def from_row(cls, row: JobRow) -> "JobSpec":
         return cls(row.job_id, row.region, row.operation, row.request, row.sample_fps)
 
     def as_dict(self) -> Dict[str, Any]:
@@ -48,7 +52,7 @@ _RUNTIMES: Dict[str, Any] = {}
 _RUNTIMES_LOCK = threading.Lock()
 
 
-def runtime_for(settings: Settings):
+def runtime_for(settings: Settings) -> Runtime:
     """One runtime (engine, database, object store) per process and settings, built on first use and reused by
     every job this process runs."""
     from ..runtime import Runtime

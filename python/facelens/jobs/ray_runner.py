@@ -13,24 +13,29 @@ local Ray started here when neither is given.
 from __future__ import annotations
 
 import threading
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from . import JobSpec
 
 _WORKER_CLASS = None
 
 
-def _worker_class():
+def _worker_class() -> Any:
     global _WORKER_CLASS
     if _WORKER_CLASS is None:
         import ray
 
-        @ray.remote(max_restarts=-1, max_task_retries=0, concurrency_groups={"info": 1})
+        @ray.remote(max_restarts=-1, max_task_retries=0,  # type: ignore[call-overload]  # ray's stubs lack it
+                    concurrency_groups={"info": 1})
         class JobWorker:
-            def __init__(self, settings) -> None:
+            def __init__(self, settings: Settings) -> None:
                 from . import runtime_for
 
                 self.runtime = runtime_for(settings)
 
-            def run(self, spec) -> str:
+            def run(self, spec: JobSpec) -> str:
                 from . import run_job
 
                 return run_job(spec, runtime=self.runtime)
@@ -54,7 +59,7 @@ def _worker_class():
 
 
 class RayJobRunner:
-    def __init__(self, settings, address: Optional[str] = None, workers: Optional[int] = None,
+    def __init__(self, settings: Settings, address: Optional[str] = None, workers: Optional[int] = None,
                  cpus_per_worker: Optional[int] = None) -> None:
         import ray
 

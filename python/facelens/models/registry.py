@@ -141,7 +141,7 @@ def model_file(name: str, precision: Optional[str] = None) -> str:
 
 
 def session(name: str, threads: Optional[int] = None, precision: Optional[str] = None,
-            providers: Optional[Sequence[str]] = None):
+            providers: Optional[Sequence[str]] = None) -> Any:
     """A shared onnxruntime session for a model (sessions are thread-safe for ``run``)."""
     import onnxruntime as ort
 

@@ -11,12 +11,16 @@ for the video decoder; a remote object is streamed to a temporary file, never he
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Union
 
 from .local import ObjectStore
 
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from .s3 import S3ObjectStore
 
-def open_object_store(settings) -> Any:
+
+def open_object_store(settings: Settings) -> Union[ObjectStore, S3ObjectStore]:
     """The object store the settings name (``local`` or ``s3``)."""
     if settings.object_store == "s3":
         from .s3 import S3ObjectStore

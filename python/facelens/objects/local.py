@@ -17,10 +17,10 @@ import secrets
 import stat
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, List, Mapping, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple, Type
 
 from .. import contract
-from ..errors import ImageTooLargeException, InvalidS3ObjectException
+from ..errors import ClientError, ImageTooLargeException, InvalidS3ObjectException
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -33,7 +33,9 @@ class _Missing(InvalidS3ObjectException):
     """InvalidS3ObjectException for a key that does not exist (as opposed to one that may not be opened)."""
 
 
-def _unreadable(s3object: Mapping[str, Any], root: Path, why: str, missing: bool = False) -> InvalidS3ObjectException:
+def _unreadable(s3object: Mapping[str, Any], root: Path, why: Optional[str],
+                missing: bool = False) -> InvalidS3ObjectException:
+    why = why or "unreadable"
     return (_Missing if missing else InvalidS3ObjectException)(
         "Unable to get object metadata from S3. Check object key, region and/or access permissions "
         f"(s3://{s3object.get('Bucket')}/{s3object.get('Name')} under {root / 's3'}: {why})."
@@ -194,7 +196,8 @@ class ObjectStore:
         return st.st_size
 
     @contextmanager
-    def local_file(self, s3object: Mapping[str, Any], max_bytes: int, too_large) -> Iterator[Path]:
+    def local_file(self, s3object: Mapping[str, Any], max_bytes: int,
+                   too_large: Type[ClientError]) -> Iterator[Path]:
         """A path to read the object from, for readers that need a file: the descriptor opened by the safe walk
         (``/proc/self/fd/N``), so the file read is the one that was checked."""
         fd, st = self._open_object(s3object)

@@ -18,7 +18,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Type
+from typing import Any, Iterator, Mapping, Optional, Type, Union
 
 from .. import contract
 from ..errors import (
@@ -106,7 +106,7 @@ class S3ObjectStore:
         self._check_size(len(data), max_bytes, too_large)  # replaced by a larger object after the HEAD
         return data
 
-    def download_to(self, s3object: Mapping[str, Any], path: os.PathLike, max_bytes: int,
+    def download_to(self, s3object: Mapping[str, Any], path: Union[str, os.PathLike], max_bytes: int,
                     too_large: Type[ClientError] = ImageTooLargeException) -> int:
         """Streams the object into the file ``path`` in chunks (never whole in memory); returns its size.
         The size is checked from HEAD first; the file is removed again when the download fails."""
@@ -172,7 +172,7 @@ class S3ObjectStore:
             raise self._unreachable(bucket, key, version, e) from None
         return int(answer["ContentLength"])
 
-    def _get(self, bucket: str, key: str, version: Optional[str]):
+    def _get(self, bucket: str, key: str, version: Optional[str]) -> Any:
         try:
             return self.client.get_object(Bucket=bucket, Key=key, **self._version_arg(version))["Body"]
         except BotoClientError as e:

@@ -5,12 +5,14 @@ uvicorn (``pip install "facelens[server]"``). See ``app.py`` for the wire format
 authentication.
 """
 
+from typing import Any
+
 from .app import DEFAULT_MAX_BODY, RekognitionApp, create_app, operations
 
 __all__ = ["DEFAULT_MAX_BODY", "RekognitionApp", "create_app", "operations", "serve"]
 
 
-def serve(*args, **kwargs):
+def serve(*args: Any, **kwargs: Any) -> int:
     from .run import serve as _serve
 
     return _serve(*args, **kwargs)

@@ -28,14 +28,24 @@ import os
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import (TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Mapping, MutableMapping, Optional, Sequence,
+                    Tuple)
 
 from .. import contract, images
 from ..errors import ClientError, ParamValidationError
 from ..settings import DEFAULT_MAX_BODY, ServerSettings
 from .sigv4 import AuthError, Verifier
 
+if TYPE_CHECKING:
+    from ..client import Client
+
 log = logging.getLogger("facelens.server")
+
+# ASGI's interface (asgiref's names)
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 TARGET_PREFIX = "RekognitionService."
 CONTENT_TYPE = b"application/x-amz-json-1.1"
@@ -49,7 +59,7 @@ _NOT_OPERATIONS = {"can_paginate", "get_paginator", "close"}
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z]{2}(?:-[a-z]+)+-\d{1,2})/")
 
 
-def signed_region(headers) -> Optional[str]:
+def signed_region(headers: Mapping[str, Sequence[str]]) -> Optional[str]:
     """The region of a request's SigV4 credential scope (``Credential=KEY/DATE/REGION/rekognition/aws4_request``):
     resources live in the region the request was signed for, as on AWS. None when unsigned."""
     m = _CREDENTIAL_SCOPE.search((headers.get("authorization") or [""])[0])
@@ -60,7 +70,7 @@ def snake_case(operation: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", operation).lower()
 
 
-def operations(client) -> Dict[str, str]:
+def operations(client: Client) -> Dict[str, str]:
     """Operation name → client method name, for every operation the client implements."""
     out = {}
     for name in contract.OPERATIONS:
@@ -142,7 +152,7 @@ class RekognitionApp:
     ``keys``: access key id → secret; when empty, any or no signature is accepted, otherwise SigV4 is verified.
     """
 
-    def __init__(self, client=None, keys: Optional[Mapping[str, str]] = None, max_body: int = DEFAULT_MAX_BODY,
+    def __init__(self, client: Optional[Client] = None, keys: Optional[Mapping[str, str]] = None, max_body: int = DEFAULT_MAX_BODY,
                  body_timeout: float = DEFAULT_BODY_TIMEOUT, threads: Optional[int] = None,
                  preload: bool = True) -> None:
         if client is None:
@@ -161,7 +171,7 @@ class RekognitionApp:
                                        thread_name_prefix="facelens-req")
 
     # -- ASGI ---------------------------------------------------------------------------------------------
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
@@ -185,7 +195,7 @@ class RekognitionApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _lifespan(self, receive, send) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -201,7 +211,7 @@ class RekognitionApp:
                 return
 
     # -- one request --------------------------------------------------------------------------------------
-    async def _read_body(self, scope, receive) -> bytes:
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         headers = _headers(scope)
         declared = headers.get("content-length")
         if declared:
@@ -229,7 +239,7 @@ class RekognitionApp:
             if not more:
                 return b"".join(chunks)
 
-    async def _receive(self, receive, deadline: float):
+    async def _receive(self, receive: Receive, deadline: float) -> Message:
         remaining = deadline - asyncio.get_running_loop().time()
         try:
             message = await asyncio.wait_for(receive(), max(remaining, 0.001))
@@ -240,7 +250,7 @@ class RekognitionApp:
             raise WireError(400, "SerializationException", "The client disconnected before the body arrived.")
         return message
 
-    async def _drain(self, receive, size: int, declared: int) -> None:
+    async def _drain(self, receive: Receive, size: int, declared: int) -> None:
         """Reads and discards an oversized body (up to 8x the limit) so that the client, still sending, reads the
         413 instead of a broken pipe; then raises it."""
         deadline = asyncio.get_running_loop().time() + self.body_timeout
@@ -257,7 +267,7 @@ class RekognitionApp:
                          f"Request body of {size} bytes exceeds this server's limit of {self.max_body} bytes "
                          f"(Image.Bytes may be at most 5 MB).")
 
-    async def _handle(self, scope, receive, request_id: str) -> Tuple[int, bytes]:
+    async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> Tuple[int, bytes]:
         if scope["method"] != "POST":
             raise WireError(404, "UnknownOperationException",
                             f"{scope['method']} {scope['path']}: this endpoint only answers POST / with an "
@@ -311,21 +321,22 @@ class RekognitionApp:
         return 200, encode_response(result)
 
 
-def _call_and_release(fn, params):
+def _call_and_release(fn: Callable[..., Dict[str, Any]], params: Dict[str, Any]) -> Dict[str, Any]:
     try:
         return fn(**params)
     finally:
         images.release_memory()  # a large image's buffers go back to the system, not to this thread's arena
 
 
-def _headers(scope) -> Dict[str, List[str]]:
+def _headers(scope: Scope) -> Dict[str, List[str]]:
     out: Dict[str, List[str]] = {}
     for name, value in scope.get("headers", []):
         out.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
     return out
 
 
-def create_app(client=None, keys: Optional[Mapping[str, str]] = None, **kwargs) -> RekognitionApp:
+def create_app(client: Optional[Client] = None, keys: Optional[Mapping[str, str]] = None,
+               **kwargs: Any) -> RekognitionApp:
     """The ASGI app. Without ``keys``, those of ``ServerSettings.from_env()`` (``FACELENS_ACCESS_KEY_ID`` /
     ``FACELENS_SECRET_ACCESS_KEY``) are used if set."""
     if keys is None:

@@ -16,8 +16,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from typing import Dict
+from typing import Dict, Optional
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -53,7 +54,7 @@ class GuardedH11Protocol(H11Protocol):
     max_requests = LIMITS.max_requests
     max_connections = connection_cap(raise_file_limit())
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -61,7 +62,7 @@ class GuardedH11Protocol(H11Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # ACK cost 40 ms per keep-alive request
             except OSError:
                 pass
-        self._header_timer = None
+        self._header_timer: Optional[asyncio.TimerHandle] = None
         self._waiting()[self] = None
         if len(self.connections) > self.max_connections:
             self._make_room()
@@ -71,9 +72,10 @@ class GuardedH11Protocol(H11Protocol):
     def _waiting(self) -> Dict["GuardedH11Protocol", None]:
         """Connections without a request in progress, oldest first (shared by the server's connections)."""
         state = self.server_state
-        waiting = getattr(state, "facelens_waiting", None)
+        waiting: Optional[Dict[GuardedH11Protocol, None]] = getattr(state, "facelens_waiting", None)
         if waiting is None:
-            waiting = state.facelens_waiting = {}
+            waiting = {}
+            setattr(state, "facelens_waiting", waiting)  # noqa: B010 (uvicorn's ServerState has no such field)
         return waiting
 
     def _make_room(self) -> None:
@@ -112,7 +114,7 @@ class GuardedH11Protocol(H11Protocol):
             self._waiting()[self] = None
             self._arm()
 
-    def connection_lost(self, exc) -> None:
+    def connection_lost(self, exc: Optional[Exception]) -> None:
         timer = getattr(self, "_header_timer", None)
         if timer is not None:
             timer.cancel()

@@ -120,7 +120,8 @@ class Verifier:
         if "host" not in signed:
             raise AuthError("InvalidSignatureException", "'Host' must be a signed header.")
         payload_hash = hashlib.sha256(body).hexdigest()
-        declared = (headers.get("x-amz-content-sha256") or [None])[0]
+        declared_values = headers.get("x-amz-content-sha256")
+        declared = declared_values[0] if declared_values else None
         if declared is not None and declared != payload_hash:
             raise AuthError("InvalidSignatureException",
                             "The provided 'x-amz-content-sha256' header does not match what was computed.")

@@ -215,7 +215,8 @@ class Collections:
         users, more = self.store.list_users(info.name, after, request.get("MaxResults") or DEFAULT_USER_PAGE)
         return Page(users, self.tokens.next(scope, more))
 
-    def associate_faces(self, request: Dict[str, Any]):
+    def associate_faces(self, request: Dict[str, Any]
+                        ) -> Tuple[List[str], List[Tuple[str, Optional[str], Optional[float], str]], UserInfo]:
         threshold = _threshold(request.get("UserMatchThreshold"), DEFAULT_ASSOCIATE_THRESHOLD)
 
         def accept(user_vectors: np.ndarray, vector: np.ndarray) -> Tuple[bool, float]:
@@ -224,7 +225,7 @@ class Collections:
 
         return self.store.associate_faces(request["CollectionId"], request["UserId"], request["FaceIds"], accept)
 
-    def disassociate_faces(self, request: Dict[str, Any]):
+    def disassociate_faces(self, request: Dict[str, Any]) -> Tuple[List[str], List[Tuple[str, Optional[str], str]], UserInfo]:
         return self.store.disassociate_faces(request["CollectionId"], request["UserId"], request["FaceIds"])
 
     def _user_matches(self, collection: CollectionInfo, vectors: np.ndarray, threshold: float, max_users: int,

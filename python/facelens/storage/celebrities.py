@@ -19,7 +19,7 @@ import string
 import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -68,7 +68,7 @@ _SELECT = ("SELECT c.seq, c.id, c.name, c.urls, c.known_gender, c.created, "
            "(SELECT COUNT(*) FROM refs r WHERE r.celebrity = c.seq) FROM celebrities c")
 
 
-def _row(row) -> Celebrity:
+def _row(row: Sequence[Any]) -> Celebrity:
     return Celebrity(row[1], row[2], tuple(json.loads(row[3])), row[4], int(row[6]), float(row[5]))
 
 

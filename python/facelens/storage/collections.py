@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class StoredFace:
     face_id: str
     image_id: str
     external_image_id: Optional[str]
-    box: Tuple[float, float, float, float]  # Left, Top, Width, Height (ratios)
+    box: Tuple[float, ...]  # Left, Top, Width, Height (ratios)
     confidence: float  # 0..100
     model_version: str
     user_id: Optional[str] = None
@@ -53,7 +53,7 @@ class StoredFace:
 
 @dataclass(frozen=True)
 class NewFace:
-    box: Tuple[float, float, float, float]  # Left, Top, Width, Height (ratios)
+    box: Tuple[float, ...]  # Left, Top, Width, Height (ratios)
     confidence: float
     vector: np.ndarray  # [128] float32
 
@@ -88,7 +88,7 @@ _INFO_COLUMNS = ("c.rid, c.name, c.created, c.face_model_version, c.face_count, 
 _INFO = f"SELECT {_INFO_COLUMNS} FROM collections c"
 
 
-def _row_face(row) -> StoredFace:
+def _row_face(row: Sequence[Any]) -> StoredFace:
     return StoredFace(row[0], row[1], row[2], (row[3], row[4], row[5], row[6]), row[7], row[8],
                       row[9] if len(row) > 9 else None)
 
@@ -245,7 +245,8 @@ class CollectionStore:
     def delete_faces(self, name: str, face_ids: Sequence[str]) -> Tuple[List[str], List[str]]:
         """(deleted, not found), each in request order without repeats."""
         wanted = list(dict.fromkeys(face_ids))
-        deleted, missing = [], []
+        deleted: List[str] = []
+        missing: List[str] = []
         with self.db.write() as c:
             info = self._info(c, name, lock=True)
             for fid in wanted:

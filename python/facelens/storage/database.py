@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from typing import Any, List, Sequence
+from typing import Any, Iterable, List, Sequence
 
 from ..errors import InternalServerError
 
@@ -35,7 +35,7 @@ class Transaction(ABC):
         """Runs one statement; a DB-API cursor."""
 
     @abstractmethod
-    def executemany(self, sql: str, rows) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Runs one statement for each row of parameters."""
 
 

@@ -19,7 +19,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .database import Database, Transaction
 
@@ -55,7 +55,7 @@ class JobRow:
     attempts: int = 0  # times a worker claimed it
 
 
-def _row(r) -> JobRow:
+def _row(r: Sequence[Any]) -> JobRow:
     return JobRow(
         r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], json.loads(r[6]) if r[6] else None, r[7], r[8],
         json.loads(r[9]) if r[9] else None, r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18],
@@ -222,7 +222,8 @@ def _write_results(db: Transaction, job_id: str, first_seq: int, items: Sequence
                    _rows(job_id, first_seq, items))
 
 
-def _rows(job_id: str, first_seq: int, items: Sequence[Dict[str, Any]]):
+def _rows(job_id: str, first_seq: int,
+          items: Sequence[Dict[str, Any]]) -> Iterator[Tuple[str, int, str, Any]]:
     """Database rows of result items; an item's private ``_sort`` entry (if any) becomes its sort_key."""
     for i, item in enumerate(items):
         key = item.pop("_sort", None)

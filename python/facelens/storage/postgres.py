@@ -19,7 +19,8 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Sequence
 
 from .database import Database, DatabaseUnavailable, Transaction
 
@@ -31,14 +32,14 @@ RECHECK_S = 1.0
 class _PostgresTransaction(Transaction):
     for_update = " FOR UPDATE"
 
-    def __init__(self, conn, translate) -> None:
+    def __init__(self, conn: Any, translate: Callable[[str], str]) -> None:
         self.conn = conn
         self._translate = translate
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(self._translate(sql), tuple(params))
 
-    def executemany(self, sql: str, rows) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(self._translate(sql), list(rows))
 
@@ -64,7 +65,7 @@ class PostgresDatabase(Database):
         self._pool.open(wait=False)
         _OPEN.add(self)
 
-    def _check(self, conn) -> None:
+    def _check(self, conn: Any) -> None:
         """The pool's check before handing a connection out: a round trip to the server, skipped for a connection
         that completed a transaction less than ``RECHECK_S`` ago (a search makes several in a row)."""
         from psycopg_pool import ConnectionPool
@@ -115,10 +116,10 @@ class PostgresDatabase(Database):
         with self._connection() as conn:  # autocommit: the statement is its own transaction and snapshot
             return conn.execute(self._translate(sql), params).fetchall()
 
-    def write(self):
+    def write(self) -> AbstractContextManager[Transaction]:
         return self._transaction(read_only=False)
 
-    def read(self):
+    def read(self) -> AbstractContextManager[Transaction]:
         return self._transaction(read_only=True)
 
     def describe(self) -> str:

@@ -13,7 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, List, Sequence
+from typing import Any, Iterable, Iterator, List, Sequence
 
 from .database import Database, DatabaseUnavailable, Transaction
 
@@ -25,7 +25,7 @@ class _SQLiteTransaction(Transaction):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
-    def executemany(self, sql: str, rows) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
 

@@ -31,7 +31,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 from ..settings import check_webhooks
 
@@ -96,7 +99,7 @@ class Notifier:
         self._closed = threading.Event()
 
     @classmethod
-    def from_settings(cls, settings) -> "Notifier":
+    def from_settings(cls, settings: Settings) -> "Notifier":
         return cls(settings.home / "sns", settings.notification_webhooks, settings.webhook_attempts,
                    settings.webhook_timeout)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class VideoInfo:
         return max(1, by_time)
 
 
-def _open(path: Path):
+def _open(path: Path) -> Any:
     import av
 
     try:
@@ -95,7 +95,7 @@ def probe(path: Path) -> VideoInfo:
         container.close()
 
 
-def _info(container) -> VideoInfo:
+def _info(container: Any) -> VideoInfo:
     stream = container.streams.video[0]
     cc = stream.codec_context
     if stream.duration is not None and stream.time_base is not None:

@@ -30,7 +30,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .. import contract, images
 from ..errors import (
@@ -42,9 +42,16 @@ from ..errors import (
 from ..jobs import JobSpec, worker_name
 from ..jobs.local import JobRunner
 from ..pagination import Tokens
-from ..storage.jobs import JobStore
+from ..storage.jobs import JobRow, JobStore
 from . import reader, tasks
 from .notify import Notifier
+
+if TYPE_CHECKING:
+    from ..celebrities import CelebrityGallery
+    from ..objects.local import ObjectStore
+    from ..objects.s3 import S3ObjectStore
+    from ..pipeline import Engine
+    from ..services.collections import Collections
 
 log = logging.getLogger("facelens.video")
 
@@ -55,7 +62,7 @@ RESULT_BATCH = 500  # results are written to the database in batches of about th
 PROGRESS_WRITE_S = 0.5  # progress reaches the database (other processes) at most this often
 
 class JobPage(NamedTuple):
-    row: Any  # storage.jobs.JobRow
+    row: JobRow
     items_key: str  # the member of the response holding the items
     items: List[Dict[str, Any]]
     next_token: Optional[str]
@@ -74,10 +81,12 @@ class VideoJobs:
     """The video jobs of one region. ``collections()`` and ``gallery()`` return that region's collections service
     and celebrity gallery (for face search and celebrity recognition)."""
 
-    def __init__(self, store: JobStore, object_store, engine: Callable[[], Any], tokens: Tokens,
+    def __init__(self, store: JobStore, object_store: Union[ObjectStore, S3ObjectStore], engine: Callable[[], Engine],
+                 tokens: Tokens,
                  sample_fps: float = reader.DEFAULT_SAMPLE_FPS, runner: Optional[JobRunner] = None,
-                 notifications: Union[None, Path, Notifier] = None, collections: Optional[Callable[[], Any]] = None,
-                 gallery: Optional[Callable[[], Any]] = None, lease_s: float = 30.0) -> None:
+                 notifications: Union[None, Path, Notifier] = None,
+                 collections: Optional[Callable[[], Collections]] = None,
+                 gallery: Optional[Callable[[], CelebrityGallery]] = None, lease_s: float = 30.0) -> None:
         if not sample_fps > 0:
             raise ValueError("video_sample_fps must be > 0")
         self.store = store
@@ -101,7 +110,7 @@ class VideoJobs:
         self._closed = threading.Event()
 
     # -- Start ------------------------------------------------------------------------------------------------
-    def _check_video(self, video: Dict[str, Any]) -> Dict[str, Any]:
+    def _check_video(self, video: Dict[str, Any]) -> Mapping[str, Any]:
         s3object = contract.video_source(video)
         size = self.objects.size(s3object)
         if size > reader.MAX_VIDEO_BYTES:
@@ -112,6 +121,7 @@ class VideoJobs:
         """Start<operation>: records the job and hands it to the runner."""
         self._check_video(request["Video"])
         if operation == "FaceSearch":
+            assert self._collections is not None, "face search needs the collections service"
             self._collections().describe(request["CollectionId"])  # ResourceNotFoundException at Start, as AWS
         channel = request.get("NotificationChannel")
         if channel is not None:
@@ -136,6 +146,7 @@ class VideoJobs:
         self.store.lease(spec.job_id, self._queued, self.lease_s)
         self._hold(spec.job_id, self._queued)
         try:
+            assert self.runner is not None, "no job runner"
             self.runner.submit(spec)
         except Exception as e:
             self._release(spec.job_id)
@@ -193,16 +204,19 @@ class VideoJobs:
         row = self.store.get(spec.job_id)
         return row.status if row is not None else "SKIPPED"
 
-    def _task(self, spec: JobSpec):
+    def _task(self, spec: JobSpec) -> tasks.Task:
         request = spec.request
         if spec.operation == "FaceDetection":
             return tasks.make_face_detection(self._engine, request)
         if spec.operation == "PersonTracking":
             return tasks.make_person_tracking(self._engine, request)
         if spec.operation == "FaceSearch":
+            assert self._collections is not None, "face search needs the collections service"
+            collections = self._collections
             name = request["CollectionId"]
             return tasks.make_face_search(self._engine, request,
-                                          lambda v, t: self._collections().matches(name, v, t))
+                                          lambda v, t: collections().matches(name, v, t))
+        assert self._gallery is not None, "celebrity recognition needs the gallery"
         return tasks.make_celebrity_recognition(self._engine, request, self._gallery)
 
     def _notify(self, job_id: str) -> None:
@@ -221,7 +235,7 @@ class VideoJobs:
             log.warning("notification of job %s failed: %s", job_id, e)
 
     # -- the work of a job ------------------------------------------------------------------------------------
-    def _frames(self, spec: JobSpec, stop: threading.Event, analyse) -> None:
+    def _frames(self, spec: JobSpec, stop: threading.Event, analyse: tasks.Task) -> None:
         """Runs ``analyse(timestamp_ms, DecodedImage) -> [items]`` over the sampled frames; stores the outcome."""
         job_id, owner = spec.job_id, self.owner
         try:
@@ -235,7 +249,7 @@ class VideoJobs:
         except Exception as e:  # a bug of ours: the job fails, the runner goes on
             self.store.fail(job_id, f"Internal error: {type(e).__name__}: {e}", owner=owner)
 
-    def _frames_of(self, spec: JobSpec, path: Path, stop: threading.Event, analyse) -> None:
+    def _frames_of(self, spec: JobSpec, path: Path, stop: threading.Event, analyse: tasks.Task) -> None:
         job_id, owner, fps = spec.job_id, self.owner, spec.sample_fps
         info = reader.probe(path)
         total = info.planned_frames(fps)
@@ -271,16 +285,18 @@ class VideoJobs:
             self.store.progress(job_id, done, total, self.owner, self.lease_s)
 
     # -- Get --------------------------------------------------------------------------------------------------
-    def job(self, job_id: str, operation: str):
+    def job(self, job_id: str, operation: str) -> JobRow:
         row = self.store.get(job_id)
         if row is None or row.operation != operation:
             raise ResourceNotFoundException(f"Job {job_id} was not found.")
         if row.status == "IN_PROGRESS" and row.lease_expires is not None and row.lease_expires < time.time():
             self._lapsed(row)
             row = self.store.get(job_id)
+            if row is None:
+                raise ResourceNotFoundException(f"Job {job_id} was not found.")
         return row
 
-    def _lapsed(self, row) -> None:
+    def _lapsed(self, row: JobRow) -> None:
         """The job's holder stopped renewing its lease: run it again here (once), or FAIL it."""
         again = self.store.take_lapsed(row.job_id, self._queued, self.lease_s, MAX_ATTEMPTS)
         if again is None:
@@ -288,6 +304,7 @@ class VideoJobs:
         if again:
             self._hold(row.job_id, self._queued)
             try:
+                assert self.runner is not None, "no job runner"
                 self.runner.submit(JobSpec.from_row(row))
             except Exception as e:
                 self._release(row.job_id)
@@ -304,7 +321,7 @@ class VideoJobs:
         items, next_token = self.page(row, request)
         return JobPage(row, ITEMS_KEY[operation], items, next_token)
 
-    def page(self, row, request: Dict[str, Any]):
+    def page(self, row: JobRow, request: Dict[str, Any]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
         """(items, NextToken or None) of a Get* request on a finished job."""
         limit = min(int(request.get("MaxResults") or MAX_RESULTS), MAX_RESULTS)
         sort_by = request.get("SortBy") or "TIMESTAMP"

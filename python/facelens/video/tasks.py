@@ -15,11 +15,21 @@ person whose box holds them (:func:`assign_faces`).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import contract, response
+
+if TYPE_CHECKING:
+    from .._core import Tracker
+    from ..images import DecodedImage
+    from ..pipeline import Engine
+    from ..celebrities import CelebrityGallery
+    from ..storage.collections import StoredFace
+
+# one frame's result items, from the frame's timestamp (ms) and image
+Task = Callable[[int, "DecodedImage"], List[Dict[str, Any]]]
 
 # Tracker settings for people sampled at a few frames per second: a track survives MAX_AGE_S without a detection
 # (someone walking behind another), and is confirmed after MIN_HITS detections (one-frame false positives never
@@ -34,7 +44,7 @@ FACE_INSIDE = 0.7
 FACE_UPPER = 0.5
 
 
-def _tracker():
+def _tracker() -> Tracker:
     from .._core import Tracker
 
     return Tracker(iou_threshold=TRACK_IOU, max_age_s=TRACK_MAX_AGE_S, min_hits=TRACK_MIN_HITS)
@@ -77,11 +87,11 @@ def _index_key(index: int, confidence: float) -> str:
     return f"{int(index):012d}.{int(round((1.0 - min(max(confidence, 0.0), 1.0)) * 1e6)):07d}"
 
 
-def make_face_detection(engine: Callable[[], Any], request: Dict[str, Any]):
+def make_face_detection(engine: Callable[[], Engine], request: Dict[str, Any]) -> Task:
     attributes = contract.wanted_attributes([request.get("FaceAttributes") or "DEFAULT"])
     want_eyes = "EYE_DIRECTION" in attributes
 
-    def task(timestamp: int, image) -> List[Dict[str, Any]]:
+    def task(timestamp: int, image: DecodedImage) -> List[Dict[str, Any]]:
         faces = engine().analyze(image, want_eyes=want_eyes, attributes=attributes)
         height, width = image.rgb.shape[:2]
         return [response.face_detection(timestamp, f, width, height, attributes) for f in faces]
@@ -101,11 +111,11 @@ class _Clock:
         return dt
 
 
-def make_person_tracking(engine: Callable[[], Any], request: Dict[str, Any]):
+def make_person_tracking(engine: Callable[[], Engine], request: Dict[str, Any]) -> Task:
     tracker = _tracker()
     clock = _Clock()
 
-    def task(timestamp: int, image) -> List[Dict[str, Any]]:
+    def task(timestamp: int, image: DecodedImage) -> List[Dict[str, Any]]:
         eng = engine()
         boxes, scores = eng.person_detector.detect(image.rgb)
         indexes = tracker.update(boxes, scores, clock.step(timestamp))
@@ -125,7 +135,8 @@ def make_person_tracking(engine: Callable[[], Any], request: Dict[str, Any]):
     return task
 
 
-def make_face_search(engine: Callable[[], Any], request: Dict[str, Any], search: Callable):
+def make_face_search(engine: Callable[[], Engine], request: Dict[str, Any],
+                     search: Callable[[np.ndarray, float], List[Tuple[StoredFace, float]]]) -> Task:
     """``search(vector, threshold) -> [(stored face, Similarity)]``: the collection's matches, best first.
 
     Faces are tracked (their own tracker) to give each person one Index; Person.BoundingBox is the person box the
@@ -134,7 +145,7 @@ def make_face_search(engine: Callable[[], Any], request: Dict[str, Any], search:
     tracker = _tracker()
     clock = _Clock()
 
-    def task(timestamp: int, image) -> List[Dict[str, Any]]:
+    def task(timestamp: int, image: DecodedImage) -> List[Dict[str, Any]]:
         eng = engine()
         faces = eng.analyze(image)
         dt = clock.step(timestamp)
@@ -166,11 +177,12 @@ def make_face_search(engine: Callable[[], Any], request: Dict[str, Any], search:
     return task
 
 
-def make_celebrity_recognition(engine: Callable[[], Any], request: Dict[str, Any], gallery: Callable[[], Any]):
+def make_celebrity_recognition(engine: Callable[[], Engine], request: Dict[str, Any],
+                               gallery: Callable[[], CelebrityGallery]) -> Task:
     """Faces of each frame matched against the celebrity gallery (``client.celebrities``); only recognised faces
     are reported."""
 
-    def task(timestamp: int, image) -> List[Dict[str, Any]]:
+    def task(timestamp: int, image: DecodedImage) -> List[Dict[str, Any]]:
         eng = engine()
         faces = eng.analyze(image)
         if not faces:
