@@ -257,6 +257,7 @@ class Collections:
                 raise InvalidParameterException(f"faceId {face_id} was not found in the collection.")
             matches = self._user_matches(info, vector[None], threshold, max_users, exclude_face=face_id)
         else:
+            assert user_id is not None  # exactly one of the two, checked above
             info = self.store.describe(name)
             _, vectors = self.store.user_vectors(name, user_id)
             matches = self._user_matches(info, vectors, threshold, max_users, exclude_user=user_id)
