@@ -33,7 +33,7 @@ int64_t search_topk(const float* matrix, int64_t n, int64_t d, int64_t stride, c
   using namespace detail;
   if (n < 0) throw std::invalid_argument("n must be >= 0");
   if (k < 0) throw std::invalid_argument("k must be >= 0");
-  if (d < 1) throw std::invalid_argument("d must be >= 1");
+  if (d < 1) throw std::invalid_argument("matrix must have at least one column");
   if (stride < d) throw std::invalid_argument("stride must be >= d");
   if (std::isnan(bound)) throw std::invalid_argument("bound is NaN");
   if (metric != SearchMetric::L2 && metric != SearchMetric::Dot)

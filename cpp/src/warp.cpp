@@ -37,6 +37,8 @@ void warp_affine(const ImageU8& img, const float M[6], int out_w, int out_h, con
 
 void transform_points(const float* points, int64_t n, int d, const float M[6], float* out) {
   if (d != 2 && d != 3) throw std::invalid_argument("points must have 2 or 3 columns");
+  for (int i = 0; i < 6; ++i)
+    if (!std::isfinite(M[i])) throw std::invalid_argument("M must be finite");
   const double a = M[0], b = M[1], c = M[2], e = M[3], f = M[4], g = M[5];
   const double zs = std::sqrt(std::fabs(a * f - b * e));
   for (int64_t i = 0; i < n; ++i) {
