@@ -4,23 +4,10 @@
 #include <limits>
 #include <stdexcept>
 
-#include "facelens/dispatch.hpp"
 #include "kernels.hpp"
 #include "scratch.hpp"
 
 namespace facelens {
-namespace detail {
-namespace scalar {
-
-int64_t scan_greater(const float* p, int64_t n, float thr, int32_t* out) {
-  int64_t cnt = 0;
-  for (int64_t i = 0; i < n; ++i)
-    if (p[i] > thr) out[cnt++] = static_cast<int32_t>(i);
-  return cnt;
-}
-
-}  // namespace scalar
-}  // namespace detail
 
 using namespace detail;
 
@@ -37,16 +24,7 @@ const float* decode_centerface(const CenterFaceMaps& m, float score_threshold, f
   if (hw == 0) return nullptr;
 
   int32_t* idx = scratch_as<int32_t>(kSlotDecodeIdx, static_cast<size_t>(hw));
-  int64_t n = 0;
-  switch (simd_level()) {
-#ifdef FACELENS_HAVE_AVX512
-    case SimdLevel::Avx512: n = avx512::scan_greater(m.heat, hw, score_threshold, idx); break;
-#endif
-#ifdef FACELENS_HAVE_AVX2
-    case SimdLevel::Avx2: n = avx2::scan_greater(m.heat, hw, score_threshold, idx); break;
-#endif
-    default: n = scalar::scan_greater(m.heat, hw, score_threshold, idx); break;
-  }
+  const int64_t n = kernels().scan_greater(m.heat, hw, score_threshold, idx);
 
   float* out = scratch_as<float>(kSlotDecodeOut, static_cast<size_t>(n > 0 ? n : 1) * kCenterFaceStride);
   const float W = static_cast<float>(image_w);

@@ -1,8 +1,13 @@
+// The SIMD level in use and the table of kernels of each level: the CPU is probed once, each row this build
+// compiled and this CPU runs is filled once by its level's translation unit, and choosing a level (at start-up
+// from FACELENS_SIMD, or set_simd_level) only selects a row.
 #include "facelens/dispatch.hpp"
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+
+#include "kernels.hpp"
 
 namespace facelens {
 namespace {
@@ -37,12 +42,12 @@ const Features& features() {
   return f;
 }
 
+// The levels whose kernels this build has (CMake compiles kernels_<level>.cpp where the compiler supports its
+// ISA flags). "neon" names a level that has no kernels yet, so aarch64 runs the scalar row.
 bool compiled(SimdLevel l) {
   switch (l) {
     case SimdLevel::Scalar: return true;
-#ifdef FACELENS_HAVE_NEON
-    case SimdLevel::Neon: return true;
-#endif
+    case SimdLevel::Neon: return false;
 #ifdef FACELENS_HAVE_AVX2
     case SimdLevel::Avx2: return true;
 #endif
@@ -100,6 +105,31 @@ std::atomic<int>& current() {
   return level;
 }
 
+
+constexpr int kLevels = 4;
+
+struct KernelTable {
+  detail::Kernels row[kLevels];
+};
+
+KernelTable build_table() {
+  KernelTable t{};
+  detail::scalar::fill_kernels(t.row[static_cast<int>(SimdLevel::Scalar)]);
+  for (int i = 1; i < kLevels; ++i) t.row[i] = t.row[0];  // a level never selected still holds callable kernels
+#ifdef FACELENS_HAVE_AVX2
+  if (supported(SimdLevel::Avx2)) detail::avx2::fill_kernels(t.row[static_cast<int>(SimdLevel::Avx2)]);
+#endif
+#ifdef FACELENS_HAVE_AVX512
+  if (supported(SimdLevel::Avx512)) detail::avx512::fill_kernels(t.row[static_cast<int>(SimdLevel::Avx512)]);
+#endif
+  return t;
+}
+
+const KernelTable& table() {
+  static const KernelTable t = build_table();
+  return t;
+}
+
 }  // namespace
 
 const char* simd_level_name(SimdLevel level) {
@@ -148,4 +178,11 @@ bool set_simd_level(const std::string& name) {
   return true;
 }
 
+namespace detail {
+
+const Kernels& kernels(SimdLevel level) { return table().row[static_cast<int>(level)]; }
+
+const Kernels& kernels() { return kernels(simd_level()); }
+
+}  // namespace detail
 }  // namespace facelens

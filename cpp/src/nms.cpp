@@ -5,34 +5,12 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "facelens/dispatch.hpp"
 #include "kernels.hpp"
 #include "scalar_inline.hpp"
 #include "scratch.hpp"
 
 namespace facelens {
 namespace detail {
-namespace scalar {
-
-int64_t nms_filter(const NmsSoa& s, int64_t begin, int64_t end, const float* box, float thr) {
-  int64_t w = begin;
-  for (int64_t r = begin; r < end; ++r) {
-    if (iou_with(box, s.x1[r], s.y1[r], s.x2[r], s.y2[r], s.area[r]) > thr) continue;
-    if (w != r) {
-      s.x1[w] = s.x1[r];
-      s.y1[w] = s.y1[r];
-      s.x2[w] = s.x2[r];
-      s.y2[w] = s.y2[r];
-      s.area[w] = s.area[r];
-      s.idx[w] = s.idx[r];
-    }
-    ++w;
-  }
-  return w;
-}
-
-}  // namespace scalar
-
 namespace {
 
 // Monotone map float -> uint32 (ascending float order == ascending integer).
@@ -87,22 +65,14 @@ const int64_t* nms(const float* boxes, const float* scores, int64_t n, float iou
     s.idx[j] = i;
   }
 
-  const SimdLevel level = simd_level();
+  const Kernels& k = kernels();
   int64_t head = 0;
   int64_t end = n;
   while (head < end) {
     const float box[5] = {s.x1[head], s.y1[head], s.x2[head], s.y2[head], s.area[head]};
     ++head;
     if (!(box[4] > 0.f)) continue;  // zero-area boxes never suppress
-    switch (level) {
-#ifdef FACELENS_HAVE_AVX512
-      case SimdLevel::Avx512: end = avx512::nms_filter(s, head, end, box, iou_threshold); break;
-#endif
-#ifdef FACELENS_HAVE_AVX2
-      case SimdLevel::Avx2: end = avx2::nms_filter(s, head, end, box, iou_threshold); break;
-#endif
-      default: end = scalar::nms_filter(s, head, end, box, iou_threshold); break;
-    }
+    end = k.nms_filter(s, head, end, box, iou_threshold);
   }
   // Kept indices are s.idx[0, head); widen to int64 in place of the keys.
   int64_t* out = reinterpret_cast<int64_t*>(keys);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 namespace facelens {
 namespace {
@@ -55,7 +56,7 @@ void jacobi4(double a[4][4], double v[4][4], double d[4]) {
 }  // namespace
 
 Similarity umeyama(const float* points, const float* reference, const float* weights, int64_t n) {
-  if (n < 3) throw std::invalid_argument("head_pose needs at least 3 points");
+  if (n < 3) throw std::invalid_argument("head_pose needs at least 3 points, got " + std::to_string(n));
   double wsum = 0.0;
   double mp[3] = {0, 0, 0}, mr[3] = {0, 0, 0};
   for (int64_t i = 0; i < n; ++i) {

@@ -4,90 +4,13 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "facelens/dispatch.hpp"
 #include "kernels.hpp"
 #include "scratch.hpp"
 
 namespace facelens {
 namespace detail {
 
-// ----------------------------------------------------------------------------
-// Scalar reference kernels
-// ----------------------------------------------------------------------------
-namespace scalar {
-
-void resample_vpass_u8(const uint8_t* const* rows, const float* wk, int taps, int n,
-                       float* const* out, const float* mul, const float* add) {
-  for (int i = 0; i < n; ++i) {
-    for (int c = 0; c < 3; ++c) {
-      float acc = static_cast<float>(rows[0][3 * i + c]) * wk[0];
-      for (int k = 1; k < taps; ++k) acc = acc + static_cast<float>(rows[k][3 * i + c]) * wk[k];
-      out[c][i] = acc * mul[c] + add[c];
-    }
-  }
-}
-
-void resample_hpass_f32(const float* const* p, int /*in_w*/, const int32_t* start, const float* w,
-                        int wstride, int taps, int n, float* const* dst, const float* mul,
-                        const float* add) {
-  for (int x = 0; x < n; ++x) {
-    for (int c = 0; c < 3; ++c) {
-      float acc = 0.f;
-      for (int k = 0; k < taps; ++k)
-        acc = acc + w[static_cast<std::ptrdiff_t>(k) * wstride + x] * p[c][start[x] + k];
-      dst[c][x] = acc * mul[c] + add[c];
-    }
-  }
-}
-
-void rgb_u8_to_planes(const uint8_t* src, int n, float* const* dst, const float* mul,
-                      const float* add) {
-  for (int x = 0; x < n; ++x)
-    for (int c = 0; c < 3; ++c) dst[c][x] = static_cast<float>(src[3 * x + c]) * mul[c] + add[c];
-}
-
-}  // namespace scalar
-
 namespace {
-
-#if defined(FACELENS_HAVE_AVX512)
-#define FACELENS_CASE_AVX512(call) \
-  case SimdLevel::Avx512:          \
-    avx512::call;                  \
-    return;
-#else
-#define FACELENS_CASE_AVX512(call)
-#endif
-#if defined(FACELENS_HAVE_AVX2)
-#define FACELENS_CASE_AVX2(call) \
-  case SimdLevel::Avx2:          \
-    avx2::call;                  \
-    return;
-#else
-#define FACELENS_CASE_AVX2(call)
-#endif
-#define FACELENS_DISPATCH(level, call) \
-  switch (level) {                     \
-    FACELENS_CASE_AVX512(call)         \
-    FACELENS_CASE_AVX2(call)           \
-    default: scalar::call; return;     \
-  }
-
-void vpass_u8(SimdLevel level, const uint8_t* const* rows, const float* wk, int taps, int n,
-              float* const* out, const float* mul, const float* add) {
-  FACELENS_DISPATCH(level, resample_vpass_u8(rows, wk, taps, n, out, mul, add))
-}
-
-void hpass_f32(SimdLevel level, const float* const* p, int in_w, const int32_t* start,
-               const float* w, int wstride, int taps, int n, float* const* dst, const float* mul,
-               const float* add) {
-  FACELENS_DISPATCH(level, resample_hpass_f32(p, in_w, start, w, wstride, taps, n, dst, mul, add))
-}
-
-void rgb_to_planes(SimdLevel level, const uint8_t* src, int n, float* const* dst, const float* mul,
-                   const float* add) {
-  FACELENS_DISPATCH(level, rgb_u8_to_planes(src, n, dst, mul, add))
-}
 
 // One axis of the separable resampler: output i reads taps consecutive input
 // samples starting at start[i] (always inside [0, in_n)), with weights
@@ -194,7 +117,7 @@ void resize_to_planes(const ImageU8& img, int crop_x, int crop_y, int crop_w, in
                       float* const dst[3], std::ptrdiff_t dst_stride, const float mul[3],
                       const float add[3]) {
   check_crop(img, crop_x, crop_y, crop_w, crop_h, out_w, out_h);
-  const SimdLevel level = simd_level();
+  const Kernels& k = kernels();
   const AxisTable tx = build_axis(crop_w, out_w, filter_x, kSlotTabXStart, kSlotTabXWeights);
   const AxisTable ty = build_axis(crop_h, out_h, filter_y, kSlotTabYStart, kSlotTabYWeights);
   const bool identity_x = crop_w == out_w;
@@ -209,7 +132,7 @@ void resize_to_planes(const ImageU8& img, int crop_x, int crop_y, int crop_w, in
     for (int y = 0; y < out_h; ++y) {
       float* rows[3];
       dst_rows(y, rows);
-      rgb_to_planes(level, src_row(ty.start[y]), out_w, rows, mul, add);
+      k.rgb_u8_to_planes(src_row(ty.start[y]), out_w, rows, mul, add);
     }
     return;
   }
@@ -241,10 +164,10 @@ void resize_to_planes(const ImageU8& img, int crop_x, int crop_y, int crop_w, in
     float* rows[3];
     dst_rows(y, rows);
     if (identity_x) {
-      vpass_u8(level, taps_ptr, taps_w, K, crop_w, rows, mul, add);
+      k.resample_vpass_u8(taps_ptr, taps_w, K, crop_w, rows, mul, add);
     } else {
-      vpass_u8(level, taps_ptr, taps_w, K, crop_w, P, one, zero);
-      hpass_f32(level, Pc, crop_w, tx.start, tx.w, tx.wstride, tx.taps, out_w, rows, mul, add);
+      k.resample_vpass_u8(taps_ptr, taps_w, K, crop_w, P, one, zero);
+      k.resample_hpass_f32(Pc, crop_w, tx.start, tx.w, tx.wstride, tx.taps, out_w, rows, mul, add);
     }
   }
 }

@@ -5,44 +5,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "facelens/dispatch.hpp"
+#include "kernels.hpp"
 
 namespace facelens {
 namespace detail {
-
-// Per-ISA scoring of n rows against the query: L2 (metric 0) writes squared
-// distances, Dot (metric 1) dot products. The SIMD variants are compiled from
-// src/simd/search_impl.inl in search_avx2.cpp / search_avx512.cpp.
-#define FACELENS_DECLARE_SEARCH_KERNELS(NS)                                                       \
-  namespace NS {                                                                                  \
-  void search_scores(const float* m, int64_t n, int64_t d, int64_t stride, const float* q,       \
-                     int metric, float* out);                                                     \
-  }
-FACELENS_DECLARE_SEARCH_KERNELS(avx2)
-FACELENS_DECLARE_SEARCH_KERNELS(avx512)
-#undef FACELENS_DECLARE_SEARCH_KERNELS
-
-namespace scalar {
-
-// Reference: one sequential float sum per row.
-void search_scores(const float* m, int64_t n, int64_t d, int64_t stride, const float* q, int metric,
-                   float* out) {
-  for (int64_t r = 0; r < n; ++r) {
-    const float* row = m + r * stride;
-    float s = 0.f;
-    if (metric == 0) {
-      for (int64_t j = 0; j < d; ++j) {
-        const float diff = row[j] - q[j];
-        s += diff * diff;
-      }
-    } else {
-      for (int64_t j = 0; j < d; ++j) s += row[j] * q[j];
-    }
-    out[r] = s;
-  }
-}
-
-}  // namespace scalar
 
 namespace {
 
@@ -58,19 +24,6 @@ inline bool better(const Cand& a, const Cand& b) {
   return a.key < b.key || (a.key == b.key && a.index < b.index);
 }
 
-void score_block(SimdLevel level, const float* m, int64_t n, int64_t d, int64_t stride,
-                 const float* q, int metric, float* out) {
-  switch (level) {
-#ifdef FACELENS_HAVE_AVX512
-    case SimdLevel::Avx512: avx512::search_scores(m, n, d, stride, q, metric, out); return;
-#endif
-#ifdef FACELENS_HAVE_AVX2
-    case SimdLevel::Avx2: avx2::search_scores(m, n, d, stride, q, metric, out); return;
-#endif
-    default: scalar::search_scores(m, n, d, stride, q, metric, out); return;
-  }
-}
-
 }  // namespace
 }  // namespace detail
 
@@ -80,7 +33,7 @@ int64_t search_topk(const float* matrix, int64_t n, int64_t d, int64_t stride, c
   using namespace detail;
   if (n < 0) throw std::invalid_argument("n must be >= 0");
   if (k < 0) throw std::invalid_argument("k must be >= 0");
-  if (d < 1) throw std::invalid_argument("d must be >= 1");
+  if (d < 1) throw std::invalid_argument("matrix must have at least one column");
   if (stride < d) throw std::invalid_argument("stride must be >= d");
   if (std::isnan(bound)) throw std::invalid_argument("bound is NaN");
   if (metric != SearchMetric::L2 && metric != SearchMetric::Dot)
@@ -107,10 +60,10 @@ int64_t search_topk(const float* matrix, int64_t n, int64_t d, int64_t stride, c
   heap.reserve(static_cast<size_t>(want));
   auto worse_first = [](const Cand& a, const Cand& b) { return better(a, b); };
 
-  const SimdLevel level = simd_level();
+  const Kernels& kern = kernels();
   for (int64_t r0 = 0; r0 < n; r0 += kBlock) {
     const int64_t cnt = std::min(kBlock, n - r0);
-    score_block(level, matrix + r0 * stride, cnt, d, stride, query, imetric, scores.data());
+    kern.search_scores(matrix + r0 * stride, cnt, d, stride, query, imetric, scores.data());
     for (int64_t i = 0; i < cnt; ++i) {
       const float key = l2 ? scores[i] : -scores[i];
       if (!(key <= limit)) continue;  // beyond the bound, or NaN

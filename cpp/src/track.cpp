@@ -292,7 +292,7 @@ void Tracker::box_of(const TrackState& t, double out[4]) {
 void Tracker::update(const float* boxes, const float* scores, int64_t n, double dt_s,
                      int64_t* out_index, float* out_boxes) {
   if (n < 0) bad("invalid number of detections");
-  if (!std::isfinite(dt_s) || dt_s < 0.0) bad("dt_s must be finite and >= 0");
+  if (!std::isfinite(dt_s) || dt_s < 0.0) bad("dt_s must be finite and >= 0, got " + std::to_string(dt_s));
   for (int64_t i = 0; i < 4 * n; ++i)
     if (!std::isfinite(boxes[i])) bad("boxes must be finite");
   for (int64_t i = 0; i < n; ++i)

@@ -5,21 +5,8 @@
 
 #include "facelens/dispatch.hpp"
 #include "kernels.hpp"
-#include "scalar_inline.hpp"
 
 namespace facelens {
-namespace detail {
-namespace scalar {
-
-void warp_row(const uint8_t* img, int w, int h, int64_t stride, float u0, float du, float v0,
-              float dv, int n, float* out, const float* mul, const float* add) {
-  for (int x = 0; x < n; ++x)
-    warp_pixel(img, w, h, stride, u0 + du * static_cast<float>(x), v0 + dv * static_cast<float>(x),
-               out + 3 * static_cast<std::ptrdiff_t>(x), mul, add);
-}
-
-}  // namespace scalar
-}  // namespace detail
 
 using namespace detail;
 
@@ -36,35 +23,22 @@ void warp_affine(const ImageU8& img, const float M[6], int out_w, int out_h, con
     mul[c] = scale[c];
     add[c] = -mean[c] * scale[c];
   }
-  SimdLevel level = simd_level();
   const int64_t span = (static_cast<int64_t>(img.height) + 2) * img.row_stride + 3 * int64_t{img.width} + 8;
   const bool simd_ok = static_cast<int64_t>(img.width) * img.height >= 2 && span < 0x7fffffffLL;
-  if (!simd_ok) level = SimdLevel::Scalar;
+  const Kernels& k = simd_ok ? kernels() : kernels(SimdLevel::Scalar);
   const float du = M[0], dv = M[3];
   for (int y = 0; y < out_h; ++y) {
     const float u0 = static_cast<float>(static_cast<double>(M[1]) * y + M[2]);
     const float v0 = static_cast<float>(static_cast<double>(M[4]) * y + M[5]);
     float* row = out + static_cast<std::ptrdiff_t>(y) * out_w * 3;
-    switch (level) {
-#ifdef FACELENS_HAVE_AVX512
-      case SimdLevel::Avx512:
-        avx512::warp_row(img.data, img.width, img.height, img.row_stride, u0, du, v0, dv, out_w, row, mul, add);
-        break;
-#endif
-#ifdef FACELENS_HAVE_AVX2
-      case SimdLevel::Avx2:
-        avx2::warp_row(img.data, img.width, img.height, img.row_stride, u0, du, v0, dv, out_w, row, mul, add);
-        break;
-#endif
-      default:
-        scalar::warp_row(img.data, img.width, img.height, img.row_stride, u0, du, v0, dv, out_w, row, mul, add);
-        break;
-    }
+    k.warp_row(img.data, img.width, img.height, img.row_stride, u0, du, v0, dv, out_w, row, mul, add);
   }
 }
 
 void transform_points(const float* points, int64_t n, int d, const float M[6], float* out) {
   if (d != 2 && d != 3) throw std::invalid_argument("points must have 2 or 3 columns");
+  for (int i = 0; i < 6; ++i)
+    if (!std::isfinite(M[i])) throw std::invalid_argument("M must be finite");
   const double a = M[0], b = M[1], c = M[2], e = M[3], f = M[4], g = M[5];
   const double zs = std::sqrt(std::fabs(a * f - b * e));
   for (int64_t i = 0; i < n; ++i) {

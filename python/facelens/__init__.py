@@ -5,6 +5,7 @@
     client.detect_faces(Image={"Bytes": open("photo.jpg", "rb").read()}, Attributes=["DEFAULT", "EYE_DIRECTION"])
 """
 
+from importlib import metadata as _metadata
 from typing import Any
 
 from . import errors
@@ -12,7 +13,7 @@ from .client import Client
 from .errors import ClientError, ParamValidationError
 from .settings import Settings
 
-__version__ = "0.1.0"
+__version__ = _metadata.version("facelens")  # pyproject.toml's, from the installed metadata
 
 
 def client(service_name: str = "rekognition", **kwargs: Any) -> Client:

@@ -1,5 +1,5 @@
 // Generic SIMD separable-resampler kernels (gather-free in the common cases).
-// Included by preprocess_<isa>.cpp after the matching vec_<isa>.hpp, with
+// Included by kernels_<isa>.cpp after the matching vec_<isa>.hpp, with
 // FACELENS_ISA defined to the namespace name (avx2 / avx512).
 namespace facelens {
 namespace detail {

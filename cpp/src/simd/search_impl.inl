@@ -1,8 +1,8 @@
 // Generic SIMD scoring of matrix rows against one query (search_topk). The
-// including translation unit defines FACELENS_ISA, includes its vec_*.hpp and
+// including translation unit defines FACELENS_ISA and includes its vec_*.hpp, which
 // provides `float hsum(vec::F)` (horizontal sum of one vector) and
 // `void hsum8(const vec::F*, float*)` (the horizontal sums of eight vectors,
-// transposed and added together) before including this file.
+// transposed and added together).
 //
 // Eight rows are scored at a time: eight independent FMA chains hide the FMA
 // latency, the query chunk is loaded once per eight rows and the eight sums are

@@ -1,6 +1,0 @@
-// avx2 variant of the CenterFace heat-map scan (compiled with per-file ISA flags).
-#include "kernels.hpp"
-#include "simd/vec_avx2.hpp"
-
-#define FACELENS_ISA avx2
-#include "simd/decode_impl.inl"
