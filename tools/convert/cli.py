@@ -33,6 +33,7 @@ from .common import (
     ChecksumError,
     benchmark,
     check_committed,
+    ensure_opencv,
     ensure_toolchain_venv,
     fetch_sources,
     install_file,
@@ -57,6 +58,10 @@ class Group:
     manifest_entry: Callable | None = None
 
 
+def _prepare_opencv(py: Path, work: Path, sources: dict) -> None:
+    ensure_opencv(py)
+
+
 def _prepare_face(py: Path, work: Path, sources: dict) -> None:
     face_chain.extract_task_members(sources, work)
     dlib_resnet.prepare(py, work, sources)
@@ -78,10 +83,10 @@ GROUPS = {
     "face": Group(files=face_chain.FILES + dlib_resnet.FILES + face_attributes.FILES,
                   pins={**face_chain.PINS, **dlib_resnet.PINS, **face_attributes.PINS},
                   prepare=_prepare_face, convert=_convert_face, recheck=_recheck_face),
-    "person_detector": Group(files=person_detector.FILES, pins=person_detector.PINS,
+    "person_detector": Group(files=person_detector.FILES, pins=person_detector.PINS, prepare=_prepare_opencv,
                              convert=person_detector.convert, recheck=person_detector.recheck,
                              manifest_key="person_detector", manifest_entry=person_detector.manifest_entry),
-    "mask_classifier": Group(files=mask_classifier.FILES, pins=mask_classifier.PINS,
+    "mask_classifier": Group(files=mask_classifier.FILES, pins=mask_classifier.PINS, prepare=_prepare_opencv,
                              convert=mask_classifier.convert, recheck=mask_classifier.recheck,
                              manifest_key="mask_classifier", manifest_entry=mask_classifier.manifest_entry),
     # int8 versions of the committed fp32 files (tools/quantize_int8.py); needs facelens importable here
@@ -214,8 +219,8 @@ def main(argv=None) -> int:
     manifest = merged_manifest(out_dir, rebuilt, entries, keys, report.get("int8"), int8.manifest_entry)
     write_manifest(out_dir, manifest)
     for entry in manifest["models"].values():
-        log(f"[result] {entry['file']:30s} {entry['size_bytes']:>9d} B  sha256 "
-            f"{entry['sha256'][:16]}  from {entry['source_package']}")
+        origin = entry["source_package"] if "source_package" in entry else f"{entry['trainer']['tool']} (trained)"
+        log(f"[result] {entry['file']:30s} {entry['size_bytes']:>9d} B  sha256 {entry['sha256'][:16]}  from {origin}")
     if args.bench:
         benchmark(out_dir, [c for m in BENCH_MODULES for c in m.bench_cases()])
     return 0

@@ -44,6 +44,9 @@ VENV_PINS = [
     "keras==2.15.0",
 ]
 VENV_PROBE = "import tensorflow, tf2onnx, onnx, onnxruntime, numpy"
+# Installed into the same venv for the groups that need OpenCV (kept out of VENV_PINS, which the existing manifest
+# entries record): fer's preprocessing, the chip-alignment check, the person and mask parity crops.
+EXTRA_VENV_PINS = ["opencv-python-headless==4.10.0.84"]
 OPSET = 13  # for the tf2onnx conversions
 
 
@@ -124,6 +127,15 @@ def ensure_venv(venv: Path, base_python: str, pins: list, marker_name: str, mark
 def ensure_toolchain_venv(venv: Path, base_python: str) -> Path:
     return ensure_venv(venv, base_python, VENV_PINS, ".facelens-convert-pins.json", {"pins": VENV_PINS},
                        VENV_PROBE)
+
+
+def ensure_opencv(py: Path) -> None:
+    """EXTRA_VENV_PINS in the toolchain venv, unless the pinned OpenCV imports there already."""
+    version = EXTRA_VENV_PINS[0].split("==")[1].rsplit(".", 1)[0]
+    probe = f"import cv2, sys; sys.exit(cv2.__version__ != {version!r})"
+    if subprocess.run([str(py), "-c", probe], capture_output=True, env=quiet_env()).returncode != 0:
+        log(f"[venv] installing extra pins: {' '.join(EXTRA_VENV_PINS)}")
+        pip_install(py, "--no-deps", *EXTRA_VENV_PINS)
 
 
 def write_verified(dest: Path, data: bytes, sha256: str) -> Path:
@@ -312,6 +324,22 @@ def load_rgb(path: Path):
     import tensorflow as tf
     img = tf.io.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
     return img.numpy()
+
+
+def keras_onnx_parity(keras_model, onnx_path: Path, x, what: str, tolerance: float):
+    """Keras vs the converted network (input 'face') on the same real inputs ``x``, batched and one by one;
+    asserts the difference is within ``tolerance``. Returns (Keras outputs, ONNX outputs, report)."""
+    import numpy as np
+    ref = keras_model(x, training=False).numpy()
+    s = ort_session(onnx_path)
+    got = s.run(None, {"face": x})[0]
+    single = np.concatenate([s.run(None, {"face": x[i:i + 1]})[0] for i in range(len(x))])
+    rep = {"crops": len(x), "keras_vs_onnx_max_abs": float(np.abs(ref - got).max()),
+           "batch_vs_single_max_abs": float(np.abs(got - single).max())}
+    log(f"[parity] {what}: max abs {rep['keras_vs_onnx_max_abs']:.2e}, batch vs single "
+        f"{rep['batch_vs_single_max_abs']:.1e}")
+    assert rep["keras_vs_onnx_max_abs"] <= tolerance, rep
+    return ref, got, rep
 
 
 def ort_session(path: Path, graph_optimization_level=None):

