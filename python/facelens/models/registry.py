@@ -48,7 +48,7 @@ def entry(name: str) -> Dict[str, Any]:
     raise ModelError(f"model {name!r} is not listed in {MODELS_DIR / 'manifest.json'}")
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -78,7 +78,7 @@ def path(name: str) -> Path:
         p = MODELS_DIR / name
         if not p.is_file():
             raise ModelError(f"facelens model file {p} is missing; reinstall facelens")
-        actual = _sha256(p)
+        actual = sha256_file(p)
         if expected != actual:
             raise ModelError(
                 f"facelens model file {p} is corrupt: sha256 {actual[:16]}… does not match the manifest's "
