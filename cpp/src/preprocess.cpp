@@ -9,7 +9,6 @@
 
 namespace facelens {
 namespace detail {
-
 namespace {
 
 // One axis of the separable resampler: output i reads taps consecutive input
