@@ -9,7 +9,6 @@
 
 namespace facelens {
 namespace detail {
-
 namespace {
 
 // One axis of the separable resampler: output i reads taps consecutive input
@@ -25,6 +24,25 @@ struct AxisTable {
 constexpr double kAreaEps = 1e-6;  // overlaps below this (in pixels) are dropped
 
 inline int round_up(int v, int m) { return (v + m - 1) / m * m; }
+
+// Output i of an Area downscale by `scale` covers the input interval [a, b); i0..i1 are the input samples it
+// overlaps by more than kAreaEps.
+struct AreaWindow {
+  double a, b;
+  int i0, i1;
+};
+
+AreaWindow area_window(int i, double scale, int in_n) {
+  AreaWindow w;
+  w.a = i * scale;
+  w.b = std::fmin((i + 1) * scale, static_cast<double>(in_n));
+  w.i0 = static_cast<int>(std::floor(w.a));
+  w.i1 = static_cast<int>(std::ceil(w.b)) - 1;
+  if (w.i1 > in_n - 1) w.i1 = in_n - 1;
+  while (w.i0 < w.i1 && (w.i0 + 1.0) - w.a < kAreaEps) ++w.i0;
+  while (w.i1 > w.i0 && w.b - w.i1 < kAreaEps) --w.i1;
+  return w;
+}
 
 AxisTable build_axis(int in_n, int out_n, ResizeFilter filter, int slot_start, int slot_w) {
   AxisTable t;
@@ -44,25 +62,15 @@ AxisTable build_axis(int in_n, int out_n, ResizeFilter filter, int slot_start, i
     // Pass 1: window sizes.
     int taps = 1;
     for (int i = 0; i < out_n; ++i) {
-      const double a = i * scale;
-      const double b = std::fmin((i + 1) * scale, static_cast<double>(in_n));
-      int i0 = static_cast<int>(std::floor(a));
-      int i1 = static_cast<int>(std::ceil(b)) - 1;
-      if (i1 > in_n - 1) i1 = in_n - 1;
-      while (i0 < i1 && (i0 + 1.0) - a < kAreaEps) ++i0;
-      while (i1 > i0 && b - i1 < kAreaEps) --i1;
-      if (i1 - i0 + 1 > taps) taps = i1 - i0 + 1;
+      const AreaWindow w = area_window(i, scale, in_n);
+      if (w.i1 - w.i0 + 1 > taps) taps = w.i1 - w.i0 + 1;
     }
     t.taps = taps;
     t.w = scratch_as<float>(slot_w, static_cast<size_t>(taps) * t.wstride);
     for (int i = 0; i < out_n; ++i) {
-      const double a = i * scale;
-      const double b = std::fmin((i + 1) * scale, static_cast<double>(in_n));
-      int i0 = static_cast<int>(std::floor(a));
-      int i1 = static_cast<int>(std::ceil(b)) - 1;
-      if (i1 > in_n - 1) i1 = in_n - 1;
-      while (i0 < i1 && (i0 + 1.0) - a < kAreaEps) ++i0;
-      while (i1 > i0 && b - i1 < kAreaEps) --i1;
+      const AreaWindow win = area_window(i, scale, in_n);
+      const double a = win.a, b = win.b;
+      const int i0 = win.i0, i1 = win.i1;
       int s = i0;
       if (s > in_n - taps) s = in_n - taps;
       t.start[i] = s;

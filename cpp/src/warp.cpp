@@ -24,6 +24,7 @@ void warp_affine(const ImageU8& img, const float M[6], int out_w, int out_h, con
     add[c] = -mean[c] * scale[c];
   }
   const int64_t span = (static_cast<int64_t>(img.height) + 2) * img.row_stride + 3 * int64_t{img.width} + 8;
+  // The SIMD rows gather with int32 byte offsets from a 2-pixel-or-larger image; others take the scalar row.
   const bool simd_ok = static_cast<int64_t>(img.width) * img.height >= 2 && span < 0x7fffffffLL;
   const Kernels& k = simd_ok ? kernels() : kernels(SimdLevel::Scalar);
   const float du = M[0], dv = M[3];

@@ -1,12 +1,12 @@
 // Runtime SIMD dispatch.
 //
-// The library is compiled for the baseline target (x86-64 / armv8-a). Kernels
-// that have SIMD variants are compiled in separate translation units with
-// per-file ISA flags; the level used at run time is chosen once from the CPU
-// features and the set of compiled variants:
+// The library is compiled for the baseline target (x86-64 / armv8-a). Each
+// SIMD level is one translation unit compiled with its ISA flags that fills
+// that level's row of the kernel table (src/kernels.hpp); the level used at run
+// time is chosen from the CPU features and the levels this build compiled:
 //
 //   x86-64 : "scalar" < "avx2" (AVX2+FMA) < "avx512" (AVX-512 F+BW)
-//   other  : "scalar"
+//   other  : "scalar" ("neon" is a name only: there are no NEON kernels yet)
 //
 // The environment variable FACELENS_SIMD is read at first use: "scalar" forces
 // the scalar reference path; any other level name caps the level ("avx2" on an
