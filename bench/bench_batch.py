@@ -99,9 +99,9 @@ def ways(sources, settings):
         "ray1": Through(RayRunner(settings, TASK, workers=1, cpus_per_worker=2, address=None)),
         "ray2": Through(RayRunner(settings, TASK, workers=2, cpus_per_worker=1, address=None)),
     }
-    sink = open(os.devnull, "wb")
-    for way in built.values():
-        way.run(sources[:2 * way.workers], sink)  # every engine loaded and warm before any timing
+    with open(os.devnull, "wb") as sink:
+        for way in built.values():
+            way.run(sources[:2 * way.workers], sink)  # every engine loaded and warm before any timing
     yield built
     for way in built.values():
         way.close()
@@ -112,12 +112,12 @@ def ways(sources, settings):
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("round_", range(1, ROUNDS + 1), ids=lambda r: f"round{r}")
 def test_batch_throughput(benchmark, ways, sources, way, round_):
-    sink = open(os.devnull, "wb")
     cpu = []
 
     def run():
         start = time.process_time()
-        ways[way].run(sources, sink)
+        with open(os.devnull, "wb") as sink:
+            ways[way].run(sources, sink)
         cpu.append(time.process_time() - start)
 
     benchmark.group = f"batch detect_faces, {len(sources)} photos, {way}"

@@ -10,7 +10,8 @@ are fitted, on the FIT split only:
 
 Then D50 = D80 + SCALE * ln 4 and SCALE = (D80 - median_same) / ln(99/4).
 
-Splits (photos from ../shared/data; one face per photo, the largest, or the left/right one of two):
+Splits (``labelled.identity_photos``: photos from ../shared/data; one face per photo, the largest, or the left/right
+one of two):
 - FIT: annotated/dlib_johns_identities (5 people x 11) and the even-numbered groups of
   annotated/deepface_dataset/identity_groups_derived.tsv (7 people);
 - EVAL: the odd-numbered deepface groups (6 people), the Obama / Biden / Kit Harington / Rose Leslie /
