@@ -237,16 +237,36 @@ def test_closer_look_finds_small_faces_and_keeps_the_first_looks_faces(client, f
 
 
 def test_no_closer_look_for_photos_without_small_faces(client, monkeypatch):
-    """A 2000 px photo of three large faces costs one detector run, as before."""
+    """A 2000 px photo of three large faces costs one detector run at the first look's 320 px; a crowd of small
+    faces is scanned at 320 (peaks too small or too faint there), 640 and, looking closer, 960 px."""
     detector = client.engine.detector
     sides = []
     real = detector._detect
-    monkeypatch.setattr(detector, "_detect", lambda rgb, side: sides.append(side) or real(rgb, side))
+    monkeypatch.setattr(detector, "_detect", lambda rgb, side, *a: sides.append(side) or real(rgb, side, *a))
     faces = client.detect_faces(Image={"Bytes": read("images/fr_test_obama_and_biden.jpg")})["FaceDetails"]
-    assert len(faces) == 3 and sides == [640]
+    assert len(faces) == 3 and sides == [320]
     sides.clear()
     client.detect_faces(Image={"Bytes": read("annotated/widerface_val/0_Parade_Parade_0_873.jpg")})
-    assert sides == [640, 960]
+    assert sides == [320, 640, 960]
+
+
+def test_first_look_settles_only_on_clear_large_faces(client):
+    """The first look (320 px) answers for photos of large clear faces; its faces are those the full 640 px scan
+    finds (boxes within a few percent), and a photo with a face too small for it is scanned in full."""
+    detector = client.engine.detector
+    full = copy.copy(detector)
+    full.first_look_side = 0
+    for name, settles in (("images/if_t1.jpg", True), ("images/fr_obama.jpg", True),
+                          ("annotated/widerface_val/0_Parade_Parade_0_873.jpg", False)):
+        rgb = np.ascontiguousarray(cv2.imread(str(data_path(name)))[:, :, ::-1])
+        first, settled = detector._first_look(rgb)
+        assert settled == settles, name
+        if settled:
+            whole = full.detect(rgb)
+            assert len(first) == len(whole) >= 1
+            for box in first.boxes:
+                side = min(box[2] - box[0], box[3] - box[1])
+                assert np.abs(whole.boxes - box).max(axis=1).min() < 0.15 * side
 
 
 def test_larger_scan_keeps_landmarks(client, wide_client):
@@ -345,10 +365,14 @@ def test_mirror_flips_yaw_and_roll_signs(client, rel):
     ok, b = cv2.imencode(".png", img[:, ::-1])
     fa = detect(client, a.tobytes(), ["EYE_DIRECTION"])[0]
     fb = detect(client, b.tobytes(), ["EYE_DIRECTION"])[0]
-    assert abs(fa["BoundingBox"]["Left"] - (1 - fb["BoundingBox"]["Left"] - fb["BoundingBox"]["Width"])) < 0.02
+    # large faces come from the detector's 320 px first look, whose boxes are not exactly mirror-symmetric either
+    # (fr_obama2.jpg: 0.027 of the width at 320 px, 0.006 at 640; same mean IoU with labelled boxes, README)
+    assert abs(fa["BoundingBox"]["Left"] - (1 - fb["BoundingBox"]["Left"] - fb["BoundingBox"]["Width"])) < 0.035
     assert abs(fa["Pose"]["Yaw"] + fb["Pose"]["Yaw"]) < 4
     assert abs(fa["Pose"]["Roll"] + fb["Pose"]["Roll"]) < 4
-    assert abs(fa["Pose"]["Pitch"] - fb["Pose"]["Pitch"]) < 4
+    # pitch follows the crop's vertical placement: 4.5 deg apart on AFLW2000-3D image04331 with the first look's
+    # box (2.1 with the 640 px scan), while pose MAE against AFLW2000-3D's labels is 0.1-0.2 deg lower with it
+    assert abs(fa["Pose"]["Pitch"] - fb["Pose"]["Pitch"]) < 5
     if abs(fa["Pose"]["Yaw"]) > 10:
         assert np.sign(fa["Pose"]["Yaw"]) == -np.sign(fb["Pose"]["Yaw"])
     # Gaze averages the landmark network's answers for the crop and its mirror, but the detector's box (which

@@ -64,11 +64,20 @@ RETRY_MAX_SIDE = 320  # pixels: the second look of ``detect`` when the first fin
 # faces that only that look finds are added; the faces of the first look stay exactly as they were.
 CLOSER_SIDE = 960
 CLOSER_TRIGGER_PX = 32.0
+# The first look: every image is first scanned with its longer side at FIRST_LOOK_SIDE (a quarter of the pixels of
+# BASE_SIDE), the peaks decoded down to FIRST_LOOK_CANDIDATE. Its faces are the answer when it found at least one,
+# each at least FIRST_LOOK_MIN_PX on its shorter side as that look saw it, and no peak between FIRST_LOOK_CANDIDATE
+# and the detection threshold outside them (a face too small or too faint for that look). Otherwise the image is
+# scanned as before (BASE_SIDE or its own size, the retry, the closer look), and only that scan's faces count.
+FIRST_LOOK_SIDE = 320
+FIRST_LOOK_MIN_PX = 20.0
+FIRST_LOOK_CANDIDATE = 0.25
 
 
 class CenterFaceDetector:
     STRIDE = 32  # the network's input sides must be multiples of 32
     closer_side = CLOSER_SIDE  # 0 turns the closer look off
+    first_look_side = FIRST_LOOK_SIDE  # 0 turns the first look off
 
     def __init__(self, session, max_side: int = DEFAULT_MAX_SIDE, score_threshold: float = 0.5, nms_iou: float = 0.3,
                  max_faces: int = 100) -> None:
@@ -93,8 +102,15 @@ class CenterFaceDetector:
 
     def detect(self, rgb: np.ndarray) -> Detections:
         side = self.scan_side(rgb.shape[1], rgb.shape[0])
+        first = None
+        if 0 < self.first_look_side < side and max(rgb.shape[:2]) > self.first_look_side:
+            first, settled = self._first_look(rgb)
+            if settled:
+                return first
         found = self._detect(rgb, side)
-        if len(found) == 0 and side > RETRY_MAX_SIDE and max(rgb.shape[:2]) > RETRY_MAX_SIDE:
+        if len(found) == 0 and first is not None and self.first_look_side == RETRY_MAX_SIDE:
+            found = Detections(first.boxes, first.scores, first.points, side)  # the retry's look, already taken
+        elif len(found) == 0 and side > RETRY_MAX_SIDE and max(rgb.shape[:2]) > RETRY_MAX_SIDE:
             # A face filling most of the picture (a close selfie, a masked face) can score under the threshold
             # at max_side: CenterFace's receptive field is too small for it. When nothing is found, look again at
             # RETRY_MAX_SIDE. Measured on ../shared/data: recovers the two close masked faces (inspireface
@@ -127,14 +143,27 @@ class CenterFaceDetector:
         order = _core.select_largest(boxes, self.max_faces)
         return Detections(boxes[order], scores[order], points[order], first.side, flags[order])
 
-    def _detect(self, rgb: np.ndarray, side: int) -> Detections:
+    def _first_look(self, rgb: np.ndarray):
+        """(the first look's faces, whether they are the answer); see FIRST_LOOK_SIDE."""
+        side = self.first_look_side
+        found = self._detect(rgb, side, min(FIRST_LOOK_CANDIDATE, self.score_threshold))
+        sure = found.scores >= self.score_threshold
+        found = Detections(found.boxes[sure], found.scores[sure], found.points[sure], side) if not sure.all() else found
+        if not sure.all() or len(found) == 0:
+            return found, False
+        scale = side / max(rgb.shape[:2])
+        sizes = np.minimum(found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1]) * scale
+        return found, bool(sizes.min() >= FIRST_LOOK_MIN_PX)
+
+    def _detect(self, rgb: np.ndarray, side: int, threshold: Optional[float] = None) -> Detections:
         height, width = rgb.shape[:2]
         in_w, in_h = self.input_geometry(width, height, side)
         # CenterFace takes raw 0..255 RGB values.
         tensor, ratio = _core.letterbox_nchw(rgb, in_w, in_h)
         heatmap, scale, offset, landmarks = self.session.run(None, {self.input_name: tensor})
         boxes, scores, points = _core.decode_centerface(
-            heatmap[0], scale[0], offset[0], landmarks[0], self.score_threshold, ratio, width, height
+            heatmap[0], scale[0], offset[0], landmarks[0],
+            self.score_threshold if threshold is None else threshold, ratio, width, height
         )
         keep = _core.nms(boxes, scores, self.nms_iou)
         boxes, scores, points = boxes[keep], scores[keep], points[keep]
