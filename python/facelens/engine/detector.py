@@ -18,11 +18,12 @@ from .. import _core
 # Images are scanned with their longer side at BASE_SIDE pixels (smaller ones enlarged, at most 2x), or, for images
 # larger than that, at their own size up to ``max_side``. The default max_side is BASE_SIDE, the scale every
 # constant of facelens was fitted at. A 40 px face of a 1920x1080 photo is 13 px at 640, 20 px at 960: large photos
-# with small faces (or none) found at BASE_SIDE get a closer look at up to CLOSER_SIDE whose new faces are added
-# (WIDER FACE val recall for faces of 20-40 px 0.64 -> 0.81, of 10-20 px 0.09 -> 0.48), the first look's faces left
-# as they were. ``max_side=960`` instead scans every large photo at up to 960 px, which moves every face's box (the
-# pipeline refines the landmark crops of faces found above BASE_SIDE) away from what the attribute and gaze
-# constants were fitted on (README "Accuracy").
+# with small faces (or none) found at BASE_SIDE get a closer look at their own size up to CLOSER_SIDE whose new
+# faces are added (WIDER FACE val recall, all faces, 0.50 with the closer look at 960 px, 0.62 at the photos' own
+# 1024 px, precision 0.99 both; README "Int8 networks"), the BASE_SIDE scan's faces left as they were.
+# ``max_side=960`` instead scans every large photo at up to 960 px, which moves every face's box (the pipeline
+# refines the landmark crops of faces found above BASE_SIDE) away from what the attribute and gaze constants were
+# fitted on (README "Accuracy").
 BASE_SIDE = 640
 DEFAULT_MAX_SIDE = BASE_SIDE
 
@@ -44,7 +45,7 @@ class Detections:
     boxes: np.ndarray  # float32 [N, 4] x1, y1, x2, y2 (image px), largest first
     scores: np.ndarray  # float32 [N] in 0..1
     points: np.ndarray  # float32 [N, 5, 2] (image px)
-    side: int = BASE_SIDE  # the longer side, in pixels, of the image as the network saw it (the first look's)
+    side: int = BASE_SIDE  # the longer side, in pixels, of the image as the network saw it (of its first scan)
     # per face: found by a look at more than BASE_SIDE (its landmark crop is then cut around a first landmark pass)
     closer: Optional[np.ndarray] = None
 
@@ -60,9 +61,10 @@ class Detections:
 
 RETRY_MAX_SIDE = 320  # pixels: the second look of ``detect`` when the first finds no face
 # Looking closer: when a photo larger than BASE_SIDE shows faces near the detector's limit at BASE_SIDE (the
-# smallest found under CLOSER_TRIGGER_PX there) or none at all, it is scanned again at up to CLOSER_SIDE and the
-# faces that only that look finds are added; the faces of the first look stay exactly as they were.
-CLOSER_SIDE = 960
+# smallest found under CLOSER_TRIGGER_PX there) or none at all, it is scanned again at its own size up to
+# CLOSER_SIDE and the faces that only that look finds are added; the faces of the BASE_SIDE scan stay exactly as
+# they were.
+CLOSER_SIDE = 1280
 CLOSER_TRIGGER_PX = 32.0
 # The first look: every image is first scanned with its longer side at FIRST_LOOK_SIDE (a quarter of the pixels of
 # BASE_SIDE), the peaks decoded down to FIRST_LOOK_CANDIDATE. Its faces are the answer when it found at least one,
@@ -131,8 +133,8 @@ class CenterFaceDetector:
         return bool(sizes.min() < CLOSER_TRIGGER_PX)
 
     def _merge(self, first: Detections, closer: Detections) -> Detections:
-        """The first look's faces unchanged, plus the closer look's faces that overlap none of them: one more NMS
-        over both, the first look's faces ranked above every closer one (they already passed NMS together)."""
+        """The BASE_SIDE scan's faces unchanged, plus the closer look's faces that overlap none of them: one more NMS
+        over both, that scan's faces ranked above every closer one (they already passed NMS together)."""
         boxes = np.concatenate([first.boxes, closer.boxes])
         scores = np.concatenate([first.scores, closer.scores])
         points = np.concatenate([first.points, closer.points])
