@@ -75,3 +75,45 @@ def test_map_items_keeps_order_and_runs_at_most_workers_at_once(workers):
 
     assert parallel.map_items(work, 7, workers) == [i * i for i in range(7)]
     assert peak[0] <= min(workers, parallel.pool()._max_workers)
+
+
+def test_concurrent_analyses_run_on_one_thread_each(client):
+    """While another analysis runs, the detector runs on its one-thread session and the face crops one after
+    another on the caller's thread; alone, the engine's own session and the pool serve them."""
+    import threading
+
+    from facelens.engine import parallel
+
+    detector, mesh = client.engine.detector.session, client.engine.mesh.session
+    if detector._single is None or mesh._single is None:
+        pytest.skip("a one-thread engine has nothing to narrow")
+    seen = []
+
+    class Spy:
+        def __init__(self, session, label):
+            self.session, self.label = session, label
+
+        def run(self, *a):
+            seen.append((self.label, threading.current_thread().name))
+            return self.session.run(*a)
+
+        def __getattr__(self, name):
+            return getattr(self.session, name)
+
+    saved = detector._single, detector.session, mesh._single
+    detector._single, detector.session = Spy(saved[0], "detector single"), Spy(saved[1], "detector wide")
+    mesh._single = Spy(saved[2], "mesh single")
+    try:
+        data = image_bytes("images/if_t1.jpg")
+        client.detect_faces(Image={"Bytes": data})
+        assert {label for label, _ in seen if label.startswith("detector")} == {"detector wide"}
+        assert any(name.startswith("facelens-slices") for label, name in seen if label == "mesh single")
+        seen.clear()
+        with parallel.analysis():  # another analysis in flight
+            faces = client.detect_faces(Image={"Bytes": data})["FaceDetails"]
+        assert len(faces) == 6 and not parallel.crowded()
+        assert {label for label, _ in seen if label.startswith("detector")} == {"detector single"}
+        mesh_threads = {name for label, name in seen if label == "mesh single"}
+        assert mesh_threads == {threading.current_thread().name}
+    finally:
+        detector._single, detector.session, mesh._single = saved
