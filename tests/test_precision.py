@@ -119,12 +119,12 @@ def test_concurrent_callers_are_admitted_as_many_at_once_as_cores():
     running, most, lock = [0], [0], threading.Lock()
     detect = engine.detector.detect
 
-    def counting_detect(x):
+    def counting_detect(x, *args, **kwargs):
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
         try:
-            return detect(x)
+            return detect(x, *args, **kwargs)
         finally:
             with lock:
                 running[0] -= 1

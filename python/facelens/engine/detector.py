@@ -102,10 +102,11 @@ class CenterFaceDetector:
         """The longer side of the image as the network sees it: BASE_SIDE, or the image's own up to max_side."""
         return max(min(BASE_SIDE, self.max_side), min(self.max_side, max(width, height)))
 
-    def detect(self, rgb: np.ndarray) -> Detections:
+    def detect(self, rgb: np.ndarray, first_look: bool = True) -> Detections:
+        """``first_look=False``: no first look (the faces of the full scan, whatever their size)."""
         side = self.scan_side(rgb.shape[1], rgb.shape[0])
         first = None
-        if 0 < self.first_look_side < side and max(rgb.shape[:2]) > self.first_look_side:
+        if first_look and 0 < self.first_look_side < side and max(rgb.shape[:2]) > self.first_look_side:
             first, settled = self._first_look(rgb)
             if settled:
                 return first
