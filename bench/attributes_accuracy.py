@@ -109,7 +109,7 @@ def old_predictions(client, rel, faces):
     engine = client.engine
     rgb = images.decode(image_bytes(DATA / rel)).rgb
     h, w = rgb.shape[:2]
-    det = engine.detector.detect(rgb, first_look=False)  # the boxes ALL requests get
+    det = engine.detector.detect(rgb)
     if len(det) == 0:
         return [None] * len(faces)
     mesh = engine.mesh.run(rgb, det.boxes, det.points, mirror_average=True, refine=det.refine_mask())
