@@ -59,47 +59,15 @@ def table(label, call_for, seconds):
         print(f"{label:11s} {photo:6s}  {cells}", flush=True)
 
 
-def compare_narrowing(client, seconds: float, rounds: int = 5) -> None:
-    """In process, with and without the one-thread runs under concurrent analyses, interleaved round by round
-    (A, B, A, B, ...) so that a busy neighbour slows both alike; medians of ``rounds`` runs of ``seconds`` / 3."""
-    import statistics
-
-    from facelens.engine import parallel
-
-    crowded = parallel.crowded
-    modes = {"never narrowed": lambda: False, "narrowed": crowded}
-    for photo, rel in PHOTOS.items():
-        data = _jpeg_640x480(rel)
-        rates = {m: {} for m in modes}
-        for n in CALLERS:
-            runs = {m: [] for m in modes}
-            for _ in range(rounds):
-                for m, fn in modes.items():
-                    parallel.crowded = fn
-                    runs[m].append(rate(lambda k: client.detect_faces(Image={"Bytes": data}), n, seconds / 3))
-            for m in modes:
-                rates[m][n] = statistics.median(runs[m])
-        parallel.crowded = crowded
-        for m in modes:
-            best = rates[m][1]
-            cells = "  ".join(f"{n} callers {r:5.1f}/s ({r / best:.2f}x)" for n, r in rates[m].items())
-            print(f"{m:14s} {photo:6s}  {cells}", flush=True)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--precision", default=None)
     ap.add_argument("--in-process-only", action="store_true")
-    ap.add_argument("--compare-narrowing", action="store_true",
-                    help="in process, also without one-thread runs under concurrent analyses (engine/parallel.py)")
     args = ap.parse_args()
 
     client = facelens.Client(home=tempfile.mkdtemp(), precision=args.precision)
     print(f"precision {client.engine.precision}; images/s and the ratio to one caller")
-    if args.compare_narrowing:
-        compare_narrowing(client, args.seconds)
-        return
     table("in-process", lambda data, n: (lambda k: client.detect_faces(Image={"Bytes": data})), args.seconds)
     if args.in_process_only:
         return

@@ -24,8 +24,7 @@ from . import _core
 from .engine.attributes import BLEND_KEYS, AttributeModels
 from .engine.detector import DEFAULT_MAX_SIDE, CenterFaceDetector, calibrated_confidence
 from .engine.mesh import FaceMesh, mirror_permutation
-from .engine import parallel
-from .engine.parallel import NarrowingSession, SlicedSession
+from .engine.parallel import SlicedSession
 from .images import DecodedImage
 from .models import registry
 
@@ -97,7 +96,7 @@ class Engine:
         self.precision = registry.resolve_precision(precision)
         self.providers = registry.resolve_providers(providers)
         runtime = (self.precision, self.providers)
-        self.detector = CenterFaceDetector(NarrowingSession("centerface.onnx", threads, *runtime),
+        self.detector = CenterFaceDetector(registry.session("centerface.onnx", threads, *runtime),
                                            max_side=detector_max_side)
         canon = registry.load_npz("canonical_face_mesh.npz")
         self.mesh = FaceMesh(
@@ -122,15 +121,14 @@ class Engine:
         self.attribute_models = AttributeModels(threads, self.blendshape_names, *runtime)
         # Requests analysed at once: each already spreads over the engine's threads, so more callers than cores
         # only make onnxruntime's pools fight; the others wait their turn here (8 callers in one process on 2 cores
-        # lost a third of the images/s before, README "Throughput"). While two or more run, the detector and the
-        # face crops run on one thread each (engine/parallel.py ``crowded``).
+        # lost a third of the images/s before, README "Throughput").
         self._admitted = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
     def analyze(
         self, image: DecodedImage, want_eyes: bool = False, attributes: frozenset = frozenset()
     ) -> List[FaceAnalysis]:
         """``attributes``: request attribute names (AGE_RANGE, SMILE, ...); only what they need is computed."""
-        with self._admitted, parallel.analysis():
+        with self._admitted:
             return self._analyze(image, want_eyes, attributes)
 
     def _analyze(self, image: DecodedImage, want_eyes: bool, attributes: frozenset) -> List[FaceAnalysis]:

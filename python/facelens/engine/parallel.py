@@ -49,34 +49,6 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
-# Analyses running in this process (Engine.analyze). While more than one runs, each already has a core to itself:
-# the sessions below then run on one thread and the items of a batch one after another on the caller's thread, so
-# that two requests use two threads rather than two intra-op pools and two pool workers fighting over two cores.
-_active = 0
-_active_lock = threading.Lock()
-
-
-class analysis:
-    """Context manager counting one running analysis (see ``crowded``)."""
-
-    def __enter__(self):
-        global _active
-        with _active_lock:
-            _active += 1
-        return self
-
-    def __exit__(self, *exc):
-        global _active
-        with _active_lock:
-            _active -= 1
-        return False
-
-
-def crowded() -> bool:
-    """True while several analyses run at once in this process."""
-    return _active > 1
-
-
 def in_pool() -> bool:
     """True on one of the pool's own threads, which must not wait on the pool (it could be full of waiters)."""
     return threading.current_thread().name.startswith(_PREFIX)
@@ -85,7 +57,7 @@ def in_pool() -> bool:
 def map_items(fn: Callable[[int], T], n: int, workers: int) -> List[T]:
     """``[fn(0), ..., fn(n - 1)]`` computed by ``workers`` pool tasks at once (task k takes items k, k + workers,
     ...), or here, one after another, for one worker or on a pool thread."""
-    if workers <= 1 or n < 2 or in_pool() or crowded():
+    if workers <= 1 or n < 2 or in_pool():
         return [fn(i) for i in range(n)]
     k = min(workers, n)
     out: List[Optional[T]] = [None] * n
@@ -93,27 +65,6 @@ def map_items(fn: Callable[[int], T], n: int, workers: int) -> List[T]:
         for i, value in part:
             out[i] = value
     return out  # type: ignore[return-value]
-
-
-class NarrowingSession:
-    """Duck-types an onnxruntime session: runs on the engine's session, or on a one-thread session of the same
-    file while several analyses run at once (``crowded``)."""
-
-    def __init__(self, name: str, threads: Optional[int] = None, precision: Optional[str] = None,
-                 providers: Optional[Sequence[str]] = None) -> None:
-        self.session = registry.session(name, threads, precision, providers)
-        wide = workers_for(threads) > 1 and registry.cpu_only(providers)
-        self._single = registry.session(name, 1, precision, providers) if wide else None
-
-    def get_inputs(self):
-        return self.session.get_inputs()
-
-    def get_outputs(self):
-        return self.session.get_outputs()
-
-    def run(self, output_names, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
-        session = self._single if self._single is not None and crowded() else self.session
-        return session.run(output_names, feeds)
 
 
 class SlicedSession:
@@ -141,8 +92,8 @@ class SlicedSession:
         each item made in the same pool task that runs it, so that making the items (e.g. cutting face crops) is
         spread over the workers too."""
         name = self.session.get_inputs()[0].name
-        if n == 1 or self._single is None or crowded() or in_pool():
-            session = self._single if self._single is not None and (n > 1 or crowded()) else self.session
+        if n == 1 or self._single is None or in_pool():
+            session = self._single if self._single is not None and n > 1 else self.session
             outs = [session.run(output_names, {name: make_item(i)[None]}) for i in range(n)]
         else:
             single = self._single
@@ -151,9 +102,8 @@ class SlicedSession:
 
     def run(self, output_names, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
         (name, batch), = feeds.items()
-        narrow = self._single is not None and crowded()
         if len(batch) < 2:
-            return (self._single if narrow else self.session).run(output_names, feeds)
+            return self.session.run(output_names, feeds)
         session = self._single or self.session
         outs = map_items(lambda i: session.run(output_names, {name: batch[i:i + 1]}), len(batch), self.workers)
         return [np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
