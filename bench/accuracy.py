@@ -23,15 +23,24 @@ import numpy as np
 
 import facelens
 
-from tools.labelled import DATA, image_bytes, match, read_tsv
+from tools.labelled import DATA, image_bytes, iou, match, pairs, read_tsv
 IBUG = {36: "leftEyeLeft", 39: "leftEyeRight", 42: "rightEyeLeft", 45: "rightEyeRight", 30: "nose",
         48: "mouthLeft", 54: "mouthRight", 8: "chinBottom"}
 
 
 class Runner:
-    def __init__(self, detector_max_side: int = 640, enlarge: float = 1.0):
+    def __init__(self, detector_max_side: int = 640, enlarge: float = 1.0, first_look_side=None, closer_side=None,
+                 first_look_with_attributes=False):
         self.client = facelens.Client(detector_max_side=detector_max_side)
+        if first_look_side is not None:  # 0: no first look (every image scanned at the full size)
+            self.client.engine.detector.first_look_side = first_look_side
+        if closer_side is not None:  # 0: no closer look at photos with small faces
+            self.client.engine.detector.closer_side = closer_side
+        if first_look_with_attributes:  # landmark NME (an ALL request) on the boxes DEFAULT requests get
+            self.client.engine.first_look_with_attributes = True
         self.enlarge = enlarge
+        self.confidences = []  # (Confidence, matched a labelled face) of the detections scored by ``scored``
+        self.ious = []  # IoU of each matched (labelled, detected) box pair scored by ``scored``
 
     def faces(self, path, attrs=("DEFAULT",)):
         """FaceDetails and the photo's width and height (ratios refer to it, enlarged or not)."""
@@ -43,11 +52,22 @@ class Runner:
         resp = self.client.detect_faces(Image={"Bytes": data}, Attributes=list(attrs))
         return resp["FaceDetails"], img.shape[1], img.shape[0]
 
-    def boxes(self, path):
+    def boxes(self, path, with_confidence=False):
         faces, w, h = self.faces(path)
-        return [(f["BoundingBox"]["Left"] * w, f["BoundingBox"]["Top"] * h,
-                 (f["BoundingBox"]["Left"] + f["BoundingBox"]["Width"]) * w,
-                 (f["BoundingBox"]["Top"] + f["BoundingBox"]["Height"]) * h) for f in faces]
+        boxes = [(f["BoundingBox"]["Left"] * w, f["BoundingBox"]["Top"] * h,
+                  (f["BoundingBox"]["Left"] + f["BoundingBox"]["Width"]) * w,
+                  (f["BoundingBox"]["Top"] + f["BoundingBox"]["Height"]) * h) for f in faces]
+        return (boxes, [f["Confidence"] for f in faces]) if with_confidence else boxes
+
+    def scored(self, path, gts):
+        """Matched ground-truth count and detections of one photo; records each detection's Confidence and
+        whether it matched (IoU >= 0.4, one to one) for the calibration rows."""
+        dets, conf = self.boxes(path, with_confidence=True)
+        matched = pairs(gts, dets)
+        hit = {j for _, j in matched}
+        self.ious += [iou(gts[i], dets[j]) for i, j in matched]
+        self.confidences += [(c, j in hit) for j, c in enumerate(conf)]
+        return len(hit), dets
 
 
 def detection(r, rows):
@@ -61,8 +81,8 @@ def detection(r, rows):
                 if b.get("ignore") != "1":
                     x, y, w, h = (int(b.get(k)) for k in ("left", "top", "width", "height"))
                     gts.append((x, y, x + w, y + h))
-            dets = r.boxes(path)
-            tp, n_gt, n_det = tp + match(gts, dets), n_gt + len(gts), n_det + len(dets)
+            found, dets = r.scored(path, gts)
+            tp, n_gt, n_det = tp + found, n_gt + len(gts), n_det + len(dets)
     rows.append(("dlib_faces box recall @IoU 0.4", f"{tp / n_gt:.3f}", f"{tp}/{n_gt} faces, 11 photos"))
     rows.append(("dlib_faces box precision @IoU 0.4", f"{tp / n_det:.3f}", f"{n_det} detections"))
     root = DATA / "annotated/widerface_val"
@@ -79,6 +99,13 @@ def detection(r, rows):
                 tp, n = tp + match(gts, r.boxes(root / name)), n + len(gts)
         label = f">= {lo} px" if hi > 1e8 else f"{lo}-{hi} px"
         rows.append((f"WIDER FACE val recall, faces {label}", f"{tp / max(n, 1):.3f}", f"{tp}/{n} faces, 4 photos"))
+    # every valid face of each photo at once, and the precision of all detections against them
+    tp = n = n_det = 0
+    for name, gts in by_image.items():
+        found, dets = r.scored(root / name, gts)
+        tp, n, n_det = tp + found, n + len(gts), n_det + len(dets)
+    rows.append(("WIDER FACE val recall / precision, all faces @IoU 0.4", f"{tp / n:.3f} / {tp / max(n_det, 1):.3f}",
+                 f"{tp}/{n} faces, {n_det} detections"))
     hits, checked = [], 0
     for p in sorted((DATA / "nofaces").iterdir()):
         try:
@@ -89,6 +116,17 @@ def detection(r, rows):
         if found:
             hits.append(p.name)
     rows.append(("nofaces/ photos with any detection", str(len(hits)), ", ".join(hits) or f"of {checked}"))
+    rows.append(("mean IoU of matched boxes (dlib_faces, WIDER FACE)", f"{np.mean(r.ious):.3f}",
+                 f"{len(r.ious)} pairs"))
+    # Confidence against what it claims: mean Confidence and the share that matched a labelled face, by band
+    # (dlib_faces and WIDER FACE detections above; nofaces/ detections count as unmatched)
+    r.confidences += [(c, False) for p in hits for c in r.boxes(DATA / "nofaces" / p, with_confidence=True)[1]]
+    for lo, hi in ((0, 95), (95, 99), (99, 101)):
+        band = [(c, ok) for c, ok in r.confidences if lo <= c < hi]
+        if band:
+            rows.append((f"Confidence {lo}-{min(hi, 100)}: mean Confidence / share matched",
+                         f"{np.mean([c for c, _ in band]):.1f} / {100 * np.mean([ok for _, ok in band]):.1f}",
+                         f"{len(band)} detections"))
 
 
 def pose(r, rows):
@@ -180,13 +218,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--detector-max-side", type=int, default=640)
     ap.add_argument("--enlarge", type=float, default=1.0)
+    ap.add_argument("--first-look-side", type=int, default=None,
+                    help="the detector's first look (default: the product's; 0: none, every image at full size)")
+    ap.add_argument("--closer-side", type=int, default=None,
+                    help="the detector's closer look at large photos with small faces (default: the product's)")
+    ap.add_argument("--first-look-with-attributes", action="store_true",
+                    help="the first look for requests with attributes too (landmark NME is scored on ALL requests)")
+    ap.add_argument("--only", default="detection,pose,landmarks,gaze", help="parts to run, comma-separated")
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"no data at {DATA}")
-    r = Runner(args.detector_max_side, args.enlarge)
+    r = Runner(args.detector_max_side, args.enlarge, args.first_look_side, args.closer_side,
+               args.first_look_with_attributes)
     rows = []
+    wanted = set(args.only.split(","))
     for part in ((pose, landmarks) if args.enlarge != 1 else (detection, pose, landmarks, gaze)):
-        part(r, rows)
+        if part.__name__ in wanted:
+            part(r, rows)
     print("| measure | value | on |\n|---|---|---|")
     for name, value, note in rows:
         print(f"| {name} | {value} | {note} |")

@@ -17,7 +17,8 @@ Every call starts from the JPEG bytes of a 640x480 photo (bench_detect.py's: one
 - MediaPipe: the FaceMesh solution of mediapipe 0.10.21 (BlazeFace + 478-point landmarks with irises,
   ``static_image_mode``, up to 8 faces) on the decoded frame.
 
-Printed: the median ms of each and its ratio to CenterFace alone.
+Printed: the median ms of each and its ratio to CenterFace alone, wall clock and CPU time (the process's, all its
+threads: on a shared machine the CPU time moves less with the neighbours' load than the wall clock does).
 """
 
 from __future__ import annotations
@@ -69,10 +70,12 @@ for line in sys.stdin:
     path, n = line.split()
     data = open(path, "rb").read()
     faces = run(data)
-    times = []
+    times, cpu = [], []
     for _ in range(int(n)):
-        t = time.perf_counter(); run(data); times.append(time.perf_counter() - t)
-    print(json.dumps({"faces": faces, "ms": [x * 1000 for x in times]}), flush=True)
+        c = time.process_time(); t = time.perf_counter(); run(data)
+        times.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
+    print(json.dumps({"faces": faces, "ms": [x * 1000 for x in times], "cpu_ms": [x * 1000 for x in cpu]}),
+          flush=True)
 '''
 
 
@@ -101,6 +104,7 @@ def main() -> None:
     try:
         for photo, path in files.items():
             times = {name: [] for name in procs}
+            cpu = {name: [] for name in procs}
             faces = {}
             for _ in range(args.rounds):
                 for name, p in procs.items():
@@ -112,11 +116,15 @@ def main() -> None:
                     out = json.loads(line)
                     faces[name] = out["faces"]
                     times[name] += out["ms"]
+                    cpu[name] += out["cpu_ms"]
             ref = statistics.median(times["CenterFace alone"])
-            print(f"\n{photo} (640x480 JPEG), median of {args.rounds * args.calls} calls each, interleaved:")
+            cpu_ref = statistics.median(cpu["CenterFace alone"])
+            print(f"\n{photo} (640x480 JPEG), median of {args.rounds * args.calls} calls each, interleaved "
+                  "(wall clock; CPU time of the process, all its threads):")
             for name, t in times.items():
-                m = statistics.median(t)
-                print(f"  {name:28s} {m:7.1f} ms  {m / ref:5.2f}x CenterFace alone  ({faces[name]} faces)")
+                m, c = statistics.median(t), statistics.median(cpu[name])
+                print(f"  {name:30s} {m:7.1f} ms  {m / ref:5.2f}x CenterFace alone   CPU {c:7.1f} ms  "
+                      f"{c / cpu_ref:5.2f}x  ({faces[name]} faces)")
     finally:
         for p in procs.values():
             p.stdin.close()

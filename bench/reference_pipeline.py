@@ -46,18 +46,17 @@ class ReferencePipeline:
             g += np.array([v[0], v[1], -math.sqrt(max(0.0, 1 - v @ v))])
         return math.degrees(math.atan2(-g[0], -g[2])), math.degrees(math.atan2(-g[1], math.hypot(g[0], g[2])))
 
-    def detect(self, data: bytes, eyes: bool):
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        rgb = bgr[:, :, ::-1]
+    def scan(self, rgb, side, threshold=0.5):
+        """CenterFace with the image's longer side at ``side``: boxes, five points and scores, largest first."""
         h, w = rgb.shape[:2]
-        r = min(640 / max(w, h), 2.0)
+        r = min(side / max(w, h), 2.0)
         in_w, in_h = math.ceil(w * r / 32) * 32, math.ceil(h * r / 32) * 32
         r = min(in_w / w, in_h / h)
         rw, rh = round(w * r), round(h * r)
         x = np.zeros((1, 3, in_h, in_w), np.float32)
         x[0, :, :rh, :rw] = cv2.resize(rgb, (rw, rh)).transpose(2, 0, 1)
         hm, sc, off, lm = self.det.run(None, {self.det.get_inputs()[0].name: x})
-        ys, xs = np.nonzero(hm[0, 0] > 0.5)
+        ys, xs = np.nonzero(hm[0, 0] > threshold)
         s0 = np.exp(sc[0, 0, ys, xs]) * 4
         s1 = np.exp(sc[0, 1, ys, xs]) * 4
         x1 = np.maximum(0, (xs + off[0, 1, ys, xs] + 0.5) * 4 - s1 / 2)
@@ -69,11 +68,22 @@ class ReferencePipeline:
                         lm[0, 0::2, ys, xs] * s0[:, None] + y1[:, None]], -1) / r
         scores = hm[0, 0, ys, xs]
         rects = np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2]].tolist()
-        keep = cv2.dnn.NMSBoxes(rects, scores.tolist(), 0.5, 0.3)
+        keep = cv2.dnn.NMSBoxes(rects, scores.tolist(), threshold, 0.3)
         keep = np.asarray(keep, dtype=np.int64).reshape(-1)
         boxes, pts, scores = boxes[keep], pts[keep], scores[keep]
         order = np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), kind="stable")[:100]
-        boxes, pts, scores = boxes[order], pts[order], scores[order]
+        return boxes[order], pts[order], scores[order]
+
+    def detect(self, data: bytes, eyes: bool):
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        rgb = bgr[:, :, ::-1]
+        h, w = rgb.shape[:2]
+        # the detector's first look (facelens.engine.detector FIRST_LOOK_*): at 320 px, the answer when every peak
+        # above 0.25 is a face above 0.5 at least 20 px on its shorter side there
+        boxes, pts, scores = self.scan(rgb, 320, 0.25)
+        sizes = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * 320 / max(w, h)
+        if not (len(boxes) and (scores >= 0.5).all() and sizes.min() >= 20 and max(w, h) > 320):
+            boxes, pts, scores = self.scan(rgb, 640)
         if len(boxes) == 0:
             return []
         batch = np.empty((len(boxes), CROP, CROP, 3), np.float32)

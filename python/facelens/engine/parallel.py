@@ -87,6 +87,19 @@ class SlicedSession:
     def get_outputs(self) -> List[Any]:
         return self.session.get_outputs()
 
+    def run_items(self, output_names: Optional[Sequence[str]], make_item: Callable[[int], np.ndarray], n: int) -> List[np.ndarray]:
+        """Like ``run`` on the batch ``[make_item(0), ..., make_item(n - 1)]`` (each item without the batch axis),
+        each item made in the same pool task that runs it, so that making the items (e.g. cutting face crops) is
+        spread over the workers too."""
+        name = self.session.get_inputs()[0].name
+        if n == 1 or self._single is None or in_pool():
+            session = self._single if self._single is not None and n > 1 else self.session
+            outs = [session.run(output_names, {name: make_item(i)[None]}) for i in range(n)]
+        else:
+            single = self._single
+            outs = map_items(lambda i: single.run(output_names, {name: make_item(i)[None]}), n, self.workers)
+        return [np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
+
     def run(self, output_names: Optional[Sequence[str]], feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
         (name, batch), = feeds.items()
         if len(batch) < 2:

@@ -131,12 +131,17 @@ def cpu_only(providers: Optional[Sequence[str]] = None) -> bool:
     return resolve_providers(providers) == ("CPUExecutionProvider",)
 
 
-def model_file(name: str, precision: Optional[str] = None) -> str:
-    """The file that runs network ``name`` (its fp32 file name) at ``precision``."""
+def model_file(name: str, precision: Optional[str] = None, providers: Optional[Sequence[str]] = None) -> str:
+    """The file that runs network ``name`` (its fp32 file name) at ``precision``: its int8 file where that is
+    chosen, else, on the CPU provider alone, its ``nchwc`` rewrite where it has one (the same fp32 network in ops
+    that keep onnxruntime's blocked CPU layout, tools/quantize_int8.py), else the fp32 file itself."""
     precision = resolve_precision(precision)
-    int8 = entry(name).get("int8") if precision != "fp32" else None
+    found = entry(name)
+    int8 = found.get("int8") if precision != "fp32" else None
     if int8 and (int8.get("default") or precision == "int8-all"):
         return int8["file"]
+    if found.get("nchwc") and cpu_only(providers):
+        return found["nchwc"]["file"]
     return name
 
 
@@ -146,8 +151,8 @@ def session(name: str, threads: Optional[int] = None, precision: Optional[str] =
     import onnxruntime as ort
 
     threads = threads or default_threads()
-    file = model_file(name, precision)
     chosen = resolve_providers(providers)
+    file = model_file(name, precision, chosen)
     key = (file, threads, chosen)
     with _lock:
         if key in _sessions:
