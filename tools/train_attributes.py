@@ -41,10 +41,14 @@ from attribute_crops import RESTRICTED_TERMS, allowed, source_terms
 ATTRIBUTES = ("Eyeglasses", "Sunglasses", "Beard", "Mustache", "FaceOccluded")
 LABEL_COLUMNS = ("eyeglasses", "sunglasses", "beard", "mustache", "face_occluded")
 INPUT = 80  # engine/attributes.py ATTRIBUTE_INPUT
-RECIPES = {"real": 0.18, "hard_negative": 0.17, "glasses": 0.17, "sunglasses": 0.09, "occluder": 0.18,
+RECIPES = {"real": 0.14, "real_positive": 0.06, "hard_negative": 0.17, "glasses": 0.17, "sunglasses": 0.09, "occluder": 0.18,
            "facial_hair": 0.17, "strands": 0.04}
 OCCLUDERS = ("mask", "scarf", "hand", "phone", "hair", "object", "border")
 CALIBRATION_PREFIXES = ("0", "1", "2")
+# Each sample is seen twice, jittered independently and the second view mirrored; the loss asks the two views for
+# the same logits (weight CONSISTENCY), so that a mirrored photo, whose landmarks and so crop differ by a pixel or
+# so from the mirror of the original's, gets the same answer.
+CONSISTENCY = 0.3
 DONOR_PX = 100
 
 
@@ -104,8 +108,11 @@ def textures():
 
 
 def make_samples(rng, idx, chips, mesh, y, rows, n, tex):
-    """n samples (uint8 [n, INPUT, INPUT, 3], labels [n, 5] with nan = not labelled, recipe names)."""
+    """n samples: two views of each (uint8 [n, INPUT, INPUT, 3] twice: independently jittered, the second one of
+    the mirrored image), labels [n, 5] with nan = not labelled, recipe names."""
     usable = [i for i in idx if not np.isnan(y[i]).all()]
+    # real faces with eyewear or facial hair: few, so drawn on their own as well (jittered like every sample)
+    positive = [i for i in usable if (y[i, :4] == 1).any()] or usable
     clean = [i for i in usable if y[i, 0] == 0 and y[i, 4] == 0]
     shaven = [i for i in clean if y[i, 2] == 0 and y[i, 3] == 0]
     # facial-hair donors: photo faces of at least DONOR_PX (their hair has texture to give)
@@ -113,12 +120,13 @@ def make_samples(rng, idx, chips, mesh, y, rows, n, tex):
               and float(rows[i]["face_px"]) >= DONOR_PX]
     names, probs = list(RECIPES), np.array(list(RECIPES.values()))
     xs = np.empty((n, INPUT, INPUT, 3), np.uint8)
+    xs2 = np.empty_like(xs)
     ys = np.full((n, 5), np.nan, np.float32)
     recipes = []
     k = 0
     while k < n:
         recipe = names[rng.choice(len(names), p=probs / probs.sum())]
-        pool = {"real": usable, "hard_negative": clean, "glasses": clean, "sunglasses": clean, "occluder": clean,
+        pool = {"real": usable, "real_positive": positive, "hard_negative": clean, "glasses": clean, "sunglasses": clean, "occluder": clean,
                 "facial_hair": shaven, "strands": clean}[recipe]
         if recipe == "facial_hair" and not donors:
             continue
@@ -166,10 +174,11 @@ def make_samples(rng, idx, chips, mesh, y, rows, n, tex):
         if rng.random() < 0.5:
             img = img[:, ::-1]
         xs[k] = synth.jitter(rng, np.ascontiguousarray(img), INPUT)
+        xs2[k] = synth.jitter(rng, np.ascontiguousarray(img[:, ::-1]), INPUT)
         ys[k] = lab
         recipes.append(recipe)
         k += 1
-    return xs, ys, recipes
+    return xs, xs2, ys, recipes
 
 
 def build_net(torch):
@@ -243,8 +252,8 @@ def main():
     train_idx = [i for i, s in enumerate(sources) if not calibration_source(s)]
     tex, tex_used, tex_excluded = textures()
     t0 = time.time()
-    xs, ys, recipes = make_samples(rng, train_idx, chips, mesh, y, rows, args.train_samples, tex)
-    xc, yc, _ = make_samples(rng, cal_idx, chips, mesh, y, rows, args.calibration_samples, tex)
+    xs, xs2, ys, recipes = make_samples(rng, train_idx, chips, mesh, y, rows, args.train_samples, tex)
+    xc, _, yc, _ = make_samples(rng, cal_idx, chips, mesh, y, rows, args.calibration_samples, tex)
     print(f"crops: {len(train_idx)} train / {len(cal_idx)} calibration (sources "
           f"{len(set(sources[i] for i in train_idx))} / {len(set(sources[i] for i in cal_idx))}); "
           f"samples drawn in {time.time() - t0:.0f} s", flush=True)
@@ -264,6 +273,7 @@ def main():
     steps = args.epochs * int(np.ceil(len(xs) / 64))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     xt = torch.from_numpy(xs).permute(0, 3, 1, 2).float()
+    xt2 = torch.from_numpy(xs2).permute(0, 3, 1, 2).float()
     yt = torch.from_numpy(ys)
     # each attribute's loss weighs its positives and negatives equally
     pos = np.nansum(ys, 0)
@@ -276,13 +286,14 @@ def main():
         total = 0.0
         for s in range(0, len(xt), 64):
             b = perm[s:s + 64]
-            xb, yb = xt[b], yt[b]
-            flip = torch.rand(len(b), generator=gen) < 0.5
+            xb, yb = torch.cat([xt[b], xt2[b]]), torch.cat([yt[b], yt[b]])
+            flip = (torch.rand(len(b), generator=gen) < 0.5).repeat(2)
             xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
             known = ~torch.isnan(yb)
             logits = net(xb)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(
                 logits[known], yb[known], pos_weight=pos_weight.expand_as(yb)[known])
+            loss = loss + CONSISTENCY * ((logits[:len(b)] - logits[len(b):]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -386,6 +397,8 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
             "train_crops": len(train_idx),
             "calibration_crops": len(cal_idx),
             "recipes": RECIPES,
+            "views": "two per sample, independently jittered, the second mirrored; loss: binary cross-entropy on "
+                     f"both plus {CONSISTENCY} x the mean squared difference of their logits",
             "occluders": list(OCCLUDERS),
             "occluder_textures": len(info["textures_used"]),
             "train_samples": args.train_samples,

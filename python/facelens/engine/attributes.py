@@ -138,6 +138,8 @@ class AttributeModels:
         self.gender_chip = DlibChip(chips["gender"]["size"], chips["gender"]["padding"], norm)
         self.attribute_chip = DlibChip(ATTRIBUTE_CUT, ATTRIBUTE_CHIP_PADDING, norm)
         self._attribute_net = None
+        # Platt coefficients {name: {"a", "b"}}; None: the model's manifest entry (a bench may set another network)
+        self.attribute_calibration: Optional[Dict[str, Dict[str, float]]] = None
         self.age_weights = np.asarray(registry.entry("age").get("age_class_weights", [0.25] + list(range(1, 81))),
                                       np.float64)
         self.blend_index = {n: i for i, n in enumerate(blendshape_names or [])}
@@ -215,7 +217,7 @@ class AttributeModels:
         sess = self._session("_attribute_net", "face_attributes.onnx")
         logits = sess.run(None, {sess.get_inputs()[0].name: batch})[0].astype(np.float64)
         z = (logits[:n] + logits[n:]) / 2
-        cal = registry.entry("face_attributes")["calibration"]
+        cal = self.attribute_calibration or registry.entry("face_attributes")["calibration"]
         a = np.array([cal[k]["a"] for k in NET_OUTPUTS])
         b = np.array([cal[k]["b"] for k in NET_OUTPUTS])
         return _sigmoid(a * z + b)
