@@ -147,7 +147,7 @@ class CenterFaceDetector:
         order = _core.select_largest(boxes, self.max_faces)
         return Detections(boxes[order], scores[order], points[order], first.side, flags[order])
 
-    def _first_look(self, rgb: np.ndarray):
+    def _first_look(self, rgb: np.ndarray) -> Tuple[Detections, bool]:
         """(the first look's faces, whether they are the answer); see FIRST_LOOK_SIDE."""
         side = self.first_look_side
         found = self._detect(rgb, side, min(FIRST_LOOK_CANDIDATE, self.score_threshold))

@@ -103,7 +103,7 @@ class FaceMesh:
                                         axis=1)
         affines = np.stack([roi_affine(boxes[i], points5[i, :2]) for i in range(n)])
 
-        def crop(i):
+        def crop(i: int) -> np.ndarray:
             return _core.warp_affine(rgb, sampling_matrix(affines[i]), CROP, CROP, (0.0, 0.0, 0.0),
                                      (1 / 255, 1 / 255, 1 / 255))
 
