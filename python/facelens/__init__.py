@@ -23,4 +23,4 @@ def client(service_name: str = "rekognition", **kwargs: Any) -> Client:
     return Client(**kwargs)
 
 
-__all__ = ["Client", "ClientError", "ParamValidationError", "Settings", "client", "errors", "__version__"]
+__all__ = ["Client", "ClientError", "ParamValidationError", "Settings", "__version__", "client", "errors"]

@@ -26,7 +26,7 @@ def _image_arg(args: argparse.Namespace) -> dict:
             with open(args.image, "rb") as f:
                 return {"Bytes": f.read()}
         except OSError as e:
-            raise SystemExit(f"facelens: cannot read {args.image}: {e.strerror}")
+            raise SystemExit(f"facelens: cannot read {args.image}: {e.strerror}") from None
     if args.bucket and args.name:
         return {"S3Object": {"Bucket": args.bucket, "Name": args.name}}
     raise SystemExit("give an image file (or -) or --bucket and --name")
@@ -148,7 +148,7 @@ def _image_file(path: str) -> dict:
         with open(path, "rb") as f:
             return {"Bytes": f.read()}
     except OSError as e:
-        raise SystemExit(f"facelens: cannot read {path}: {e.strerror}")
+        raise SystemExit(f"facelens: cannot read {path}: {e.strerror}") from None
 
 
 def cmd_compare_faces(args: argparse.Namespace) -> dict:
@@ -262,7 +262,7 @@ def _read_files(paths: List[str]) -> List[bytes]:
             with open(path, "rb") as f:
                 out.append(f.read())
         except OSError as e:
-            raise SystemExit(f"facelens: cannot read {path}: {e.strerror}")
+            raise SystemExit(f"facelens: cannot read {path}: {e.strerror}") from None
     return out
 
 
@@ -301,7 +301,6 @@ def cmd_get_celebrity_info(args: argparse.Namespace) -> dict:
 def cmd_info(args: argparse.Namespace) -> dict:
     from . import __version__, _core
     from .models import registry
-
     from .settings import Settings
 
     models = registry.manifest().get("models", {})
@@ -474,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("arn", metavar="ARN")
     p.set_defaults(func=lambda a: _client(a).list_tags_for_resource(ResourceArn=a.arn))
 
-    for kind, (start, get, sorts) in VIDEO_JOBS.items():
+    for kind, (_start, _get, sorts) in VIDEO_JOBS.items():
         operation = "".join(w.capitalize() for w in kind.split("-"))
         p = sub.add_parser(f"start-{kind}", help=f"Start{operation} on a stored video; --wait for the results")
         p.add_argument("--bucket", required=True, help="bucket of the local object store ($FACELENS_HOME/s3/<bucket>)")

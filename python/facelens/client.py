@@ -79,7 +79,7 @@ class Client:
         self.region = settings.region
         self.exceptions = Exceptions()
 
-    def for_region(self, region: str) -> "Client":
+    def for_region(self, region: str) -> Client:
         """The same client (models, database, jobs) acting in another region; the HTTP endpoint uses it for each
         request's signed region."""
         if region == self.region:

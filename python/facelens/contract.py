@@ -252,7 +252,7 @@ def s3_object(s3object: Any) -> Tuple[str, str, Optional[str]]:
     version = s3object.get("Version")
     if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket) or bucket in (".", ".."):
         raise InvalidParameterException(
-            "S3Object.Bucket must be 3-255 characters of [0-9A-Za-z.-_]; got %r." % (bucket,)
+            f"S3Object.Bucket must be 3-255 characters of [0-9A-Za-z.-_]; got {bucket!r}."
         )
     if not isinstance(name, str) or not 1 <= len(name) <= 1024:
         raise InvalidParameterException("S3Object.Name must be a string of 1-1024 characters.")

@@ -168,7 +168,7 @@ def _exif_orientation(tiff: bytes) -> int:
         (count,) = struct.unpack(endian + "H", tiff[ifd : ifd + 2])
         for k in range(count):
             off = ifd + 2 + 12 * k
-            tag, typ = struct.unpack(endian + "HH", tiff[off : off + 4])
+            tag, _typ = struct.unpack(endian + "HH", tiff[off : off + 4])
             if tag == 0x0112:
                 (value,) = struct.unpack(endian + "H", tiff[off + 8 : off + 10])
                 return value if 1 <= value <= 8 else 1

@@ -24,7 +24,7 @@ _FORM = re.compile(r"(\d{1,19})\.([A-Za-z0-9_-]{22})")
 
 
 def _mac(secret: bytes, scope: str, after: int) -> str:
-    digest = hmac.new(secret, f"{scope}.{after}".encode("utf-8"), hashlib.sha256).digest()[:16]
+    digest = hmac.new(secret, f"{scope}.{after}".encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 

@@ -156,7 +156,7 @@ class Engine:
         faces = []
         for i in range(len(det)):
             pts = np.ascontiguousarray(mesh.points[i])
-            rot, scale, trans = _core.head_pose(np.ascontiguousarray(pts[:468]), self.canonical, None)
+            rot, _scale, _trans = _core.head_pose(np.ascontiguousarray(pts[:468]), self.canonical, None)
             yaw, pitch, roll = _core.rotation_to_euler(rot)
             box = det.boxes[i]
             luma, lap = _core.face_quality(rgb, tuple(float(v) for v in box), 64)

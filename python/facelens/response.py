@@ -58,10 +58,7 @@ DEFAULT_ATTRIBUTES = frozenset({"DEFAULT"})  # what video person/celebrity resul
 
 
 def _point(mesh: np.ndarray, index: Union[int, Tuple[int, int]]) -> Tuple[float, float]:
-    if isinstance(index, tuple):
-        p = mesh[list(index), :2].mean(axis=0)
-    else:
-        p = mesh[index, :2]
+    p = mesh[list(index), :2].mean(axis=0) if isinstance(index, tuple) else mesh[index, :2]
     return float(p[0]), float(p[1])
 
 

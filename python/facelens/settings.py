@@ -124,7 +124,7 @@ class Settings:
                  providers: Optional[Sequence[str]] = None,
                  notification_webhooks: Optional[Mapping[str, str]] = None, webhook_attempts: Optional[int] = None,
                  webhook_timeout: Optional[float] = None, environ: Optional[Mapping[str, str]] = None,
-                 **extra: Any) -> "Settings":
+                 **extra: Any) -> Settings:
         env = os.environ if environ is None else environ
         home_path = Path(home) if home is not None else (
             Path(env["FACELENS_HOME"]) if env.get("FACELENS_HOME") else Path.home() / ".facelens")
@@ -185,7 +185,7 @@ class Settings:
             raise ValueError("webhook_attempts must be >= 1 and webhook_timeout > 0")
         check_webhooks(self.notification_webhooks)
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 
@@ -207,7 +207,7 @@ class ServerSettings:
     def from_env(cls, access_key_id: Optional[str] = None, secret_access_key: Optional[str] = None,
                  max_body: Optional[int] = None, header_timeout: Optional[float] = None,
                  max_requests: Optional[int] = None, max_connections: Optional[int] = None,
-                 environ: Optional[Mapping[str, str]] = None) -> "ServerSettings":
+                 environ: Optional[Mapping[str, str]] = None) -> ServerSettings:
         env = os.environ if environ is None else environ
 
         def pick(value: Any, variable: str, default: Any, kind: Any) -> Any:

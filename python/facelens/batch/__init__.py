@@ -27,6 +27,7 @@ from .runners import LocalRunner, RayRunner, cpu_count, run_ordered
 from .sources import SourceError, list_sources
 from .work import Task, external_image_id
 
+
 class WorkerLost(RuntimeError):
     """A worker process or Ray actor died (killed, out of memory, node lost) and took its images with it; the
     results written so far stay, and rerunning the same batch does the rest."""
@@ -44,7 +45,7 @@ def _settings(settings: Any) -> Any:
 
 
 def run(task: Task, source: Union[str, os.PathLike], out: Union[str, os.PathLike], *, workers: Optional[int] = None,
-        ray: Union[None, bool, str] = None, cpus_per_worker: Optional[int] = None, settings: Any = None,
+        ray: Union[bool, str, None] = None, cpus_per_worker: Optional[int] = None, settings: Any = None,
         progress: Optional[Progress] = None) -> Dict[str, Any]:
     """Runs ``task`` on every image SOURCE names that ``out`` does not have yet; returns a summary (Images,
     Skipped, Written, Errors, Seconds, Runner, Workers)."""

@@ -40,7 +40,7 @@ class ResultsFile:
         self.done: Set[str] = set()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a+b")
+            self._file = open(self.path, "a+b")  # noqa: SIM115 (held open for the run, closed by close())
         except OSError as e:
             raise ResultsFileError(f"cannot write the results file {self.path}: {e.strerror}") from None
         try:
@@ -75,7 +75,7 @@ class ResultsFile:
             os.fsync(self._file.fileno())
             self._file.close()
 
-    def __enter__(self) -> "ResultsFile":
+    def __enter__(self) -> ResultsFile:
         return self
 
     def __exit__(self, *exc: Any) -> None:

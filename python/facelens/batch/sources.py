@@ -72,7 +72,8 @@ def _s3_objects(uri: str, settings: Any) -> List[str]:
 
     store = open_object_store(settings)
     if settings.object_store == "s3":
-        from botocore.exceptions import BotoCoreError, ClientError as BotoClientError
+        from botocore.exceptions import BotoCoreError
+        from botocore.exceptions import ClientError as BotoClientError
 
         from ..objects.s3 import S3ObjectStore
 

@@ -59,7 +59,7 @@ class Worker:
 
         self.task = task
         self.client = Client(settings=settings)
-        self.client.runtime.engine  # load the networks now, not in the first image's time
+        _ = self.client.runtime.engine  # load the networks now, not in the first image's time
         self._call = {"DetectFaces": self.client.detect_faces, "IndexFaces": self.client.index_faces}[task.operation]
 
     def run(self, source: str, image: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:

@@ -34,7 +34,7 @@ MAX_NAME_LENGTH = 1024
 MAX_URL_LENGTH = 4096
 KNOWN_GENDERS = ("Male", "Female", "Nonbinary", "Unlisted")
 
-from .gallery import CelebrityGallery  # noqa: E402
 from ..storage.celebrities import Celebrity, CelebrityStore  # noqa: E402
+from .gallery import CelebrityGallery  # noqa: E402
 
-__all__ = ["Celebrity", "CelebrityGallery", "CelebrityStore", "KNOWN_GENDERS", "MAX_FACES", "RECOGNITION_THRESHOLD"]
+__all__ = ["KNOWN_GENDERS", "MAX_FACES", "RECOGNITION_THRESHOLD", "Celebrity", "CelebrityGallery", "CelebrityStore"]

@@ -17,8 +17,8 @@ import numpy as np
 from .. import images
 from ..collections.similarity import similarity
 from ..errors import InvalidParameterException, ParamValidationError
-from . import KNOWN_GENDERS, MAX_NAME_LENGTH, MAX_URL_LENGTH, MAX_URLS, RECOGNITION_THRESHOLD
 from ..storage.celebrities import Celebrity, CelebrityStore, Reference, image_digest
+from . import KNOWN_GENDERS, MAX_NAME_LENGTH, MAX_URL_LENGTH, MAX_URLS, RECOGNITION_THRESHOLD
 
 if TYPE_CHECKING:
     from ..pipeline import FaceAnalysis

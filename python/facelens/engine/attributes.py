@@ -140,7 +140,7 @@ class AttributeModels:
         self._attribute_net = None
         # Platt coefficients {name: {"a", "b"}}; None: the model's manifest entry (a bench may set another network)
         self.attribute_calibration: Optional[Dict[str, Dict[str, float]]] = None
-        self.age_weights = np.asarray(registry.entry("age").get("age_class_weights", [0.25] + list(range(1, 81))),
+        self.age_weights = np.asarray(registry.entry("age").get("age_class_weights", [0.25, *list(range(1, 81))]),
                                       np.float64)
         self.blend_index = {n: i for i, n in enumerate(blendshape_names or [])}
 

@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import _core
 
-
 # Images are scanned with their longer side at BASE_SIDE pixels (smaller ones enlarged, at most 2x), or, for images
 # larger than that, at their own size up to ``max_side``. The default max_side is BASE_SIDE, the scale every
 # constant of facelens was fitted at. A 40 px face of a 1920x1080 photo is 13 px at 640, 20 px at 960: large photos

@@ -35,7 +35,7 @@ class JobSpec:
     sample_fps: float
 
     @classmethod
-    def from_row(cls, row: JobRow) -> "JobSpec":
+    def from_row(cls, row: JobRow) -> JobSpec:
         return cls(row.job_id, row.region, row.operation, row.request, row.sample_fps)
 
     def as_dict(self) -> Dict[str, Any]:

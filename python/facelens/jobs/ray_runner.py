@@ -44,7 +44,7 @@ def _worker_class() -> Any:
                 """Loads the engine (so the first job does not pay for it); returns the worker's pid."""
                 import os
 
-                self.runtime.engine
+                _ = self.runtime.engine
                 return os.getpid()
 
             @ray.method(concurrency_group="info")

@@ -124,7 +124,7 @@ def resolve_providers(providers: Optional[Sequence[str]] = None) -> Tuple[str, .
     if isinstance(providers, str):
         providers = [providers]
     out = [str(p) for p in providers if str(p) != "CPUExecutionProvider"]
-    return tuple(out) + ("CPUExecutionProvider",)
+    return (*tuple(out), "CPUExecutionProvider")
 
 
 def cpu_only(providers: Optional[Sequence[str]] = None) -> bool:

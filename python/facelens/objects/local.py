@@ -60,7 +60,7 @@ class ObjectStore:
                 )
             parts[-1] += ".versions"
             parts.append(version)
-        return [bucket] + parts
+        return [bucket, *parts]
 
     def path_of(self, s3object: Mapping[str, Any]) -> Path:
         """The object's path. Refuses (InvalidS3ObjectException) a key whose existing folders include a symlink."""

@@ -32,7 +32,8 @@ from ..errors import (
 try:
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError as BotoClientError
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError as BotoClientError
 except ImportError:  # the "s3" extra is not installed; the local store still works
     boto3 = None
 
@@ -180,7 +181,7 @@ class S3ObjectStore:
         except BotoCoreError as e:
             raise self._unreachable(bucket, key, version, e) from None
 
-    def _refused(self, bucket: str, key: str, version: Optional[str], error: "BotoClientError") -> ClientError:
+    def _refused(self, bucket: str, key: str, version: Optional[str], error: BotoClientError) -> ClientError:
         """The exception for an S3 error answer: the object's fault (4xx) or the store's (5xx)."""
         status = _status(error)
         code = error.response.get("Error", {}).get("Code") or str(status)
@@ -203,7 +204,7 @@ class S3ObjectStore:
         )
 
 
-def _status(error: "BotoClientError") -> Optional[int]:
+def _status(error: BotoClientError) -> Optional[int]:
     return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
 
@@ -215,4 +216,4 @@ def _reason(code: str) -> str:
 
 def _is_aws(endpoint_url: str) -> bool:
     host = endpoint_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-    return host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn")
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))

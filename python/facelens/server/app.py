@@ -28,8 +28,19 @@ import os
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import (TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Mapping, MutableMapping, Optional, Sequence,
-                    Tuple)
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    MutableMapping,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from .. import contract, images
 from ..errors import ClientError, ParamValidationError

@@ -69,7 +69,7 @@ class GuardedH11Protocol(H11Protocol):
         if not self.transport.is_closing():
             self._arm()
 
-    def _waiting(self) -> Dict["GuardedH11Protocol", None]:
+    def _waiting(self) -> Dict[GuardedH11Protocol, None]:
         """Connections without a request in progress, oldest first (shared by the server's connections)."""
         state = self.server_state
         waiting: Optional[Dict[GuardedH11Protocol, None]] = getattr(state, "facelens_waiting", None)

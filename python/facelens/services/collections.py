@@ -45,7 +45,7 @@ class Page:
 @dataclass(frozen=True)
 class IndexedFaces:
     info: CollectionInfo
-    faces: List["FaceAnalysis"]  # every face found, largest first
+    faces: List[FaceAnalysis]  # every face found, largest first
     records: List[Tuple[StoredFace, int]]  # (stored record, index into faces), largest first
     unindexed: List[Tuple[int, List[str]]]  # (index into faces, Reasons)
     width: int
@@ -64,8 +64,8 @@ class UserSearch:
 @dataclass(frozen=True)
 class UserImageSearch:
     info: CollectionInfo
-    face: "FaceAnalysis"
-    unsearched: List[Tuple["FaceAnalysis", List[str]]]
+    face: FaceAnalysis
+    unsearched: List[Tuple[FaceAnalysis, List[str]]]
     width: int
     height: int
     matches: List[Tuple[UserInfo, float]]
@@ -74,8 +74,8 @@ class UserImageSearch:
 @dataclass(frozen=True)
 class SearchedFace:
     info: CollectionInfo
-    face: "FaceAnalysis"  # the image's largest usable face
-    unsearched: List[Tuple["FaceAnalysis", List[str]]]  # the others, with why they were not searched
+    face: FaceAnalysis  # the image's largest usable face
+    unsearched: List[Tuple[FaceAnalysis, List[str]]]  # the others, with why they were not searched
     vector: np.ndarray
     width: int
     height: int
@@ -84,7 +84,7 @@ class SearchedFace:
 @dataclass(frozen=True)
 class ImageSearch:
     info: CollectionInfo
-    face: "FaceAnalysis"  # the face searched with
+    face: FaceAnalysis  # the face searched with
     width: int
     height: int
     matches: List[Match]
@@ -180,7 +180,7 @@ class Collections:
         return info, self.matches(info, vector, request.get("FaceMatchThreshold"), request.get("MaxFaces"),
                                   exclude=face_id)
 
-    def _searched_face(self, request: Dict[str, Any]) -> "SearchedFace":
+    def _searched_face(self, request: Dict[str, Any]) -> SearchedFace:
         """For the *ByImage searches: the image's largest usable face and its descriptor."""
         contract.image_source(request["Image"])
         info = self.store.describe(request["CollectionId"])
@@ -190,7 +190,7 @@ class Collections:
         level = request.get("QualityFilter") or "NONE"
         face = largest_usable_face(faces, level, image.scale)
         height, width = image.rgb.shape[:2]
-        unsearched = [(f, ["FACE_NOT_LARGEST"] + quality.reasons(f, level, image.scale))
+        unsearched = [(f, ["FACE_NOT_LARGEST", *quality.reasons(f, level, image.scale)])
                       for f in faces if f is not face]
         return SearchedFace(info, face, unsearched, engine.descriptors(image, [face])[0], width, height)
 
@@ -326,7 +326,7 @@ def check_tags(tags: Dict[str, Any]) -> None:
                 f"Tag value {value!r:.140} of {key!r:.60} must be 0-256 letters, digits, spaces or _.:/=+-@.")
 
 
-def largest_usable_face(faces: Sequence["FaceAnalysis"], level: str, scale: float) -> "FaceAnalysis":
+def largest_usable_face(faces: Sequence[FaceAnalysis], level: str, scale: float) -> FaceAnalysis:
     """The largest face that passes QualityFilter ``level`` (faces come largest first); InvalidParameterException,
     as AWS gives, when there is none."""
     usable = [f for f in faces if not quality.reasons(f, level, scale)]
@@ -335,4 +335,4 @@ def largest_usable_face(faces: Sequence["FaceAnalysis"], level: str, scale: floa
     return usable[0]
 
 
-__all__ = ["Collections", "FACE_MODEL_VERSION", "IndexedFaces", "ImageSearch", "Page", "image_id"]
+__all__ = ["FACE_MODEL_VERSION", "Collections", "ImageSearch", "IndexedFaces", "Page", "image_id"]

@@ -31,10 +31,10 @@ DEFAULT_QUALITY_FILTER = "NONE"
 
 @dataclass(frozen=True)
 class Comparison:
-    source: "FaceAnalysis"  # the source face compared
+    source: FaceAnalysis  # the source face compared
     source_size: Tuple[int, int]  # (width, height) of the source image, pixels
-    matches: List[Tuple["FaceAnalysis", float]]  # target faces at or above the threshold and their Similarity
-    unmatched: List["FaceAnalysis"]  # the other compared target faces, largest first
+    matches: List[Tuple[FaceAnalysis, float]]  # target faces at or above the threshold and their Similarity
+    unmatched: List[FaceAnalysis]  # the other compared target faces, largest first
     target_size: Tuple[int, int]
 
 

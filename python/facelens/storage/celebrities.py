@@ -27,6 +27,7 @@ from .. import _core
 from ..collections.index import DIM, vector_blob, vectors_from_blobs
 from ..errors import ResourceNotFoundException
 from .database import Database, Transaction
+
 ID_ALPHABET = string.digits + string.ascii_letters  # Rekognition's RekognitionUniqueId: [0-9A-Za-z]
 ID_LENGTH = 8
 

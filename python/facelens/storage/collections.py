@@ -24,13 +24,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..collections.index import DIM, VectorIndex, vector_blob, vectors_from_blobs
 from ..errors import (
     ConflictException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
     ServiceQuotaExceededException,
 )
-from ..collections.index import DIM, VectorIndex, vector_blob, vectors_from_blobs
 from .database import Database, Transaction
 
 _FACE_COLUMNS = (
@@ -412,7 +412,7 @@ class CollectionStore:
     def tags(self, name: str) -> Dict[str, str]:
         with self.db.read() as c:
             info = self._info(c, name)
-            return {k: v for k, v in c.execute("SELECT key, value FROM tags WHERE rid=? ORDER BY key", (info.rid,))}
+            return dict(c.execute("SELECT key, value FROM tags WHERE rid=? ORDER BY key", (info.rid,)))
 
     def tag(self, name: str, tags: Dict[str, str], limit: int) -> None:
         """Adds or replaces tags; ServiceQuotaExceededException when the collection would hold more than ``limit``."""

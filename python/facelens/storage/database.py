@@ -59,7 +59,7 @@ class Database(ABC):
         with self.read() as c:
             return c.execute(sql, params).fetchall()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a backend without connections to release keeps it)
         """Releases this process's connections (the data stays)."""
 
     def describe(self) -> str:

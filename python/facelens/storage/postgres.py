@@ -18,12 +18,10 @@ import sys
 import threading
 import time
 import weakref
-from contextlib import contextmanager
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Sequence
 
 from .database import Database, DatabaseUnavailable, Transaction
-
 
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 RECHECK_S = 1.0
@@ -61,7 +59,7 @@ class PostgresDatabase(Database):
             kwargs={"autocommit": True, "connect_timeout": max(1, int(min(self.timeout, 5)))},
             check=self._check, reconnect_timeout=0, name="facelens",
         )
-        self._last_used: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
+        self._last_used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         self._pool.open(wait=False)
         _OPEN.add(self)
 
@@ -143,7 +141,7 @@ class PostgresDatabase(Database):
             threading.Thread(target=pool.close, kwargs={"timeout": 5}, daemon=True).start()
 
 
-_OPEN: "weakref.WeakSet[PostgresDatabase]" = weakref.WeakSet()
+_OPEN: weakref.WeakSet[PostgresDatabase] = weakref.WeakSet()
 
 
 @atexit.register

@@ -145,17 +145,17 @@ LATEST = MIGRATIONS[-1][0]
 _LEGACY = (  # file, tables in dependency order, the columns both schemas have
     ("collections.sqlite3", (
         ("collections", "rid, name, created, face_model_version, face_count, version, purge"),
-        ("faces", "seq, rid, face_id, image_id, external_image_id, box_left, box_top, box_width, box_height, "
-                  "confidence, model_version, vector"),
+        ("faces", ("seq, rid, face_id, image_id, external_image_id, box_left, box_top, box_width, box_height, "
+                  "confidence, model_version, vector")),
     )),
     ("celebrities.sqlite3", (
         ("celebrities", "seq, id, name, urls, known_gender, created"),
         ("refs", "seq, celebrity, image_sha256, vector"),
     )),
     ("video.sqlite3", (
-        ("jobs", "job_id, operation, request_token, params_hash, request, job_tag, notification, status, "
+        ("jobs", ("job_id, operation, request_token, params_hash, request, job_tag, notification, status, "
                  "status_message, metadata, frames_done, frames_total, sample_fps, owner_host, owner_pid, created, "
-                 "finished"),
+                 "finished")),
         ("results", "job_id, seq, item, sort_key"),
     )),
 )

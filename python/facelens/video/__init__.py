@@ -9,4 +9,4 @@
 from ..jobs.local import JobRunner, LocalJobRunner
 from .reader import DEFAULT_SAMPLE_FPS
 
-__all__ = ["JobRunner", "LocalJobRunner", "DEFAULT_SAMPLE_FPS"]
+__all__ = ["DEFAULT_SAMPLE_FPS", "JobRunner", "LocalJobRunner"]

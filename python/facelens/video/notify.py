@@ -99,7 +99,7 @@ class Notifier:
         self._closed = threading.Event()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Notifier":
+    def from_settings(cls, settings: Settings) -> Notifier:
         return cls(settings.home / "sns", settings.notification_webhooks, settings.webhook_attempts,
                    settings.webhook_timeout)
 

@@ -84,7 +84,7 @@ class VideoJobs:
     def __init__(self, store: JobStore, object_store: Union[ObjectStore, S3ObjectStore], engine: Callable[[], Engine],
                  tokens: Tokens,
                  sample_fps: float = reader.DEFAULT_SAMPLE_FPS, runner: Optional[JobRunner] = None,
-                 notifications: Union[None, Path, Notifier] = None,
+                 notifications: Union[Path, Notifier, None] = None,
                  collections: Optional[Callable[[], Collections]] = None,
                  gallery: Optional[Callable[[], CelebrityGallery]] = None, lease_s: float = 30.0) -> None:
         if not sample_fps > 0:

@@ -23,9 +23,9 @@ from .. import contract, response
 
 if TYPE_CHECKING:
     from .._core import Tracker
+    from ..celebrities import CelebrityGallery
     from ..images import DecodedImage
     from ..pipeline import Engine
-    from ..celebrities import CelebrityGallery
     from ..storage.collections import StoredFace
 
 # one frame's result items, from the frame's timestamp (ms) and image
