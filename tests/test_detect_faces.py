@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
+import facelens
+
 from tests.support.data import data_path, read
 from tools.labelled import match, read_tsv
 
@@ -242,10 +244,17 @@ def test_closer_look_finds_small_faces_and_keeps_the_first_looks_faces(client, f
         assert face in both
 
 
+@pytest.fixture(scope="module")
+def quick_look_client(tmp_path_factory):
+    return facelens.Client(home=str(tmp_path_factory.mktemp("home")), detector_first_look=True)
+
+
 @pytest.mark.data
-def test_no_closer_look_for_photos_without_small_faces(client, monkeypatch):
+def test_no_closer_look_for_photos_without_small_faces(quick_look_client, monkeypatch):
     """A 2000 px photo of three large faces costs one detector run at the first look's 320 px; a crowd of small
-    faces is scanned at 320 (peaks too small or too faint there), 640 and, looking closer, its own 1024 px."""
+    faces is scanned at 320 (peaks too small or too faint there), 640 and, looking closer, its own 1024 px
+    (with ``detector_first_look``)."""
+    client = quick_look_client
     detector = client.engine.detector
     sides = []
     real = detector._detect
@@ -257,6 +266,7 @@ def test_no_closer_look_for_photos_without_small_faces(client, monkeypatch):
     assert sides == [320, 640, 1024]  # its own size
 
 
+@pytest.mark.data
 def test_first_look_settles_only_on_clear_large_faces(client):
     """The first look (320 px) answers for photos of large clear faces; its faces are those the full 640 px scan
     finds (boxes within a few percent), and a photo with a face too small for it is scanned in full."""

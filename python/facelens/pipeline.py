@@ -130,15 +130,19 @@ class Engine:
         self._admitted = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
     def analyze(
-        self, image: DecodedImage, want_eyes: bool = False, attributes: frozenset = frozenset()
+        self, image: DecodedImage, want_eyes: bool = False, attributes: frozenset = frozenset(),
+        first_look: bool = False,
     ) -> List[FaceAnalysis]:
-        """``attributes``: request attribute names (AGE_RANGE, SMILE, ...); only what they need is computed."""
+        """``attributes``: request attribute names (AGE_RANGE, SMILE, ...); only what they need is computed.
+        ``first_look``: DetectFaces may be answered by the detector's first look (when no attribute is asked
+        for); the other operations keep the full scan, so that a face gets the same box through all of them."""
         with self._admitted:
-            return self._analyze(image, want_eyes, attributes)
+            return self._analyze(image, want_eyes, attributes, first_look)
 
-    def _analyze(self, image: DecodedImage, want_eyes: bool, attributes: frozenset) -> List[FaceAnalysis]:
+    def _analyze(self, image: DecodedImage, want_eyes: bool, attributes: frozenset,
+                 first_look: bool = False) -> List[FaceAnalysis]:
         rgb = image.rgb
-        first_look = self.first_look_with_attributes or not (attributes - _NO_ATTRIBUTE)
+        first_look = first_look and (self.first_look_with_attributes or not (attributes - _NO_ATTRIBUTE))
         det = self.detector.detect(rgb, first_look=first_look)
         if len(det) == 0:
             return []

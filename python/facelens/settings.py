@@ -14,6 +14,7 @@ or batch item can carry it to another process or host and build the same service
 | database | ``database_url`` / ``FACELENS_DATABASE_URL`` | ``sqlite:///<home>/facelens.sqlite3`` |
 | database wait | ``database_timeout`` / ``FACELENS_DATABASE_TIMEOUT`` | 10 s |
 | object store | ``object_store`` / ``FACELENS_OBJECT_STORE`` | ``local`` (``<home>/s3/<Bucket>/<Name>``) or ``s3`` |
+| DetectFaces' first look | ``detector_first_look`` / ``FACELENS_DETECTOR_FIRST_LOOK=1`` | off: DetectFaces without attributes may be answered by a 320 px scan (faster; boxes on a coarser grid than the other operations') |
 | video sampling | ``video_sample_fps`` / ``FACELENS_VIDEO_SAMPLE_FPS`` | 5 frames per second of video |
 | region | ``region_name`` / ``FACELENS_REGION`` | ``us-east-1`` (the HTTP endpoint uses each request's signed region) |
 | account in ARNs | ``account_id`` / ``FACELENS_ACCOUNT_ID`` | ``000000000000`` |
@@ -99,6 +100,7 @@ class Settings:
     database_timeout: float = 10.0
     object_store: str = "local"
     detector_max_side: int = 640
+    detector_first_look: bool = False
     video_sample_fps: float = 5.0
     video_workers: int = 1
     region: str = "us-east-1"
@@ -117,6 +119,7 @@ class Settings:
     def from_env(cls, home: Union[str, os.PathLike, None] = None, threads: Optional[int] = None,
                  database_url: Optional[str] = None, database_timeout: Optional[float] = None,
                  object_store: Optional[str] = None, detector_max_side: Optional[int] = None,
+                 detector_first_look: Optional[bool] = None,
                  video_sample_fps: Optional[float] = None, video_workers: Optional[int] = None,
                  region_name: Optional[str] = None, account_id: Optional[str] = None,
                  job_runner: Optional[str] = None, ray_address: Optional[str] = None,
@@ -143,6 +146,8 @@ class Settings:
             home=home_path, threads=max(1, int(threads)), database_url=database_url,
             database_timeout=float(database_timeout), object_store=object_store,
             detector_max_side=640 if detector_max_side is None else int(detector_max_side),
+            detector_first_look=bool(detector_first_look) if detector_first_look is not None else
+            (env.get("FACELENS_DETECTOR_FIRST_LOOK") or "").lower() in ("1", "true", "yes"),
             video_sample_fps=float(video_sample_fps if video_sample_fps is not None
                                    else env.get("FACELENS_VIDEO_SAMPLE_FPS") or 5.0),
             video_workers=1 if video_workers is None else int(video_workers),
