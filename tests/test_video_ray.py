@@ -97,7 +97,8 @@ def _kill_mid_job(remote, job):
 
 def test_killed_worker_job_runs_again_then_fails(clients):
     _, remote = clients
-    job = remote.start_face_detection(Video=_video(LONG))["JobId"]
+    # ALL: a few hundred ms a frame, so that the worker is killed mid-job however fast the machine
+    job = remote.start_face_detection(Video=_video(LONG), FaceAttributes="ALL")["JobId"]
     _kill_mid_job(remote, job)
     # the lease lapses (3 s); the next Get* gives the job to the runner again: a new attempt on a restarted worker
     deadline = time.time() + 120
