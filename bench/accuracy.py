@@ -20,10 +20,10 @@ import xml.etree.ElementTree as ET
 
 import cv2
 import numpy as np
+from tools.labelled import DATA, image_bytes, iou, match, pairs, read_tsv
 
 import facelens
 
-from tools.labelled import DATA, image_bytes, iou, match, pairs, read_tsv
 IBUG = {36: "leftEyeLeft", 39: "leftEyeRight", 42: "rightEyeLeft", 45: "rightEyeRight", 30: "nose",
         48: "mouthLeft", 54: "mouthRight", 8: "chinBottom"}
 

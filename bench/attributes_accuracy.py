@@ -28,7 +28,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-
 from tools.labelled import ATTRIBUTE_LABELS as LABELS
 from tools.labelled import DATA, image_bytes, pairs, read_tsv
 
@@ -99,9 +98,10 @@ def truth(row, name, col):
 
 def old_predictions(client, rel, faces):
     """The region measurements' answers for the response's faces (matched by box), {name: bool} per face."""
+    from tools.labelled import iou
+
     from bench import region_attributes_baseline as old
     from facelens import images
-    from tools.labelled import iou
 
     engine = client.engine
     rgb = images.decode(image_bytes(DATA / rel)).rgb
@@ -127,8 +127,9 @@ def previous_network_client(path, detector_max_side):
     """A Client whose attribute network is the ONNX file at ``path``, calibrated by the manifest.json beside it."""
     import json
 
-    import facelens
     import onnxruntime as ort
+
+    import facelens
 
     client = facelens.Client(detector_max_side=detector_max_side)
     models = client.engine.attribute_models

@@ -10,7 +10,6 @@ import time
 import pytest
 
 import facelens
-
 from bench.bench_detect import PHOTOS, _jpeg_640x480
 
 CASES = {"DEFAULT": ["DEFAULT"], "ALL": ["ALL"], "ALL_but_EYE_DIRECTION": [

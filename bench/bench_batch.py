@@ -16,7 +16,6 @@ each way's best images/s over the rounds, its time per image beyond the loop's, 
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path

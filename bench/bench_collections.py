@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.support import pg_server
 
 import facelens
 from facelens import _core
 from facelens.collections import FACE_MODEL_VERSION
 from facelens.storage import open_database
 from facelens.storage.collections import CollectionStore
-
-from tests.support import pg_server
 
 BACKENDS = ["sqlite", "postgresql"]
 DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -65,7 +64,7 @@ def test_search_core(benchmark, matrix, query, n):
     benchmark.extra_info["simd"] = _core.simd_level()
 
 
-@pytest.mark.parametrize("level", [lv for lv in _core.supported_levels()])
+@pytest.mark.parametrize("level", list(_core.supported_levels()))
 def test_search_core_levels_100k(benchmark, matrix, query, level):
     _core.set_simd_level(level)
     try:
@@ -177,7 +176,7 @@ def test_write_one_face(benchmark, homes, backend):
 def test_open_100k(benchmark, homes, backend):
     """A new process's first search of a 100k-face collection: open the database, read every descriptor into the
     contiguous matrix."""
-    home, client, _ = homes[backend, 100_000]
+    _home, client, _ = homes[backend, 100_000]
     url = client.settings.database_url
 
     def open_collection():

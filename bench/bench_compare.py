@@ -10,7 +10,6 @@ difference is the dlib descriptors (one per face) and the comparison.
 import pytest
 
 import facelens
-
 from bench.bench_detect import _jpeg_640x480
 
 TARGETS = {"1face": "images/fr_obama2.jpg", "6faces": "images/if_t1.jpg"}

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import facelens
-
 from bench.reference_pipeline import ReferencePipeline
 
 DATA = Path(os.environ.get("FACELENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -32,7 +31,7 @@ def _jpeg_640x480(rel: str) -> bytes:
     canvas = np.full((480, 640, 3), 128, np.uint8)
     y, x = (480 - small.shape[0]) // 2, (640 - small.shape[1]) // 2
     canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
-    ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    _ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 92])
     return buf.tobytes()
 
 

@@ -26,11 +26,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-import facelens
-
 from tests.support.endpoint import boto as endpoint_client
 from tests.support.endpoint import free_port
+
+import facelens
 
 HERE = Path(__file__).resolve().parent
 

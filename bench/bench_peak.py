@@ -10,7 +10,6 @@ of the shipped fp32 graph at the input size facelens feeds it (shapes met in one
 of one run of the fp32 file and of its int8 file. The -s output prints the table the README quotes.
 """
 
-import os
 import time
 
 import numpy as np
@@ -55,8 +54,7 @@ def conv_probe(precision, c=128, hw=28):
     else:
         nodes = [helper.make_node("QLinearConv", ["x", "x_s", "x_z", "w", "w_s", "w_z", "y_s", "y_z"], ["y"],
                                   pads=[1, 1, 1, 1])]
-        inits = ([numpy_helper.from_array((w * 100).astype(np.int8), "w")] + _scalars("x", 0.02, 128, np.uint8)
-                 + _scalars("w", 0.01, 0, np.int8) + _scalars("y", 0.05, 128, np.uint8))
+        inits = ([numpy_helper.from_array((w * 100).astype(np.int8), "w"), *_scalars("x", 0.02, 128, np.uint8), *_scalars("w", 0.01, 0, np.int8), *_scalars("y", 0.05, 128, np.uint8)])
         x = rng.integers(0, 255, (1, c, hw, hw), dtype=np.uint8)
         xt, yt = TensorProto.UINT8, TensorProto.UINT8
     model = _graph(nodes, [helper.make_tensor_value_info("x", xt, x.shape)],
@@ -74,8 +72,7 @@ def gemm_probe(precision, n=512):
         xt, yt = TensorProto.FLOAT, TensorProto.FLOAT
     else:
         nodes = [helper.make_node("QLinearMatMul", ["x", "x_s", "x_z", "b", "b_s", "b_z", "y_s", "y_z"], ["y"])]
-        inits = ([numpy_helper.from_array((b * 100).astype(np.int8), "b")] + _scalars("x", 0.02, 128, np.uint8)
-                 + _scalars("b", 0.01, 0, np.int8) + _scalars("y", 0.05, 128, np.uint8))
+        inits = ([numpy_helper.from_array((b * 100).astype(np.int8), "b"), *_scalars("x", 0.02, 128, np.uint8), *_scalars("b", 0.01, 0, np.int8), *_scalars("y", 0.05, 128, np.uint8)])
         x = rng.integers(0, 255, (n, n), dtype=np.uint8)
         xt, yt = TensorProto.UINT8, TensorProto.UINT8
     model = _graph(nodes, [helper.make_tensor_value_info("x", xt, x.shape)],
@@ -129,7 +126,7 @@ def count_macs(path, x):
     have = {o.name for o in model.graph.output}
     wanted = []
     for n in nodes:
-        for name in list(n.input[:2]) + [n.output[0]]:
+        for name in [*list(n.input[:2]), n.output[0]]:
             if name and name not in inits and name not in have and name not in wanted:
                 wanted.append(name)
     model.graph.output.extend([onnx.ValueInfoProto(name=name) for name in wanted])

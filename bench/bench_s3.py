@@ -11,15 +11,13 @@ import shutil
 
 import boto3
 import pytest
-
-from facelens.images import MAX_S3_BYTES
-from facelens.objects.s3 import S3ObjectStore
-from facelens.objects import ObjectStore
-from facelens.video.reader import MAX_VIDEO_BYTES
-
 from tests.support.s3_server import running_s3_server, weed_binary
 
 from bench.bench_server import jpeg_100k
+from facelens.images import MAX_S3_BYTES
+from facelens.objects import ObjectStore
+from facelens.objects.s3 import S3ObjectStore
+from facelens.video.reader import MAX_VIDEO_BYTES
 
 BUCKET = "bench-media"
 IMAGE = {"Bucket": BUCKET, "Name": "photos/face-100k.jpg"}

@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
+from tests.support.endpoint import ThreadedEndpoint, boto, serve_process
 
 import facelens
 from facelens.server import create_app
-from tests.support.endpoint import ThreadedEndpoint, boto, serve_process
 
 
 def jpeg_100k() -> bytes:

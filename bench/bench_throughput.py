@@ -19,10 +19,10 @@ import tempfile
 import threading
 import time
 
-import facelens
-
-from bench.bench_detect import PHOTOS, _jpeg_640x480
 from tests.support.endpoint import boto, serve_process
+
+import facelens
+from bench.bench_detect import PHOTOS, _jpeg_640x480
 
 CALLERS = (1, 2, 4, 8)
 

@@ -12,10 +12,9 @@ import time
 
 import numpy as np
 import pytest
+from tests.support.tracking import RefTracker, count_errors, make_scene, run_tracker
 
 import facelens._core as core
-
-from tests.support.tracking import RefTracker, count_errors, make_scene, run_tracker
 
 SIZES = [5, 20, 100, 300]
 DT = 0.2

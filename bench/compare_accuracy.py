@@ -25,10 +25,10 @@ from collections import defaultdict
 
 import cv2
 import numpy as np
-
-import facelens
 from tests.support.identity import probe_bytes
 from tools.labelled import DATA, identity_photos, image_bytes
+
+import facelens
 
 TILE, COLUMNS, MARGIN = 224, 6, 0.4
 THRESHOLD = 80.0

@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import facelens
 from tests.support import pg_server
+
+import facelens
 
 WRITER = """
 import os, sys, facelens, numpy as np

@@ -14,9 +14,8 @@ from collections import defaultdict
 import numpy as np
 
 import facelens
-from facelens import _core, images, pipeline
-
 from bench.bench_detect import PHOTOS, _jpeg_640x480
+from facelens import _core, images, pipeline
 
 
 def main() -> None:

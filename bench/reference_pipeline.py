@@ -9,8 +9,8 @@ import numpy as np
 
 from facelens.engine.mesh import CROP, mirror_permutation, roi_affine
 from facelens.engine.parallel import SlicedSession
-from facelens.pipeline import EYE_CORNERS, EYEBALL_DEPTH_CM, EYEBALL_RADIUS_CM, IRIS
 from facelens.models import registry
+from facelens.pipeline import EYE_CORNERS, EYEBALL_DEPTH_CM, EYEBALL_RADIUS_CM, IRIS
 
 
 def umeyama(points, reference):
@@ -103,7 +103,7 @@ class ReferencePipeline:
         for i, m in enumerate(affines):
             crop_pts = raw[i]
             img_pts = np.c_[crop_pts[:, :2] @ m[:, :2].T + m[:, 2], crop_pts[:, 2] * math.sqrt(abs(np.linalg.det(m[:, :2])))]
-            rot, scale, t = umeyama(img_pts[:468], self.canonical)
+            rot, _scale, _t = umeyama(img_pts[:468], self.canonical)
             yaw = math.degrees(math.atan2(rot[0, 2], rot[2, 2]))
             pitch = -math.degrees(math.asin(-rot[1, 2]))
             roll = math.degrees(math.atan2(rot[1, 0], rot[1, 1]))

@@ -67,7 +67,7 @@ def region_features(rgb: np.ndarray, mesh: np.ndarray) -> Dict[str, float]:
             if x1 > x0 and y1 > y0:
                 vals.append(arr[y0:y1, x0:x1].reshape(-1, *arr.shape[2:]))
         if not vals:
-            return np.zeros((1,) + arr.shape[2:], np.float32)
+            return np.zeros((1, *arr.shape[2:]), np.float32)
         return np.concatenate(vals)
 
     cheek_L = float(patch(L, _CHEEKS).mean()) + 1.0

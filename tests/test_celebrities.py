@@ -14,10 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-import facelens
 from facelens.celebrities import MAX_FACES, RECOGNITION_THRESHOLD
 from facelens.errors import ParamValidationError
-
 from tests.support.cli import run_cli
 from tests.support.data import data_path, image_bytes
 
@@ -79,7 +77,7 @@ def test_get_celebrity_info_round_trip(cc, people):
 
 
 # -- recognition ----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name,probe", [
+@pytest.mark.parametrize(("name", "probe"), [
     ("Barack Obama", OBAMA_OTHER), ("Barack Obama", "images/fr_obama2.jpg"),
     ("Joe Biden", "images/fr_train_biden_biden2.jpg"),
     ("Angelina Jolie", DF + "img2.jpg"), ("Angelina Jolie", DF + "img4.jpg"),

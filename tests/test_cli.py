@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import facelens
-
 from tests.support.cli import run_cli
 from tests.support.data import data_path
 

@@ -103,7 +103,7 @@ def test_create_twice(cc, coll):
         cc.create_collection(CollectionId=coll)
 
 
-@pytest.mark.parametrize("op, extra", [
+@pytest.mark.parametrize(("op", "extra"), [
     ("delete_collection", {}),
     ("describe_collection", {}),
     ("list_faces", {}),
@@ -118,7 +118,7 @@ def test_missing_collection(cc, op, extra):
     assert "no-such-collection" in e.value.response["Error"]["Message"]
 
 
-@pytest.mark.parametrize("op, kwargs", [
+@pytest.mark.parametrize(("op", "kwargs"), [
     ("create_collection", {"CollectionId": ""}),
     ("create_collection", {"CollectionId": "has space"}),
     ("create_collection", {"CollectionId": "slash/no"}),
@@ -157,7 +157,7 @@ def test_invalid_parameters(cc, op, kwargs):
         getattr(cc, op)(**kwargs)
 
 
-@pytest.mark.parametrize("op, kwargs", [
+@pytest.mark.parametrize(("op", "kwargs"), [
     ("create_collection", {}),
     ("create_collection", {"CollectionId": 5}),
     ("create_collection", {"CollectionId": "a", "Colour": "red"}),
@@ -234,7 +234,7 @@ def test_same_image_is_not_indexed_twice(cc, coll):
     assert cc.describe_collection(CollectionId=coll)["FaceCount"] == 2
     # the same content under another ExternalImageId is another image to index; without one, too
     other = index(cc, coll, TWO, ExternalImageId="pair-2")
-    assert not set(r["Face"]["FaceId"] for r in other["FaceRecords"]) & set(ids)
+    assert not {r["Face"]["FaceId"] for r in other["FaceRecords"]} & set(ids)
     assert other["FaceRecords"][0]["Face"]["ImageId"] == first["FaceRecords"][0]["Face"]["ImageId"]
     none1 = index(cc, coll, TWO)
     none2 = index(cc, coll, TWO)

@@ -12,7 +12,6 @@ import time
 import numpy as np
 import pytest
 
-import facelens
 from tests.support.data import data_path
 
 # A child that writes to a collection and prints each FaceId once the call returned (= acknowledged).

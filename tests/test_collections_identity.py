@@ -10,11 +10,11 @@ deepface groups, the Obama / Biden / Kit Harington / ... photos of images/) neve
 
 import numpy as np
 import pytest
+from tools.labelled import identity_photos
 
 import facelens
 from tests.support.data import DATA, image_bytes
 from tests.support.identity import probe_bytes
-from tools.labelled import identity_photos
 
 pytestmark = pytest.mark.data
 

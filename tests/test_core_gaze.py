@@ -56,7 +56,7 @@ def camera_gaze(head, eye_in_head):
 @pytest.mark.parametrize("eye", [(0, 0), (20, 0), (-15, 10), (5, -20)])
 def test_recovers_the_gaze_of_a_synthetic_head(head, eye):
     pts, r, scale, t = scene(head, eye)
-    yaw, pitch, conf, eih_yaw, eih_pitch, openness = core.eye_direction(pts, r, scale, t, EYEBALLS, RADIUS)
+    yaw, pitch, _conf, eih_yaw, eih_pitch, openness = core.eye_direction(pts, r, scale, t, EYEBALLS, RADIUS)
     want = camera_gaze(head, eye)
     assert yaw == pytest.approx(want[0], abs=0.05)
     assert pitch == pytest.approx(want[1], abs=0.05)

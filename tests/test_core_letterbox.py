@@ -78,7 +78,7 @@ def test_matches_float_reference(level, hw):
         np.testing.assert_allclose(out, ref, rtol=0, atol=2e-3)
 
 
-@pytest.mark.parametrize("hw,out", [((480, 640), (640, 640)), ((300, 500), (640, 640)),
+@pytest.mark.parametrize(("hw", "out"), [((480, 640), (640, 640)), ((300, 500), (640, 640)),
                                     ((720, 1280), (640, 640)), ((1080, 1920), (640, 640)),
                                     ((123, 457), (160, 96)), ((2000, 1500), (320, 320))])
 def test_matches_cv2(level, hw, out):
@@ -103,7 +103,7 @@ def test_mean_scale_swap(level, swap_rb):
     ref, _ = ref_letterbox(img, 128, 96, mean, scale, swap_rb)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-4)
     # padding is exactly 0.0, not (0 - mean) * scale
-    r, rw, rh = geometry(157, 211, 128, 96)
+    _r, rw, _rh = geometry(157, 211, 128, 96)
     assert rw < 128 and np.all(out[0, :, :, rw:] == 0.0)
 
 

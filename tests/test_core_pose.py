@@ -76,7 +76,7 @@ def test_never_returns_reflection():
         ref = rng.normal(0, 1, (10, 3)).astype(np.float32)
         pts = ref * np.array([1, 1, -1], np.float32)  # mirror image: best orthogonal map is a reflection
         pts = pts @ random_rotation(rng).T.astype(np.float32)
-        R, s, t = core.head_pose(pts, ref)
+        R, s, _t = core.head_pose(pts, ref)
         assert np.linalg.det(R.astype(np.float64)) == pytest.approx(1.0, abs=1e-5)
         Rr, sr, _ = ref_umeyama(pts, ref)
         np.testing.assert_allclose(R, Rr, atol=1e-4)
@@ -88,14 +88,14 @@ def test_planar_reference_and_weights_effect():
     ref = np.c_[rng.normal(0, 1, (6, 2)), np.zeros(6)].astype(np.float32)  # coplanar
     R0 = rot(-30, 20, 10)
     pts = (ref @ R0.T).astype(np.float32)
-    R, s, t = core.head_pose(pts, ref)
+    R, _s, _t = core.head_pose(pts, ref)
     np.testing.assert_allclose(R, R0, atol=1e-5)
     # zero weight on an outlier removes its influence
     pts2 = pts.copy()
     pts2[0] += 100
     w = np.ones(6, np.float32)
     w[0] = 0
-    R2, s2, t2 = core.head_pose(pts2, ref, w)
+    R2, s2, _t2 = core.head_pose(pts2, ref, w)
     np.testing.assert_allclose(R2, R0, atol=1e-5)
     assert s2 == pytest.approx(1.0, rel=1e-5)
 
@@ -140,7 +140,7 @@ def test_euler_round_trip():
 
 
 @pytest.mark.parametrize("pitch", [90.0, -90.0])
-@pytest.mark.parametrize("yaw,roll", [(0, 0), (30, 0), (10, 40), (-120, 75)])
+@pytest.mark.parametrize(("yaw", "roll"), [(0, 0), (30, 0), (10, 40), (-120, 75)])
 def test_euler_gimbal_lock(pitch, yaw, roll):
     R = rot(yaw, pitch, roll)
     y, p, r = core.rotation_to_euler(R)

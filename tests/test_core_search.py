@@ -6,6 +6,7 @@ import pytest
 
 import facelens._core as core
 
+
 def ref_search(matrix, query, k, metric="l2", bound=None):
     """float64 scores; order by (score, index) like the kernel."""
     m = np.asarray(matrix, np.float64)

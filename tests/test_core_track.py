@@ -92,9 +92,9 @@ def test_matches_reference_random_clutter(kw):
     _compare(frames, **kw)
 
 
-@pytest.mark.parametrize("kind,max_sw,max_frag", [("easy", 0, 0), ("crossing", 0, 0), ("medium", 2, 2)])
+@pytest.mark.parametrize(("kind", "max_sw", "max_frag"), [("easy", 0, 0), ("crossing", 0, 0), ("medium", 2, 2)])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-@pytest.mark.parametrize("fps,irregular", [(5.0, False), (10.0, False), (5.0, True)])
+@pytest.mark.parametrize(("fps", "irregular"), [(5.0, False), (10.0, False), (5.0, True)])
 def test_id_switches_bounded(kind, max_sw, max_frag, seed, fps, irregular):
     frames = make_scene(kind, seed=seed, fps=fps, n_frames=int(16 * fps), irregular=irregular)
     err = count_errors(frames, run_tracker(core.Tracker(), frames), max_gap_s=1.0)
@@ -207,7 +207,7 @@ def test_max_age_and_index_never_reused():
         live = set(tr.live_tracks()[0].tolist()) - {-1}
         new = {i for i in out.tolist() if i >= 0} - seen
         assert all(i > prev_max for i in new)  # issued in increasing order
-        assert len(set(i for i in out.tolist() if i >= 0)) == int((out >= 0).sum())  # one detection per index
+        assert len({i for i in out.tolist() if i >= 0}) == int((out >= 0).sum())  # one detection per index
         seen |= new
         prev_max = max(seen) if seen else -1
         assert live <= seen

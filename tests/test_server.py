@@ -159,7 +159,7 @@ def test_wire_errors(servers, sample_bytes):
 def test_body_limit(servers):
     app = servers[0].server.config.app
     big = b"x" * (app.max_body + 1)
-    status, headers, body = raw_request(servers[0].url, big)
+    status, _headers, body = raw_request(servers[0].url, big)
     assert status == 413 and json.loads(body)["__type"] == "ImageTooLargeException"
 
 

@@ -100,7 +100,7 @@ def test_requests_in_flight_are_limited(client, monkeypatch, serve):
         server.stop()
 
 
-@pytest.mark.parametrize("target, body", [
+@pytest.mark.parametrize(("target", "body"), [
     ("SearchFacesByImage", {"CollectionId": "c", "Image": {"S3Object": {"Bucket": "abc", "Name": "x.jpg"}},
                             "FaceMatchThreshold": None}),
     ("SearchFaces", {"CollectionId": "c", "FaceId": "11111111-2222-3333-4444-555555555555",

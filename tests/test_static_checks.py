@@ -115,7 +115,7 @@ def test_core_stub_matches_the_built_extension(check_env: dict[str, str]) -> Non
 
 
 def test_ruff_is_clean(check_env: dict[str, str]) -> None:
-    result = _run([sys.executable, "-m", "ruff", "check", "--no-fix", "python"], check_env)
+    result = _run([sys.executable, "-m", "ruff", "check", "--no-fix", "."], check_env)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -2,9 +2,9 @@
 errors, and identification of people enrolled from several photos (SearchUsersByImage with photos not enrolled)."""
 
 import pytest
+from tools.labelled import identity_photos
 
 from tests.support.data import DATA, image_bytes
-from tools.labelled import identity_photos
 
 OBAMA, OBAMA2, OBAMA3 = "images/fr_obama.jpg", "images/fr_obama2.jpg", "images/fr_test_obama1.jpg"
 BIDEN = "images/fr_biden.jpg"
@@ -200,7 +200,7 @@ def test_users_identify_people_enrolled_from_several_photos(tmp_path, client):
     uc.runtime.use_engine(client.engine)
     uc.create_collection(CollectionId="identities")
     enrolled, probes = {}, []
-    for split, name, rel, pick in rows:
+    for _split, name, rel, pick in rows:
         if pick != "largest":
             continue
         data = image_bytes(rel)

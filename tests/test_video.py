@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import threading
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import facelens
 from facelens.errors import (
     IdempotentParameterMismatchException,
     InvalidPaginationTokenException,
@@ -25,7 +23,6 @@ from facelens.errors import (
     ResourceNotFoundException,
 )
 from facelens.video import reader
-
 from tests.support.data import data_path
 from tests.support.endpoint import boto
 

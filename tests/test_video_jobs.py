@@ -9,7 +9,6 @@ import collections
 
 import pytest
 
-import facelens
 from facelens.errors import (
     IdempotentParameterMismatchException,
     InvalidPaginationTokenException,
@@ -17,7 +16,6 @@ from facelens.errors import (
     ResourceNotFoundException,
 )
 from facelens.video import tasks
-
 from tests.support.cli import run_cli
 from tests.support.data import data_path
 from tests.support.endpoint import boto

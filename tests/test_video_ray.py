@@ -55,7 +55,7 @@ def _all(client, get, job, **kw):
     return client.get_paginator(get).paginate(JobId=job, **kw).build_full_result()
 
 
-@pytest.mark.parametrize("start,get,extra", [
+@pytest.mark.parametrize(("start", "get", "extra"), [
     ("start_face_detection", "get_face_detection", {"FaceAttributes": "ALL"}),
     ("start_person_tracking", "get_person_tracking", {}),
     ("start_face_search", "get_face_search", {"CollectionId": "cast"}),

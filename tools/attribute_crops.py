@@ -30,7 +30,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from labelled import DATA, iou, read_tsv
 
 CHIP = 240  # crops are stored at 3x the network's input, so that synthetic drawing is done at sub-pixel detail
@@ -121,8 +120,8 @@ def video_frames(path):
 
 
 def main():
-    from facelens.engine.attributes import ATTRIBUTE_CHIP_PADDING
     from facelens.engine.align import DlibChip
+    from facelens.engine.attributes import ATTRIBUTE_CHIP_PADDING
     from facelens.models import registry
     from facelens.pipeline import Engine
 

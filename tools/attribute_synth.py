@@ -128,7 +128,7 @@ def draw_eyewear(rng, img, mesh, dark: bool):
         pts3 = centre + depth * ez + drop * ey + sign * local[:, :1] * ex + local[:, 1:] * ey
         lenses.append((pts3, centre))
     cover = np.zeros((h, w), np.float32)
-    for pts3, centre in lenses:
+    for pts3, _centre in lenses:
         pts = pts3[:, :2]
         m = poly_mask(img.shape, pts)
         cover = np.maximum(cover, m)
@@ -225,7 +225,7 @@ def textured(rng, h, w, base):
 def draw_occluder(rng, img, mesh, kind, textures):
     """(image, cover mask) with one occluder of the given kind."""
     h, w = img.shape[:2]
-    le, re, ex, ey, ez, iod = face_frame(mesh)
+    le, re, ex, ey, _ez, iod = face_frame(mesh)
     out = img.copy()
     if kind in ("mask", "scarf"):
         top_idx = 195 if kind == "mask" else int(rng.choice([2, 164, 0]))
@@ -307,7 +307,7 @@ def draw_occluder(rng, img, mesh, kind, textures):
         d = np.array([np.cos(ang), np.sin(ang)])
         yy, xx = np.mgrid[0:h, 0:w]
         off = rng.uniform(-0.3, 0.5) * iod
-        cover = ((((np.stack([xx, yy], -1) - target) @ d) > off)).astype(np.float32)
+        cover = (((np.stack([xx, yy], -1) - target) @ d) > off).astype(np.float32)
         out = out * (1 - cover[..., None])
     else:
         raise ValueError(kind)
@@ -317,7 +317,7 @@ def draw_occluder(rng, img, mesh, kind, textures):
 def thin_strands(rng, img, mesh):
     """A few thin hair strands across the forehead and an eye: not an occlusion in Rekognition's sense."""
     h, w = img.shape[:2]
-    le, re, ex, ey, ez, iod = face_frame(mesh)
+    le, re, ex, ey, _ez, iod = face_frame(mesh)
     out = img.copy()
     col = np.array([(20, 15, 10), (60, 40, 25), (150, 110, 60), (210, 180, 120)][rng.integers(4)], np.float64)
     layer = np.zeros((h, w), np.float32)
@@ -377,8 +377,7 @@ def transfer_hair(rng, img, mesh, donor, donor_mesh, parts):
     hair = np.array([(25, 20, 15), (55, 40, 28), (95, 70, 45), (140, 125, 110), (30, 30, 30)][rng.integers(5)],
                     np.float64) * rng.uniform(0.8, 1.2)
     shade = np.clip(ratio / max(float(np.median(ratio[area > 0.5])) if (area > 0.5).any() else 1.0, 1e-3), 0.5, 1.6)
-    out = img * (1 - density[..., None]) + (hair * shade[..., None]) * density[..., None]
-    return out
+    return img * (1 - density[..., None]) + (hair * shade[..., None]) * density[..., None]
 
 
 def stubble(rng, img, mesh):
@@ -398,7 +397,7 @@ def hard_negative(rng, img, mesh):
     make-up (eyeliner, lipstick), stubble, thin hair strands."""
     h, w = img.shape[:2]
     out = img.copy()
-    le, re, ex, ey, ez, iod = face_frame(mesh)
+    le, re, ex, ey, _ez, iod = face_frame(mesh)
     kinds = rng.choice(["brows", "shadow", "dark_skin", "makeup", "stubble", "strands", "jaw_shadow"],
                        size=rng.integers(1, 3), replace=False, p=[0.14, 0.14, 0.14, 0.12, 0.2, 0.08, 0.18])
     for k in kinds:

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from labelled import ATTRIBUTE_LABELS as LABELS
 from labelled import DATA, image_bytes, pairs
 
@@ -73,7 +72,7 @@ def collect(split: str):
 
 
 def slim(pairs):
-    return [(r, {k: v for k, v in f.attributes.items()}) for r, f in pairs]
+    return [(r, dict(f.attributes.items())) for r, f in pairs]
 
 
 def load(split: str, cache: str = ""):
@@ -133,7 +132,8 @@ def haar_fit(path: str) -> None:
 
     import facelens
 
-    boxes = json.load(open(path))
+    with open(path) as f:
+        boxes = json.load(f)
     client = facelens.Client()
     ratios = []
     for rel, found in boxes.items():
@@ -203,6 +203,7 @@ def main():
     b = -float(np.percentile(s, 97))
     print(f"CONFUSED_W = ({', '.join(f'{v:.4g}' for v in w)})")
     print(f"CONFUSED_B = {b:.4g}")
+    return None
 
 
 if __name__ == "__main__":

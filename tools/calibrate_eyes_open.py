@@ -27,7 +27,6 @@ from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
-
 from calibrate_attributes import fit_logistic, load
 from labelled import DATA
 

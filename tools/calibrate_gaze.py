@@ -104,9 +104,9 @@ def main():
     engine.gaze_blend_weight = 1.0
     blend_bias, _ = median_camera_pitch(engine, by_file)
     print(f"b. {n} camera-gaze faces: median pitch {geo_bias:.1f} (geometric), {blend_bias:.1f} (blendshapes)")
-    print("\nGAZE_BLEND_YAW_SLOPE = %.2f" % ky)
-    print("GAZE_BLEND_PITCH = (%.2f, %.2f)" % (kp, -blend_bias))
-    print("GAZE_GEO_PITCH_OFFSET = %.2f" % geo_bias)
+    print(f"\nGAZE_BLEND_YAW_SLOPE = {ky:.2f}")
+    print(f"GAZE_BLEND_PITCH = ({kp:.2f}, {-blend_bias:.2f})")
+    print(f"GAZE_GEO_PITCH_OFFSET = {geo_bias:.2f}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ import sys
 from typing import Optional, Tuple
 
 import numpy as np
-
 from labelled import DATA, identity_photos, image_bytes
 
 

@@ -72,7 +72,7 @@ def seed_images():
                                interpolation=cv2.INTER_AREA)
             for prog in (0, 1):
                 for samp in (cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444):
-                    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 60, cv2.IMWRITE_JPEG_PROGRESSIVE,
+                    _ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 60, cv2.IMWRITE_JPEG_PROGRESSIVE,
                                                            prog, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, samp])
                     out.append((f"s{k}_{side}_p{prog}_{samp:x}.jpg", buf.tobytes()))
             out.append((f"s{k}_{side}.png", cv2.imencode(".png", small)[1].tobytes()))
@@ -273,8 +273,8 @@ def _value(fdp, depth=0):
 
 def make_request_target():
     from facelens import contract, errors
-    from facelens.server import app
     from facelens.objects import ObjectStore
+    from facelens.server import app
 
     store = ObjectStore(Path(tempfile.mkdtemp(prefix="facelens-fuzz-")))
     store.put("photos", "a.jpg", b"\xff\xd8\xff")
@@ -284,7 +284,7 @@ def make_request_target():
     def target(data: bytes) -> None:
         fdp = atheris.FuzzedDataProvider(data)
         op = contract.OPERATIONS[operations[fdp.ConsumeIntInRange(0, len(operations) - 1)]]
-        names = list(op.members) + ["Image", "Video", "NotificationChannel", "Other"]
+        names = [*list(op.members), "Image", "Video", "NotificationChannel", "Other"]
         params = {names[fdp.ConsumeIntInRange(0, len(names) - 1)]: _value(fdp) for _ in range(fdp.ConsumeIntInRange(0, 5))}
         try:
             request = contract.validate(op.name, params)
@@ -354,15 +354,15 @@ def main(argv=None) -> None:
         ap.error("a target is needed")
     if args.core:
         load_core(args.core)
-    import numpy  # noqa: F401  (imported before instrumentation: only facelens' own code is instrumented)
     import cv2  # noqa: F401
+    import numpy  # noqa: F401  (imported before instrumentation: only facelens' own code is instrumented)
 
-    import facelens  # noqa: F401
-    import facelens.client  # noqa: F401
-    import facelens.contract  # noqa: F401
-    import facelens.images  # noqa: F401
+    import facelens
+    import facelens.client
+    import facelens.contract
+    import facelens.images
+    import facelens.objects.local
     import facelens.server.app  # noqa: F401
-    import facelens.objects.local  # noqa: F401
 
     instrument_facelens()
     for fn in (_array, _image, _side, _number, _value):  # the input's structure counts as coverage too
@@ -379,7 +379,7 @@ def main(argv=None) -> None:
             target.append(make())
         target[0](data)
 
-    atheris.Setup([argv[0]] + fuzzer_args, run)
+    atheris.Setup([argv[0], *fuzzer_args], run)
     atheris.Fuzz()
 
 

@@ -99,7 +99,7 @@ class _Recorder:
         return self.session.get_outputs()
 
     def run(self, output_names, feeds):
-        (name, batch), = feeds.items()
+        (_name, batch), = feeds.items()
         for i in range(len(batch)):
             if len(self.store) < self.limit:
                 self.store.append(batch[i:i + 1].copy())
@@ -153,8 +153,14 @@ def quantize(src_dir: Path, calib_dir: Path, dst_dir: Path) -> dict:
     import onnx
     import onnx.version_converter
     import onnxruntime as ort
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quant_pre_process, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
 
     class Reader(CalibrationDataReader):
         def __init__(self, input_name, items):

@@ -35,8 +35,8 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-import attribute_synth as synth
-from attribute_crops import RESTRICTED_TERMS, allowed, source_terms
+import attribute_synth as synth  # noqa: E402 (a sibling script: tools/ is on the path when run)
+from attribute_crops import RESTRICTED_TERMS, allowed, source_terms  # noqa: E402
 
 ATTRIBUTES = ("Eyeglasses", "Sunglasses", "Beard", "Mustache", "FaceOccluded")
 LABEL_COLUMNS = ("eyeglasses", "sunglasses", "beard", "mustache", "face_occluded")
@@ -255,7 +255,7 @@ def main():
     xs, xs2, ys, recipes = make_samples(rng, train_idx, chips, mesh, y, rows, args.train_samples, tex)
     xc, _, yc, _ = make_samples(rng, cal_idx, chips, mesh, y, rows, args.calibration_samples, tex)
     print(f"crops: {len(train_idx)} train / {len(cal_idx)} calibration (sources "
-          f"{len(set(sources[i] for i in train_idx))} / {len(set(sources[i] for i in cal_idx))}); "
+          f"{len({sources[i] for i in train_idx})} / {len({sources[i] for i in cal_idx})}); "
           f"samples drawn in {time.time() - t0:.0f} s", flush=True)
     for j, name in enumerate(ATTRIBUTES):
         print(f"  {name}: train {int(np.nansum(ys[:, j]))}/{int((~np.isnan(ys[:, j])).sum())} positive, "
@@ -350,7 +350,6 @@ def count_terms(files, terms):
 def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_metrics):
     """The model's entry in models/manifest.json (next to the ONNX file): checksum, how to reproduce it, data
     recipe, the licences of the photos its crops came from, I/O and the Platt coefficients."""
-    from labelled import DATA
 
     terms = source_terms()
     sources = [rows[i]["source"] for i in list(train_idx) + list(cal_idx)]

@@ -66,7 +66,7 @@ class ThreadedEndpoint:
         self.server.should_exit = True
         self.thread.join(10)
 
-    def __enter__(self) -> "ThreadedEndpoint":
+    def __enter__(self) -> ThreadedEndpoint:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -118,7 +118,7 @@ def raw_request(url: str, body: bytes, target: Optional[str] = "RekognitionServi
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
-    return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), data
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
 
 def sigv4_headers(body: bytes = b"{}", key: str = KEY_ID, secret: str = SECRET,

@@ -38,7 +38,7 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         _as_postgres([str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                       "--no-sync"])
         self.launch()

@@ -106,8 +106,8 @@ def _stop(proc: subprocess.Popen, ports: List[int]) -> None:
 
 def _ready(server: S3Server, proc: subprocess.Popen, deadline: float) -> bool:
     """True once a bucket can be made and an object written and read back (the filer and a volume are up)."""
-    from botocore.config import Config
     import boto3
+    from botocore.config import Config
 
     client = boto3.session.Session().client(
         "s3", config=Config(s3={"addressing_style": "path"}, connect_timeout=1, read_timeout=5,

@@ -166,7 +166,7 @@ def fetch_sources(py: Path, work: Path, pins: dict) -> dict:
                 cmd += ["--no-binary", pin["requirement"].split("==")[0], "--no-build-isolation"]
             else:
                 cmd += ["--only-binary", ":all:"]
-            subprocess.run(cmd + ["-q", "-d", str(dl), pin["requirement"]], check=True)
+            subprocess.run([*cmd, "-q", "-d", str(dl), pin["requirement"]], check=True)
             if not archive.exists():
                 raise ChecksumError(f"pip download did not produce {archive.name} "
                                     f"(found: {sorted(p.name for p in dl.iterdir())})")
@@ -473,7 +473,7 @@ def _check_io(out_dir: Path, manifest: dict) -> int:
         problems = []
         try:
             s = ort_session(p)
-        except Exception as e:  # noqa: BLE001 - report any load failure
+        except Exception as e:
             log(f"[check] {entry['file']}: onnxruntime cannot load it: {e}")
             bad += 1
             continue

@@ -118,9 +118,9 @@ def prepare(py: Path, work: Path, sources: dict) -> dict:
     want = {"extra_pins": EXTRA_VENV_PINS, "dlib": DLIB_VERSION,
             "dlib_sdist_sha256": PINS["dlib"]["archive_sha256"]}
     marker = py.parent.parent / ".facelens-convert-extra.json"
-    probe = [str(py), "-c", "import dlib, cv2, sys; sys.exit(0 if dlib.__version__ == "
+    probe = [str(py), "-c", ("import dlib, cv2, sys; sys.exit(0 if dlib.__version__ == "
              f"'{DLIB_VERSION}' and cv2.__version__ == "
-             f"'{EXTRA_VENV_PINS[0].split('==')[1].rsplit('.', 1)[0]}' else 1)"]
+             f"'{EXTRA_VENV_PINS[0].split('==')[1].rsplit('.', 1)[0]}' else 1)")]
     ok = marker.exists() and marker.read_text() == json.dumps(want) and \
         subprocess.run(probe, capture_output=True, env=env).returncode == 0
     if ok:
@@ -277,7 +277,7 @@ def build_dlib_resnet_onnx(xml_path: Path, dst: Path) -> dict:
             other, oshape = tags[e.get("tag")]
             full = tuple(max(a, b) for a, b in zip(shape, oshape))
 
-            def padded(name, shp):
+            def padded(name, shp, full=full):
                 if shp == full:
                     return name
                 pads_log.append([list(shp), list(full)])
@@ -339,16 +339,16 @@ def dlib_chip_template_doc() -> dict:
                             "normalized_points)",
         "chips": chips,
         "warp": [
-            "1. Fit the least-squares similarity T(u) = s*R*u + t (Umeyama, no reflection; dlib's "
-            "find_similarity_transform) from the template_points u_i to the 5 image landmarks.",
+            ("1. Fit the least-squares similarity T(u) = s*R*u + t (Umeyama, no reflection; dlib's "
+            "find_similarity_transform) from the template_points u_i to the 5 image landmarks."),
             "2. c0 = T(size/2, size/2); k = (size*s - 1) / (size - 1).",
-            "3. Chip pixel (x, y), integers 0..size-1, samples the image at "
+            ("3. Chip pixel (x, y), integers 0..size-1, samples the image at "
             "c0 + k*R*((x, y) - (size-1)/2) with bilinear interpolation; a sample whose 2x2 "
             "neighbourhood leaves the image is 0; the interpolated value is truncated (floor), "
             "not rounded. With OpenCV: M = [k*R | c0 - k*R*((size-1)/2, (size-1)/2)] and "
             "floor(cv2.warpAffine(float32 image, M, (size, size), flags=INTER_LINEAR | "
-            "WARP_INVERSE_MAP, borderValue=0)).",
-            "4. Large faces: let d = size*s - 1 and n = 0; while (d/2 + 1)^2 > size^2: d /= 2, "
+            "WARP_INVERSE_MAP, borderValue=0))."),
+            ("4. Large faces: let d = size*s - 1 and n = 0; while (d/2 + 1)^2 > size^2: d /= 2, "
             "n += 1. If n > 0 dlib samples from the n-th pyramid level: crop the image to the "
             "bounding box of the rotated chip rectangle (half side d0/2 = (size*s - 1)/2 around "
             "c0) grown by g pixels (g = 2, then g = 2g + 2 for each further level) with corners "
@@ -358,10 +358,10 @@ def dlib_chip_template_doc() -> dict:
             "the level as q -> q/2 - (1.25, 0.75) per level (dlib's point_down, after subtracting "
             "the crop's top-left). Skipping the pyramid (plain bilinear on the full image) "
             "aliases: chips then differ by ~3-5 grey levels on average and the descriptor moves "
-            "by ~0.04-0.08 L2.",
-            "Simpler, approximate: fit T' from template_points_pixel_centres (u_i - 0.5) directly "
+            "by ~0.04-0.08 L2."),
+            ("Simpler, approximate: fit T' from template_points_pixel_centres (u_i - 0.5) directly "
             "to the landmarks and warp with T' (exact only when s = 1; pixel scale off by "
-            "(size*s - 1)/((size - 1)*s)).",
+            "(size*s - 1)/((size - 1)*s))."),
         ],
     }
 

@@ -156,7 +156,7 @@ def convert_centerface(src: Path, dst: Path) -> dict:
     assert orig_out == ["537", "538", "539", "540"], orig_out
     rename_value(g, "input.1", "input")
     set_dims(g.input[0], ["N", 3, "H", "W"])
-    for old, new, ch in zip(orig_out, ["heatmap", "scale", "offset", "landmarks"], [1, 2, 2, 10]):
+    for old, new, _ch in zip(orig_out, ["heatmap", "scale", "offset", "landmarks"], [1, 2, 2, 10]):
         rename_value(g, old, new)
     for o, ch in zip(g.output, [1, 2, 2, 10]):
         set_dims(o, ["N", ch, "H_div4", "W_div4"])
@@ -307,7 +307,7 @@ def parse_geometry_metadata(path: Path) -> dict:
             mesh = v
         elif f == 2 and wt == 2:
             lid, w = None, None
-            for f2, wt2, v2 in _pb_fields(v):
+            for f2, _wt2, v2 in _pb_fields(v):
                 if f2 == 1:
                     lid = v2
                 elif f2 == 2:
