@@ -395,13 +395,18 @@ def source_entry(out_dir: Path, fname: str, pin: dict, path_in_pkg: str, tool: d
     return e
 
 
+# files made from a committed fp32 file by another tool, recorded as a sub-entry of its manifest entry:
+# int8 (tools/quantize_int8.py quantize) and nchwc (tools/quantize_int8.py nchwc)
+DERIVED_FILES = ("int8", "nchwc")
+
+
 def merged_manifest(out_dir: Path, rebuilt: dict | None, entries: dict, group_keys, int8: dict | None,
                     int8_entry) -> dict:
     """The manifest after a run: ``rebuilt`` (the face group's whole manifest, when it ran) or the committed one,
     with ``entries`` (the other groups that ran) put in; entries in ``group_keys`` of groups that did not run,
     and networks trained in the repo, are taken verbatim from the committed manifest.json (so --only leaves them
-    as they are). int8 entries: new ones from ``int8`` (its report), else the committed one while the fp32 file
-    it was quantised from is unchanged."""
+    as they are). int8 entries: new ones from ``int8`` (its report); derived files' entries (``DERIVED_FILES``)
+    otherwise kept from the committed manifest while the fp32 file they were made from is unchanged."""
     mf = out_dir / "manifest.json"
     existing = json.loads(mf.read_text()) if mf.exists() else None
     if rebuilt is not None:
@@ -415,17 +420,20 @@ def merged_manifest(out_dir: Path, rebuilt: dict | None, entries: dict, group_ke
         if key in entries:
             models[key] = entries[key]
         elif existing is not None and key in existing.get("models", {}):
-            models[key] = existing["models"][key]
+            models[key] = json.loads(json.dumps(existing["models"][key]))
     for key, m in models.items():
-        m.pop("int8", None)
+        old = (existing or {}).get("models", {}).get(key, {})
+        for derived in DERIVED_FILES:
+            m.pop(derived, None)
         if int8 and m["file"] in int8["models"]:
             m["int8"] = int8_entry(out_dir, m, int8)
-        elif existing is not None and existing["models"].get(key, {}).get("int8"):
-            old = existing["models"][key]
-            if old["sha256"] == m["sha256"]:  # quantised from this very fp32 file
-                m["int8"] = old["int8"]
+        for derived in DERIVED_FILES:
+            if derived in m or not old.get(derived):
+                continue
+            if old["sha256"] == m["sha256"]:  # made from this very fp32 file
+                m[derived] = old[derived]
             else:
-                log(f"[manifest] {m['file']} changed: its int8 file is stale, dropped (rerun --only int8)")
+                log(f"[manifest] {m['file']} changed: its {derived} file is stale, dropped (rerun its tool)")
     # networks trained in the repo (their entries come from their own tools, e.g. tools/train_attributes.py)
     for key, entry in (existing or {}).get("models", {}).items():
         if "trainer" in entry and key not in models:
