@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from .contract import ATTRIBUTES
+from .response import json_default
 
 if TYPE_CHECKING:
     from .client import Client
@@ -542,17 +543,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _json_default(value: Any) -> Any:
-    """Datetimes (CreationTimestamp, ...) as ISO 8601 strings with their UTC offset; numpy scalars as numbers."""
-    import datetime
-
-    if isinstance(value, (datetime.datetime, datetime.date)):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     from .errors import ClientError, ModelError, ParamValidationError
 
@@ -574,7 +564,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(message, file=sys.stderr)
         return EXIT_CLIENT_ERROR
     try:
-        json.dump(result, sys.stdout, indent=2, default=_json_default)
+        json.dump(result, sys.stdout, indent=2, default=json_default)
         sys.stdout.write("\n")
         sys.stdout.flush()
     except BrokenPipeError:  # `facelens ... | head`: the reader left; not an error

@@ -12,6 +12,19 @@ import numpy as np
 
 from .pipeline import FaceAnalysis
 
+
+def json_default(value: Any) -> Any:
+    """For responses written as JSON files or to stdout (the CLI, batch results): datetimes (CreationTimestamp,
+    ...) as ISO 8601 strings with their UTC offset; numpy scalars as numbers. (The HTTP endpoint writes the wire
+    protocol's epoch seconds instead.)"""
+    import datetime
+
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
 if TYPE_CHECKING:
     from .services.collections import IndexedFaces, UserImageSearch, UserSearch
     from .services.compare import Comparison

@@ -12,24 +12,16 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Set, Union
 
+from ..response import json_default
+
 
 class ResultsFileError(ValueError):
     """A results file that is not one this batch wrote (resuming over it would mix unrelated lines)."""
 
 
-def _json_default(value: Any) -> Any:
-    import datetime
-
-    if isinstance(value, (datetime.datetime, datetime.date)):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def encode(line: Dict[str, Any]) -> bytes:
     """One result as one line of JSON (ASCII, so no byte of it is ever a newline but the last)."""
-    return (json.dumps(line, separators=(",", ":"), default=_json_default) + "\n").encode("ascii")
+    return (json.dumps(line, separators=(",", ":"), default=json_default) + "\n").encode("ascii")
 
 
 class ResultsFile:
