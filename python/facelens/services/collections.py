@@ -75,10 +75,17 @@ class UserImageSearch:
 class SearchedFace:
     info: CollectionInfo
     face: FaceAnalysis  # the image's largest usable face
-    unsearched: List[Tuple[FaceAnalysis, List[str]]]  # the others, with why they were not searched
+    faces: List[FaceAnalysis]  # every face found
     vector: np.ndarray
     width: int
     height: int
+    level: str  # QualityFilter
+    scale: float  # pixels of the analysed image per pixel of the original
+
+    def unsearched(self) -> List[Tuple[FaceAnalysis, List[str]]]:
+        """The other faces, with why they were not searched."""
+        return [(f, ["FACE_NOT_LARGEST", *quality.reasons(f, self.level, self.scale)])
+                for f in self.faces if f is not self.face]
 
 
 @dataclass(frozen=True)
@@ -190,9 +197,8 @@ class Collections:
         level = request.get("QualityFilter") or "NONE"
         face = largest_usable_face(faces, level, image.scale)
         height, width = image.rgb.shape[:2]
-        unsearched = [(f, ["FACE_NOT_LARGEST", *quality.reasons(f, level, image.scale)])
-                      for f in faces if f is not face]
-        return SearchedFace(info, face, unsearched, engine.descriptors(image, [face])[0], width, height)
+        return SearchedFace(info, face, faces, engine.descriptors(image, [face])[0], width, height, level,
+                            image.scale)
 
     def search_faces_by_image(self, request: Dict[str, Any]) -> ImageSearch:
         searched = self._searched_face(request)
@@ -268,7 +274,7 @@ class Collections:
         threshold = _threshold(request.get("UserMatchThreshold"), DEFAULT_USER_MATCH_THRESHOLD)
         matches = self._user_matches(searched.info, searched.vector[None], threshold,
                                      request.get("MaxUsers") or DEFAULT_MAX_USERS)
-        return UserImageSearch(searched.info, searched.face, searched.unsearched, searched.width, searched.height,
+        return UserImageSearch(searched.info, searched.face, searched.unsearched(), searched.width, searched.height,
                                matches)
 
     # -- tags -------------------------------------------------------------------------------------------------
