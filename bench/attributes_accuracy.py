@@ -11,7 +11,7 @@ Run: python -m bench.attributes_accuracy [--split single|faces|both]
   table's column (dark sunglasses, masks, hands, hair over the face, the frame's edge).
 - Eyeglasses, Sunglasses, Beard, Mustache, FaceOccluded are also scored for the region measurements they came
   from before the attribute network (bench/region_attributes_baseline.py), on the same faces in the same run:
-  rows "(old)".
+  rows "(old)". Their FaceOccluded no longer includes the face-mask network, which facelens does not ship any more.
 - With --previous-model PATH (an earlier face_attributes.onnx; its Platt coefficients from the manifest.json beside
   it): the same five attributes from that network on the same faces in the same run, rows "(previous network)".
 - Cost: DetectFaces ALL against DEFAULT per face (bench/bench_attributes.py's measurement, fewer rounds).
@@ -110,7 +110,6 @@ def old_predictions(client, rel, faces):
     if len(det) == 0:
         return [None] * len(faces)
     mesh = engine.mesh.run(rgb, det.boxes, det.points, mirror_average=True, refine=det.refine_mask())
-    p_mask = engine.attribute_models.mask_probabilities(rgb, np.asarray(det.boxes)[:, :4])
     out = []
     for f in faces:
         b = f["BoundingBox"]
@@ -118,7 +117,7 @@ def old_predictions(client, rel, faces):
         best = max(range(len(det)), key=lambda j: iou(box, det.boxes[j][:4]))
         pts = mesh.symmetric_points[best]
         feats = engine.attribute_models.features(rgb, pts, None, float(mesh.presence[best]))
-        p = old.probabilities(rgb, pts, feats, float(p_mask[best]))
+        p = old.probabilities(rgb, pts, feats)
         out.append({k: v >= 0.5 for k, v in p.items()})
     return out
 

@@ -113,7 +113,6 @@ NETWORKS = {
     "age_v1.onnx": ((1, 3, 64, 64), np.float32),
     "gender_v1.onnx": ((1, 3, 32, 32), np.float32),
     "emotion_mini_xception.onnx": ((1, 64, 64, 1), np.float32),
-    "mask_classifier.onnx": ((1, 224, 224, 3), np.float32),
 }
 
 

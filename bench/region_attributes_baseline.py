@@ -35,14 +35,14 @@ ANALYSIS_SIZE = 96
 _CHIP = DlibChip(ANALYSIS_SIZE, 0.35, registry.load_json("dlib_chip_template.json")["normalized_points"])
 
 
-def probabilities(rgb: np.ndarray, mesh: np.ndarray, feats: Dict[str, float], p_mask: float) -> Dict[str, float]:
+def probabilities(rgb: np.ndarray, mesh: np.ndarray, feats: Dict[str, float]) -> Dict[str, float]:
     """The old models' probabilities for one face: ``feats`` are AttributeModels.features (presence_logit,
-    outside), ``p_mask`` the mask network's probability."""
+    outside). Their FaceOccluded also took the face-mask network's probability, which is no longer shipped."""
     f = dict(feats)
     f.update(region_features(rgb, mesh))
     p = {name: float(_sigmoid(m["b"] + sum(w * f[k] for k, w in zip(m["features"], m["w"]))))
          for name, m in MODELS.items()}
-    p["FaceOccluded"] = 1.0 - (1.0 - p["FaceOccluded"]) * (1.0 - p_mask) * (1.0 - p["Sunglasses"])
+    p["FaceOccluded"] = 1.0 - (1.0 - p["FaceOccluded"]) * (1.0 - p["Sunglasses"])
     return p
 
 

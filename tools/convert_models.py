@@ -6,7 +6,7 @@ Run it with the interpreter facelens is installed in (Python 3.9-3.11 for the to
     python tools/convert_models.py            # convert, check parity, write the models + manifest
     python tools/convert_models.py --bench    # ... and print onnxruntime CPU latencies
     python tools/convert_models.py --check    # only verify the committed files against the manifest
-    python tools/convert_models.py --only person_detector,mask_classifier   # just these groups
+    python tools/convert_models.py --only person_detector,int8   # just these groups
 
 What it does (see tools/README.md for the details and the model table):
 
@@ -18,8 +18,8 @@ What it does (see tools/README.md for the details and the model table):
 3. re-runs itself inside the virtualenv (``--_stage convert``), one process per model group, to
    convert and check against the originals on real images: the face chain (convert/face_chain.py:
    CenterFace, FaceMesh, blendshapes, canonical mesh), dlib's descriptor (convert/dlib_resnet.py),
-   age, gender and emotions (convert/face_attributes.py), the person detector
-   (convert/person_detector.py) and the mask classifier (convert/mask_classifier.py);
+   age, gender and emotions (convert/face_attributes.py) and the person detector
+   (convert/person_detector.py);
 4. re-checks the ONNX files with the host's onnxruntime, copies the results into
    python/facelens/models/ (only files whose bytes changed), makes the int8 files
    (convert/int8.py, quantize_int8.py) and writes python/facelens/models/manifest.json.

@@ -155,7 +155,7 @@ class Engine:
             blend = self.mesh.blendshape_scores(mesh.crop_points)
         attrs = self.attribute_models.analyze(
             rgb, mesh.points if mesh.symmetric_points is None else mesh.symmetric_points, blend, mesh.presence,
-            attributes, boxes=det.boxes,
+            attributes,
         )
         faces = []
         for i in range(len(det)):

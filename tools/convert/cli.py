@@ -21,7 +21,6 @@ from . import (
     face_attributes,
     face_chain,
     int8,
-    mask_classifier,
     person_detector,
 )
 from .common import (
@@ -86,13 +85,10 @@ GROUPS = {
     "person_detector": Group(files=person_detector.FILES, pins=person_detector.PINS, prepare=_prepare_opencv,
                              convert=person_detector.convert, recheck=person_detector.recheck,
                              manifest_key="person_detector", manifest_entry=person_detector.manifest_entry),
-    "mask_classifier": Group(files=mask_classifier.FILES, pins=mask_classifier.PINS, prepare=_prepare_opencv,
-                             convert=mask_classifier.convert, recheck=mask_classifier.recheck,
-                             manifest_key="mask_classifier", manifest_entry=mask_classifier.manifest_entry),
     # int8 versions of the committed fp32 files (tools/quantize_int8.py); needs facelens importable here
     "int8": Group(files=int8.FILES),
 }
-BENCH_MODULES = (face_chain, dlib_resnet, face_attributes, person_detector, mask_classifier)
+BENCH_MODULES = (face_chain, dlib_resnet, face_attributes, person_detector)
 
 
 def parse_only(only) -> set:

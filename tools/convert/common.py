@@ -45,7 +45,7 @@ VENV_PINS = [
 ]
 VENV_PROBE = "import tensorflow, tf2onnx, onnx, onnxruntime, numpy"
 # Installed into the same venv for the groups that need OpenCV (kept out of VENV_PINS, which the existing manifest
-# entries record): fer's preprocessing, the chip-alignment check, the person and mask parity crops.
+# entries record): fer's preprocessing, the chip-alignment check, the person detector's parity crops.
 EXTRA_VENV_PINS = ["opencv-python-headless==4.10.0.84"]
 OPSET = 13  # for the tf2onnx conversions
 

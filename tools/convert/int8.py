@@ -48,8 +48,8 @@ def manifest_entry(out_dir: Path, fp32: dict, int8: dict) -> dict:
         "size_bytes": p.stat().st_size,
         "quantized_from_sha256": fp32["sha256"],
         "default": fp32["file"] in quantize_int8.INT8_DEFAULT,
-        "method": ("onnxruntime.quantization.quantize_static: QDQ, per-channel int8 weights, uint8 activations, "
-                   "MinMax ranges; opset raised to 13 first where lower (per-channel DequantizeLinear)"),
+        "method": ("onnxruntime.quantization.quantize_static: QDQ, per-channel int8 weights in 7 bits "
+                   "(reduce_range), uint8 activations, MinMax ranges; opset raised to 13 first where lower (per-channel DequantizeLinear)"),
         "tool": "tools/convert_models.py --only int8 (tools/quantize_int8.py)",
         "venv_pins": quantize_int8.QUANT_PINS,
         "calibration": {

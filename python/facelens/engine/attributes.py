@@ -18,17 +18,16 @@
   training tool's calibration split. Sunglasses are eyewear: Eyeglasses' probability is at least Sunglasses'.
 - FaceOccluded follows Rekognition's definition (eyes, nose or mouth covered by a mask, dark sunglasses, a hand or
   an object, or cut by the frame; clear glasses and strands of hair are not):
-  p = 1 - (1 - p_net)(1 - p_mask)(1 - p_edge), p_edge from the share of the eyes', nose's or mouth's landmarks
-  outside the picture (``edge_probability``), p_net the network's (trained with dark sunglasses, masks, scarves,
-  hands, phones, hair over the eyes, objects and the picture's border as positives), p_mask the MIT face-mask
-  network (``engine/mask.py``) on the face's box.
+  p = 1 - (1 - p_net)(1 - p_edge), p_edge from the share of the eyes', nose's or mouth's landmarks outside the
+  picture (``edge_probability``), p_net the network's (trained with dark sunglasses, masks, scarves, hands, phones,
+  hair over the eyes, objects and the picture's border as positives).
 
 Everything here works in image pixels; ``response.py`` builds the dicts.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Collection, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Collection, Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -36,9 +35,6 @@ import numpy as np
 from .. import _core
 from ..models import registry
 from .align import DlibChip, mesh_points5
-
-if TYPE_CHECKING:
-    from .mask import MaskClassifier
 
 # one face's landmarks per row: an [N, 478, 3] array or a sequence of [478, 3] arrays
 Meshes = Union[Sequence[np.ndarray], np.ndarray]
@@ -130,7 +126,6 @@ class AttributeModels:
         self.threads = threads
         self.precision, self.providers = precision, providers
         self._age = self._gender = self._emotion = None
-        self._mask: Optional[MaskClassifier] = None
         tmpl = registry.load_json("dlib_chip_template.json")
         norm = tmpl["normalized_points"]
         chips = tmpl["chips"]
@@ -223,18 +218,9 @@ class AttributeModels:
         return _sigmoid(a * z + b)
 
     # -- measured features ------------------------------------------------------------------------------------
-    def mask_probabilities(self, rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        if self._mask is None:
-            from .mask import MaskClassifier
-
-            self._mask = MaskClassifier(threads=self.threads, precision=self.precision, providers=self.providers)
-        return self._mask.probabilities(rgb, boxes)
-
     def analyze(self, rgb: np.ndarray, meshes: Meshes, blends: Optional[np.ndarray],
-                presences: np.ndarray, wanted: Collection[str],
-                boxes: Optional[np.ndarray] = None) -> List[dict]:
+                presences: np.ndarray, wanted: Collection[str]) -> List[dict]:
         """Per face, the attributes named in ``wanted`` (Rekognition names: AGE_RANGE, SMILE, ...) and nothing else.
-        ``boxes``: the faces' detector boxes (x1, y1, x2, y2 pixels), needed for FACE_OCCLUDED.
 
         Values: AgeRange (low, high); Gender (value, confidence); Emotions [(type, confidence)] highest first;
         the others (bool, confidence 50..100)."""
@@ -265,12 +251,9 @@ class AttributeModels:
                 net = self.attribute_probabilities(rgb, meshes)
                 net[:, 0] = np.maximum(net[:, 0], net[:, 1])  # sunglasses are eyewear
             if "FACE_OCCLUDED" in wanted:
-                if boxes is None:
-                    raise ValueError("FACE_OCCLUDED needs the faces' boxes")
-                p_mask = self.mask_probabilities(rgb, np.asarray(boxes)[:n, :4])
                 p_edge = np.array([edge_probability(m, rgb.shape) for m in meshes])
                 assert net is not None  # FaceOccluded is one of the network's outputs
-                net[:, 4] = 1.0 - (1.0 - net[:, 4]) * (1.0 - p_mask) * (1.0 - p_edge)
+                net[:, 4] = 1.0 - (1.0 - net[:, 4]) * (1.0 - p_edge)
             for i in range(n):
                 feats = self.features(rgb, meshes[i], None if blends is None else blends[i], float(presences[i]))
                 for name in binaries:

@@ -4,7 +4,7 @@ On 2 cores, onnxruntime's intra-op threads split each small convolution of a 256
 after every layer, and a batch's activations outgrow the caches; single crops on one-thread sessions, two at a
 time, keep both cores busy with less waiting: the mesh network takes 15 ms for 6 crops and 28 ms for 12, where
 one 2-thread run of the batch takes 22 and 50 ms (in chunks of 2: 20 / 30 ms; of 6: 30 / 41 ms). The person
-detector's tiles and the mask network's faces run the same way. As many items run at once as the engine was
+detector's tiles run the same way. As many items run at once as the engine was
 given threads (``Client(threads=...)``, by default the CPU count up to 4); one pool serves the process.
 """
 
