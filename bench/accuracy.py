@@ -29,15 +29,12 @@ IBUG = {36: "leftEyeLeft", 39: "leftEyeRight", 42: "rightEyeLeft", 45: "rightEye
 
 
 class Runner:
-    def __init__(self, detector_max_side: int = 640, enlarge: float = 1.0, first_look_side=None, closer_side=None,
-                 first_look_with_attributes=False):
+    def __init__(self, detector_max_side: int = 640, enlarge: float = 1.0, first_look_side=None, closer_side=None):
         self.client = facelens.Client(detector_max_side=detector_max_side)
         if first_look_side is not None:  # 0: no first look (every image scanned at the full size)
             self.client.engine.detector.first_look_side = first_look_side
         if closer_side is not None:  # 0: no closer look at photos with small faces
             self.client.engine.detector.closer_side = closer_side
-        if first_look_with_attributes:  # landmark NME (an ALL request) on the boxes DEFAULT requests get
-            self.client.engine.first_look_with_attributes = True
         self.enlarge = enlarge
         self.confidences = []  # (Confidence, matched a labelled face) of the detections scored by ``scored``
         self.ious = []  # IoU of each matched (labelled, detected) box pair scored by ``scored``
@@ -222,14 +219,11 @@ def main():
                     help="the detector's first look (default: the product's; 0: none, every image at full size)")
     ap.add_argument("--closer-side", type=int, default=None,
                     help="the detector's closer look at large photos with small faces (default: the product's)")
-    ap.add_argument("--first-look-with-attributes", action="store_true",
-                    help="the first look for requests with attributes too (landmark NME is scored on ALL requests)")
     ap.add_argument("--only", default="detection,pose,landmarks,gaze", help="parts to run, comma-separated")
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"no data at {DATA}")
-    r = Runner(args.detector_max_side, args.enlarge, args.first_look_side, args.closer_side,
-               args.first_look_with_attributes)
+    r = Runner(args.detector_max_side, args.enlarge, args.first_look_side, args.closer_side)
     rows = []
     wanted = set(args.only.split(","))
     for part in ((pose, landmarks) if args.enlarge != 1 else (detection, pose, landmarks, gaze)):

@@ -164,8 +164,21 @@ def test_dark_sunglasses_make_a_face_occluded(client):
 
 
 @pytest.mark.data
-def test_face_cut_by_the_image_border_is_occluded(client):
-    assert _face(client, "images/fr_obama_partial_face.jpg")["FaceOccluded"]["Value"] is True
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_face_cut_by_the_image_border_is_occluded(client, side):
+    """The picture's border through the middle of one eye (fr_obama.jpg cut at that eye's centre): the face is only
+    partly captured, FaceOccluded (Rekognition). The uncut photo is not."""
+    data = image_bytes("images/fr_obama.jpg")
+    whole = client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"][0]
+    assert whole["FaceOccluded"]["Value"] is False
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    eyes = {m["Type"]: m for m in whole["Landmarks"]}
+    if side == "left":
+        cut = img[:, int(eyes["eyeLeft"]["X"] * img.shape[1]):]
+    else:
+        cut = img[:, :int(eyes["eyeRight"]["X"] * img.shape[1])]
+    faces = client.detect_faces(Image={"Bytes": cv2.imencode(".png", cut)[1].tobytes()}, Attributes=["ALL"])
+    assert faces["FaceDetails"][0]["FaceOccluded"]["Value"] is True
 
 
 # -- the attribute network: Eyeglasses, Sunglasses, Beard, Mustache, FaceOccluded --------------------------------

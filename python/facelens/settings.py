@@ -14,7 +14,7 @@ or batch item can carry it to another process or host and build the same service
 | database | ``database_url`` / ``FACELENS_DATABASE_URL`` | ``sqlite:///<home>/facelens.sqlite3`` |
 | database wait | ``database_timeout`` / ``FACELENS_DATABASE_TIMEOUT`` | 10 s |
 | object store | ``object_store`` / ``FACELENS_OBJECT_STORE`` | ``local`` (``<home>/s3/<Bucket>/<Name>``) or ``s3`` |
-| DetectFaces' first look | ``detector_first_look`` / ``FACELENS_DETECTOR_FIRST_LOOK=1`` | off: DetectFaces without attributes may be answered by a 320 px scan (faster; boxes on a coarser grid than the other operations') |
+| detector's first look | ``detector_first_look`` / ``FACELENS_DETECTOR_FIRST_LOOK=0`` turns it off | on: every image is first scanned at 320 px, and scanned in full only where that look is not sure (small or faint faces, or none) |
 | video sampling | ``video_sample_fps`` / ``FACELENS_VIDEO_SAMPLE_FPS`` | 5 frames per second of video |
 | region | ``region_name`` / ``FACELENS_REGION`` | ``us-east-1`` (the HTTP endpoint uses each request's signed region) |
 | account in ARNs | ``account_id`` / ``FACELENS_ACCOUNT_ID`` | ``000000000000`` |
@@ -100,7 +100,7 @@ class Settings:
     database_timeout: float = 10.0
     object_store: str = "local"
     detector_max_side: int = 640
-    detector_first_look: bool = False
+    detector_first_look: bool = True
     video_sample_fps: float = 5.0
     video_workers: int = 1
     region: str = "us-east-1"
@@ -147,7 +147,7 @@ class Settings:
             database_timeout=float(database_timeout), object_store=object_store,
             detector_max_side=640 if detector_max_side is None else int(detector_max_side),
             detector_first_look=bool(detector_first_look) if detector_first_look is not None else
-            (env.get("FACELENS_DETECTOR_FIRST_LOOK") or "").lower() in ("1", "true", "yes"),
+            (env.get("FACELENS_DETECTOR_FIRST_LOOK") or "1").lower() not in ("0", "false", "no", "off"),
             video_sample_fps=float(video_sample_fps if video_sample_fps is not None
                                    else env.get("FACELENS_VIDEO_SAMPLE_FPS") or 5.0),
             video_workers=1 if video_workers is None else int(video_workers),

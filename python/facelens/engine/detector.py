@@ -102,8 +102,7 @@ class CenterFaceDetector:
         return max(min(BASE_SIDE, self.max_side), min(self.max_side, max(width, height)))
 
     def detect(self, rgb: np.ndarray, first_look: bool = False) -> Detections:
-        """``first_look``: try the first look (FIRST_LOOK_SIDE) before the full scan; the pipeline asks for it on
-        requests without attributes."""
+        """``first_look``: try the first look (FIRST_LOOK_SIDE) before the full scan."""
         side = self.scan_side(rgb.shape[1], rgb.shape[0])
         first = None
         if first_look and 0 < self.first_look_side < side and max(rgb.shape[:2]) > self.first_look_side:
