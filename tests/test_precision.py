@@ -26,7 +26,7 @@ def test_precision_is_validated_and_read_from_the_environment(monkeypatch):
 def test_int8_files_are_listed_with_checksums_and_quantised_from_the_shipped_fp32_file():
     manifest = json.loads((registry.MODELS_DIR / "manifest.json").read_text())
     quantised = {m["file"]: m["int8"] for m in manifest["models"].values() if m.get("int8")}
-    assert quantised["centerface.onnx"]["default"] and not quantised["person_detector.onnx"]["default"]
+    assert quantised["gender_v1.onnx"]["default"] and not quantised["centerface.onnx"]["default"]
     for fp32_file, int8 in quantised.items():
         assert registry.model_file(fp32_file, "int8") == (int8["file"] if int8["default"] else fp32_file)
         assert registry.model_file(fp32_file, "int8-all") == int8["file"]
