@@ -131,7 +131,9 @@ def main():
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    engine = Engine(threads=2)
+    # fp32 networks and the full 640 px scan, whatever the defaults: the crops (and so the trained network) must not
+    # change when a default precision or the detector's first look does
+    engine = Engine(threads=2, precision="fp32", first_look=False)
     chip = DlibChip(CHIP, ATTRIBUTE_CHIP_PADDING, registry.load_json("dlib_chip_template.json")["normalized_points"])
     held_out = evaluation_files()
     terms = source_terms()
