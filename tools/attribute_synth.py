@@ -381,25 +381,69 @@ def transfer_hair(rng, img, mesh, donor, donor_mesh, parts):
 
 
 def stubble(rng, img, mesh):
-    """Light stubble (a faint dotted shadow over the jaw and upper lip): Rekognition's Beard and Mustache stay false."""
+    """Light stubble (a faint dotted shadow over the jaw and upper lip): Rekognition's Beard and Mustache stay false.
+    Kept clearly fainter than short_beard (darkening up to 0.06 + 0.1 in dots against 0.15 + 0.25), so that the two
+    do not ask the network for opposite answers on the same look."""
     h, w = img.shape[:2]
     area = np.maximum(hull_mask(img.shape, mesh, BEARD_AREA), hull_mask(img.shape, mesh, MUSTACHE_AREA))
     area = cv2.GaussianBlur(area * (1 - hull_mask(img.shape, mesh, LIPS)), (0, 0), 0.03 * w)
-    dots = (rng.random((h, w)) < rng.uniform(0.05, 0.2)).astype(np.float32)
+    dots = (rng.random((h, w)) < rng.uniform(0.03, 0.12)).astype(np.float32)
     dots = cv2.GaussianBlur(dots, (0, 0), 0.6)
-    dark = area * (rng.uniform(0.04, 0.12) + dots * rng.uniform(0.05, 0.2))
+    dark = area * (rng.uniform(0.02, 0.06) + dots * rng.uniform(0.03, 0.1))
     return img * (1 - dark[..., None])
+
+
+def short_beard(rng, img, mesh, parts):
+    """Heavy stubble, a short beard, a goatee or a short moustache drawn as hair, not moved from a donor: dense short
+    strokes of a hair colour over the chosen area (the whole jaw, or the chin and mouth), on a base shade. Rekognition
+    calls these Beard / Mustache. parts: subset of {"beard", "mustache"}."""
+    h, w = img.shape[:2]
+    area = np.zeros((h, w), np.float32)
+    if "beard" in parts:
+        area = np.maximum(area, hull_mask(img.shape, mesh, BEARD_AREA if rng.random() < 0.55 else GOATEE_AREA))
+    if "mustache" in parts:
+        area = np.maximum(area, hull_mask(img.shape, mesh, MUSTACHE_AREA))
+    area = area * (1 - hull_mask(img.shape, mesh, LIPS, blur=0.5))
+    area = cv2.GaussianBlur(area, (0, 0), rng.uniform(0.015, 0.04) * w)
+    # short strokes: random seeds smeared along a random direction near vertical (hair grows downwards)
+    seeds = (rng.random((h, w)) < rng.uniform(0.25, 0.6)).astype(np.float32)
+    length = int(rng.integers(2, 6))
+    ang = rng.uniform(-0.6, 0.6)
+    k = np.zeros((2 * length + 1, 2 * length + 1), np.float32)
+    for t in np.linspace(-length, length, 4 * length + 1):
+        k[int(round(length + t * np.cos(ang))), int(round(length + t * np.sin(ang)))] = 1.0
+    strokes = np.clip(cv2.filter2D(seeds, -1, k / k.sum() * rng.uniform(1.5, 3.0)), 0, 1)
+    density = area * np.clip(rng.uniform(0.15, 0.4) + strokes * rng.uniform(0.25, 0.55), 0, 0.95)
+    hair = np.array([(25, 20, 15), (55, 40, 28), (95, 70, 45), (140, 125, 110), (30, 30, 30)][rng.integers(5)],
+                    np.float64) * rng.uniform(0.8, 1.2)
+    return img * (1 - density[..., None]) + hair * density[..., None]
+
+
+def dark_sockets(rng, img, mesh):
+    """Deep-set eyes: a dark ring round each eye, from the brow to the cheek, where a rim would also darken the face;
+    the eyes themselves are left as they are."""
+    h, w = img.shape[:2]
+    le, re, ex, ey, _ez, iod = face_frame(mesh)
+    m = np.zeros((h, w), np.float32)
+    for e in (le, re):
+        c = e[:2] - ey[:2] * iod * rng.uniform(-0.05, 0.08)
+        ax = (int(iod * rng.uniform(0.3, 0.42) * 4), int(iod * rng.uniform(0.18, 0.3) * 4))
+        cv2.ellipse(m, (int(c[0] * 4), int(c[1] * 4)), ax, float(np.degrees(np.arctan2(ex[1], ex[0]))),
+                    0, 360, 1.0, max(1, int(iod * rng.uniform(0.06, 0.14))), cv2.LINE_AA, shift=2)
+    m = cv2.GaussianBlur(m, (0, 0), rng.uniform(0.04, 0.1) * iod + 1)
+    m = m * (1 - np.maximum(hull_mask(img.shape, mesh, LEFT_EYE), hull_mask(img.shape, mesh, RIGHT_EYE)))
+    return img * (1 - np.clip(m, 0, 1)[..., None] * rng.uniform(0.2, 0.5))
 
 
 # ---- hard negatives --------------------------------------------------------------------------------------------
 def hard_negative(rng, img, mesh):
-    """Plain-face variations that fool region measurements: strong eyebrows, shadows under the eyes, darker skin,
-    make-up (eyeliner, lipstick), stubble, thin hair strands."""
+    """Plain-face variations that fool region measurements: strong eyebrows, shadows under the eyes, dark rings round
+    deep-set eyes, darker skin, make-up (eyeliner, lipstick), light stubble, thin hair strands."""
     h, w = img.shape[:2]
     out = img.copy()
     le, re, ex, ey, _ez, iod = face_frame(mesh)
-    kinds = rng.choice(["brows", "shadow", "dark_skin", "makeup", "stubble", "strands", "jaw_shadow"],
-                       size=rng.integers(1, 3), replace=False, p=[0.14, 0.14, 0.14, 0.12, 0.2, 0.08, 0.18])
+    kinds = rng.choice(["brows", "shadow", "dark_skin", "makeup", "stubble", "strands", "jaw_shadow", "sockets"],
+                       size=rng.integers(1, 3), replace=False, p=[0.13, 0.12, 0.12, 0.1, 0.15, 0.07, 0.16, 0.15])
     for k in kinds:
         if k == "brows":
             m = np.maximum(hull_mask(img.shape, mesh, LEFT_BROW, 0.6), hull_mask(img.shape, mesh, RIGHT_BROW, 0.6))
@@ -426,6 +470,8 @@ def hard_negative(rng, img, mesh):
             out = blend(out, np.ones((h, w, 1)) * col, lips * rng.uniform(0.3, 0.6))
         elif k == "stubble":
             out = stubble(rng, out, mesh)
+        elif k == "sockets":
+            out = dark_sockets(rng, out, mesh)
         elif k == "jaw_shadow":  # shade under the chin and along the jaw (light from above), no hair texture
             m = hull_mask(img.shape, mesh, BEARD_AREA if rng.random() < 0.5 else GOATEE_AREA)
             m = cv2.GaussianBlur(m, (0, 0), 0.08 * w) * (1 - hull_mask(img.shape, mesh, LIPS, 0.5))

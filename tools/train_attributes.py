@@ -41,8 +41,14 @@ from attribute_crops import RESTRICTED_TERMS, allowed, source_terms  # noqa: E40
 ATTRIBUTES = ("Eyeglasses", "Sunglasses", "Beard", "Mustache", "FaceOccluded")
 LABEL_COLUMNS = ("eyeglasses", "sunglasses", "beard", "mustache", "face_occluded")
 INPUT = 80  # engine/attributes.py ATTRIBUTE_INPUT
-RECIPES = {"real": 0.14, "real_positive": 0.06, "hard_negative": 0.17, "glasses": 0.17, "sunglasses": 0.09, "occluder": 0.18,
-           "facial_hair": 0.17, "strands": 0.04}
+RECIPES = {"real": 0.13, "real_positive": 0.06, "hard_negative": 0.17, "glasses": 0.16, "sunglasses": 0.08,
+           "occluder": 0.15, "facial_hair": 0.21, "strands": 0.04}
+# share of facial-hair samples drawn as short hair (attribute_synth.short_beard) rather than moved from a donor
+SHORT_HAIR = 0.4
+# attributes whose Platt fit weighs the calibration split's positives and negatives equally: their positives there
+# are synthetic hair on a handful of donors' faces, so their share (about 0.3) says nothing of how often a real face
+# has one, and the prior it puts into the intercept only moves the 0.5 point away from the balanced one
+BALANCED_PLATT = ("Beard", "Mustache")
 OCCLUDERS = ("mask", "scarf", "hand", "phone", "hair", "object", "border")
 CALIBRATION_PREFIXES = ("0", "1", "2")
 # Each sample is seen twice, jittered independently and the second view mirrored; the loss asks the two views for
@@ -160,10 +166,13 @@ def make_samples(rng, idx, chips, mesh, y, rows, n, tex):
         elif recipe == "facial_hair":
             d = donors[rng.integers(len(donors))]
             u = rng.random()
-            parts = ("beard", "mustache") if u < 0.5 else ("beard",) if u < 0.7 else ("mustache",)
-            if y[d, 2] != 1:
-                parts = ("mustache",)
-            out = synth.transfer_hair(rng, img, m, chips[d], mesh[d], parts)
+            parts = ("beard", "mustache") if u < 0.5 else ("beard",) if u < 0.65 else ("mustache",)
+            if rng.random() < SHORT_HAIR:
+                out = synth.short_beard(rng, img, m, parts)
+            else:
+                if y[d, 2] != 1:
+                    parts = ("mustache",)
+                out = synth.transfer_hair(rng, img, m, chips[d], mesh[d], parts)
             if out is None:
                 continue
             img = out
@@ -200,22 +209,24 @@ def build_net(torch):
     return Net()
 
 
-def platt(z, t, iters=100):
+def platt(z, t, iters=100, balanced=False):
     """(a, b) minimising the log loss of sigmoid(a z + b) against Platt's smoothed targets (positives
     (n+ + 1)/(n+ + 2), negatives 1/(n- + 2), so that separable data gives finite coefficients); Newton steps halved
-    until the loss falls."""
+    until the loss falls. balanced: each sample weighted by 1 / (its class's count), so that positives and negatives
+    weigh the same whatever their share."""
     npos, nneg = t.sum(), (1 - t).sum()
     tt = np.where(t == 1, (npos + 1) / (npos + 2), 1 / (nneg + 2))
+    sw = np.where(t == 1, len(t) / (2 * max(npos, 1)), len(t) / (2 * max(nneg, 1))) if balanced else np.ones(len(t))
 
     def loss(a, b):
         x = a * z + b
-        return float(np.sum(np.logaddexp(0, x) - tt * x))
+        return float(np.sum(sw * (np.logaddexp(0, x) - tt * x)))
 
     a, b = 1.0, 0.0
     for _ in range(iters):
         p = 1 / (1 + np.exp(-np.clip(a * z + b, -40, 40)))
-        g = np.array([((p - tt) * z).sum(), (p - tt).sum()])
-        w = p * (1 - p) + 1e-9
+        g = np.array([(sw * (p - tt) * z).sum(), (sw * (p - tt)).sum()])
+        w = sw * p * (1 - p) + 1e-9
         hmat = np.array([[(w * z * z).sum(), (w * z).sum()], [(w * z).sum(), w.sum()]]) + 1e-6 * np.eye(2)
         step = np.linalg.solve(hmat, g)
         k, base = 1.0, loss(a, b)
@@ -308,7 +319,7 @@ def main():
     calibration, cal_metrics = {}, {}
     for j, name in enumerate(ATTRIBUTES):
         known = ~np.isnan(yc[:, j])
-        a, b = platt(zc[known, j], yc[known, j])
+        a, b = platt(zc[known, j], yc[known, j], balanced=name in BALANCED_PLATT)
         pred = (a * zc[known, j] + b) >= 0
         t = yc[known, j] == 1
         bal = 0.5 * (pred[t].mean() + (~pred[~t]).mean())
@@ -396,6 +407,7 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
             "train_crops": len(train_idx),
             "calibration_crops": len(cal_idx),
             "recipes": RECIPES,
+            "facial_hair_short_share": SHORT_HAIR,
             "views": "two per sample, independently jittered, the second mirrored; loss: binary cross-entropy on "
                      f"both plus {CONSISTENCY} x the mean squared difference of their logits",
             "occluders": list(OCCLUDERS),
@@ -414,7 +426,8 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
                      "meaning": "logits of " + ", ".join(ATTRIBUTES) + " (Eyeglasses = any eyewear)"}],
         "labels": list(ATTRIBUTES),
         "calibration": {**info["calibration"],
-                        "method": "Platt scaling sigmoid(a z + b) of z = mean logit of the crop and its mirror",
+                        "method": "Platt scaling sigmoid(a z + b) of z = mean logit of the crop and its mirror; "
+                                  "positives and negatives weighted equally for " + ", ".join(BALANCED_PLATT),
                         "split": "calibration split: crops whose source file's sha1 starts with 0, 1 or 2, and the "
                                  "synthetic samples drawn on them (never trained on)",
                         "metrics": cal_metrics},
