@@ -287,6 +287,25 @@ def test_first_look_settles_only_on_clear_large_faces(client):
 
 
 @pytest.mark.data
+def test_a_face_gets_one_box_whichever_operation_finds_it(client):
+    """The first look runs in every operation: DetectFaces (DEFAULT and ALL), IndexFaces and CompareFaces give the
+    same face the same box."""
+    data = read("images/fr_obama.jpg")
+    default = client.detect_faces(Image={"Bytes": data})["FaceDetails"][0]["BoundingBox"]
+    everything = client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"][0]["BoundingBox"]
+    client.create_collection(CollectionId="one-box")
+    try:
+        indexed = client.index_faces(CollectionId="one-box", Image={"Bytes": data},
+                                     MaxFaces=1)["FaceRecords"][0]["Face"]["BoundingBox"]
+    finally:
+        client.delete_collection(CollectionId="one-box")
+    compared = client.compare_faces(SourceImage={"Bytes": data}, TargetImage={"Bytes": data})
+    for box in (everything, indexed, compared["SourceImageFace"]["BoundingBox"],
+                compared["FaceMatches"][0]["Face"]["BoundingBox"]):
+        assert all(abs(box[k] - default[k]) < 1e-6 for k in ("Left", "Top", "Width", "Height")), box
+
+
+@pytest.mark.data
 def test_larger_scan_keeps_landmarks(client, wide_client):
     """The faces that detector_max_side=960 and the default both find get the same landmarks (the refined crops do
     not follow the detector's scale)."""

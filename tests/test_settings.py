@@ -16,6 +16,13 @@ def test_argument_over_variable_over_default(tmp_path):
     assert Settings.from_env(home=tmp_path, environ={}).region == "us-east-1"
 
 
+@pytest.mark.parametrize(("value", "on"), [(None, True), ("1", True), ("0", False), ("false", False), ("off", False)])
+def test_first_look_is_on_unless_turned_off(tmp_path, value, on):
+    env = {} if value is None else {"FACELENS_DETECTOR_FIRST_LOOK": value}
+    assert Settings.from_env(home=tmp_path, environ=env).detector_first_look is on
+    assert Settings.from_env(home=tmp_path, detector_first_look=True, environ=env).detector_first_look is True
+
+
 def test_server_settings_from_variables():
     env = {"FACELENS_ACCESS_KEY_ID": "AKID", "FACELENS_SECRET_ACCESS_KEY": "s3cret", "FACELENS_MAX_BODY": "1000",
            "FACELENS_HEADER_TIMEOUT": "2.5", "FACELENS_MAX_REQUESTS": "7", "FACELENS_MAX_CONNECTIONS": "99"}
