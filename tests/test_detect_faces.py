@@ -188,7 +188,6 @@ def test_widerface_recall_on_typical_pose_faces_of_40px_and_more(client):
 
 def _client_with_detector(client, max_side=640, closer_side=None):
     """A client sharing the session's models but with its own detector settings."""
-    import facelens
     from facelens.engine.detector import CenterFaceDetector
 
     other = facelens.Client(home=str(client.home), detector_max_side=max_side)
@@ -207,7 +206,7 @@ def wide_client(client):
 
 
 @pytest.fixture(scope="module")
-def first_look_client(client):
+def no_closer_look_client(client):
     """A client whose detector does not look closer at photos with small faces."""
     return _client_with_detector(client, closer_side=0)
 
@@ -222,39 +221,33 @@ def _small_wider_faces():
 
 
 @pytest.mark.data
-def test_closer_look_finds_small_faces_and_keeps_the_first_looks_faces(client, first_look_client, wide_client):
+def test_closer_look_finds_small_faces_and_keeps_the_first_looks_faces(client, no_closer_look_client, wide_client):
     """Photos larger than 640 px whose faces are small at 640 px are scanned again at their own size: the default
     finds nearly as many of WIDER's 10-40 px faces as detector_max_side=960 (which scans every large photo at
-    960 px; the closer look runs only where the 640 px scan saw small faces or none: 173 of 182's faces with fp32
-    networks, 170 of 180 with int8) and at least twice as many as the 640 px scan alone, and every face of that scan comes back exactly as it was (its box, landmarks, pose and attributes)."""
+    960 px; the closer look runs only where the 640 px scan saw small faces or none: 173 of 182's faces, 170 of
+    180 with CenterFace in int8) and at least twice as many as the 640 px scan alone, and every face of that scan
+    comes back exactly as it was (its box, landmarks, pose and attributes)."""
     root = data_path("annotated/widerface_val")
     found = {"first": 0, "default": 0, "960": 0}
     for name, boxes in _small_wider_faces().items():
         img = cv2.imread(str(root / name))
-        for key, c in (("first", first_look_client), ("default", client), ("960", wide_client)):
+        for key, c in (("first", no_closer_look_client), ("default", client), ("960", wide_client)):
             found[key] += match(boxes, boxes_px(detect(c, (root / name).read_bytes()), img.shape[1], img.shape[0]),
                                 0.4)
     assert found["default"] >= 2 * found["first"] and found["default"] >= 100
     assert found["default"] >= 0.93 * found["960"]
     data = read("annotated/widerface_val/11_Meeting_Meeting_11_Meeting_Meeting_11_26.jpg")
-    first = first_look_client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"]
+    first = no_closer_look_client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"]
     both = client.detect_faces(Image={"Bytes": data}, Attributes=["ALL"])["FaceDetails"]
     assert len(both) > len(first) >= 4
     for face in first:
         assert face in both
 
 
-@pytest.fixture(scope="module")
-def quick_look_client(tmp_path_factory):
-    return facelens.Client(home=str(tmp_path_factory.mktemp("home")), detector_first_look=True)
-
-
 @pytest.mark.data
-def test_no_closer_look_for_photos_without_small_faces(quick_look_client, monkeypatch):
+def test_no_closer_look_for_photos_without_small_faces(client, monkeypatch):
     """A 2000 px photo of three large faces costs one detector run at the first look's 320 px; a crowd of small
-    faces is scanned at 320 (peaks too small or too faint there), 640 and, looking closer, its own 1024 px
-    (with ``detector_first_look``)."""
-    client = quick_look_client
+    faces is scanned at 320 (peaks too small or too faint there), 640 and, looking closer, its own 1024 px."""
     detector = client.engine.detector
     sides = []
     real = detector._detect

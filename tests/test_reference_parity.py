@@ -15,19 +15,11 @@ def reference():
     return ReferencePipeline()
 
 
-@pytest.fixture(scope="module")
-def first_look_client(tmp_path_factory):
-    """The reference takes the detector's first look as facelens does by default (asked for here all the same)."""
-    import facelens
-
-    return facelens.Client(home=str(tmp_path_factory.mktemp("home")), detector_first_look=True)
-
-
 @pytest.mark.parametrize("rel", ["images/if_t1.jpg", "images/fr_two_people.jpg", "annotated/aflw2000_prnet/image00081.jpg"])
-def test_boxes_and_pose_match_the_numpy_pipeline(first_look_client, reference, rel):
+def test_boxes_and_pose_match_the_numpy_pipeline(client, reference, rel):
     data = read(rel)
     h, w = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape[:2]
-    ours = first_look_client.detect_faces(Image={"Bytes": data})["FaceDetails"]
+    ours = client.detect_faces(Image={"Bytes": data})["FaceDetails"]
     theirs = reference.detect(data, eyes=False)
     assert len(ours) == len(theirs) > 0
     for face in ours:

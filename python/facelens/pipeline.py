@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _core
 from .engine.attributes import BLEND_KEYS, AttributeModels
-from .engine.detector import DEFAULT_MAX_SIDE, CenterFaceDetector, calibrated_confidence
+from .engine.detector import DEFAULT_MAX_SIDE, FIRST_LOOK_SIDE, CenterFaceDetector, calibrated_confidence
 from .engine.mesh import FaceMesh, mirror_permutation
 from .engine.parallel import SlicedSession
 from .images import DecodedImage
@@ -94,12 +94,12 @@ class Engine:
         ``first_look``: every image gets the detector's first look (engine/detector.py FIRST_LOOK_SIDE) before
         the full scan, in every operation, so that a face gets the same box whichever operation finds it."""
         self.threads = threads
-        self.first_look = first_look
         self.precision = registry.resolve_precision(precision)
         self.providers = registry.resolve_providers(providers)
         runtime = (self.precision, self.providers)
         self.detector = CenterFaceDetector(registry.session("centerface.onnx", threads, *runtime),
-                                           max_side=detector_max_side)
+                                           max_side=detector_max_side,
+                                           first_look_side=FIRST_LOOK_SIDE if first_look else 0)
         canon = registry.load_npz("canonical_face_mesh.npz")
         self.mesh = FaceMesh(
             SlicedSession("face_landmarks_detector.onnx", threads, *runtime),
@@ -135,7 +135,7 @@ class Engine:
 
     def _analyze(self, image: DecodedImage, want_eyes: bool, attributes: frozenset) -> List[FaceAnalysis]:
         rgb = image.rgb
-        det = self.detector.detect(rgb, first_look=self.first_look)
+        det = self.detector.detect(rgb)
         if len(det) == 0:
             return []
         mesh = self.mesh.run(rgb, det.boxes, det.points, mirror_average=want_eyes, refine=det.refine_mask())

@@ -78,11 +78,11 @@ FIRST_LOOK_CANDIDATE = 0.25
 class CenterFaceDetector:
     STRIDE = 32  # the network's input sides must be multiples of 32
     closer_side = CLOSER_SIDE  # 0 turns the closer look off
-    first_look_side = FIRST_LOOK_SIDE  # 0 turns the first look off
 
     def __init__(self, session: Any, max_side: int = DEFAULT_MAX_SIDE, score_threshold: float = 0.5, nms_iou: float = 0.3,
-                 max_faces: int = 100) -> None:
+                 max_faces: int = 100, first_look_side: int = FIRST_LOOK_SIDE) -> None:
         self.session = session
+        self.first_look_side = first_look_side  # 0 turns the first look off
         self.input_name = session.get_inputs()[0].name
         self.max_side = max_side
         self.score_threshold = score_threshold
@@ -101,11 +101,11 @@ class CenterFaceDetector:
         """The longer side of the image as the network sees it: BASE_SIDE, or the image's own up to max_side."""
         return max(min(BASE_SIDE, self.max_side), min(self.max_side, max(width, height)))
 
-    def detect(self, rgb: np.ndarray, first_look: bool = False) -> Detections:
-        """``first_look``: try the first look (FIRST_LOOK_SIDE) before the full scan."""
+    def detect(self, rgb: np.ndarray) -> Detections:
+        """The first look (``first_look_side``, 0 for none) and, where it is not sure, the full scan."""
         side = self.scan_side(rgb.shape[1], rgb.shape[0])
         first = None
-        if first_look and 0 < self.first_look_side < side and max(rgb.shape[:2]) > self.first_look_side:
+        if 0 < self.first_look_side < side and max(rgb.shape[:2]) > self.first_look_side:
             first, settled = self._first_look(rgb)
             if settled:
                 return first
