@@ -334,6 +334,23 @@ LOWER_FACE = (132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 36
               98, 327, 205, 425, 50, 280, 164, 200)
 
 
+def facial_hair_area(rng, img, mesh, parts, full_beard):
+    """0..1 mask of where facial hair goes: the jaw (with probability ``full_beard``, else the goatee's chin and
+    mouth) for "beard", the upper lip for "mustache", never the lips."""
+    area = np.zeros(img.shape[:2], np.float32)
+    if "beard" in parts:
+        area = np.maximum(area, hull_mask(img.shape, mesh, BEARD_AREA if rng.random() < full_beard else GOATEE_AREA))
+    if "mustache" in parts:
+        area = np.maximum(area, hull_mask(img.shape, mesh, MUSTACHE_AREA))
+    return area * (1 - hull_mask(img.shape, mesh, LIPS, blur=0.5))
+
+
+def hair_colour(rng):
+    """An RGB hair colour: black, dark or mid brown, grey or near-black, lightened or darkened by up to 20 %."""
+    return np.array([(25, 20, 15), (55, 40, 28), (95, 70, 45), (140, 125, 110), (30, 30, 30)][rng.integers(5)],
+                    np.float64) * rng.uniform(0.8, 1.2)
+
+
 def transfer_hair(rng, img, mesh, donor, donor_mesh, parts):
     """Facial hair of a real bearded crop moved onto another face: the donor's lower face is mapped onto the target's
     by the affine transform that best fits their lower-face points, and in the beard/moustache areas the target
@@ -347,12 +364,7 @@ def transfer_hair(rng, img, mesh, donor, donor_mesh, parts):
         return None
     warped = cv2.warpAffine(donor.astype(np.float32), aff, (w, h), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REFLECT)
-    area = np.zeros((h, w), np.float32)
-    if "beard" in parts:
-        area = np.maximum(area, hull_mask(img.shape, mesh, BEARD_AREA if rng.random() < 0.6 else GOATEE_AREA))
-    if "mustache" in parts:
-        area = np.maximum(area, hull_mask(img.shape, mesh, MUSTACHE_AREA))
-    area = area * (1 - hull_mask(img.shape, mesh, LIPS, blur=0.5))
+    area = facial_hair_area(rng, img, mesh, parts, full_beard=0.6)
     # hair only where the donor has facial skin of its own: not its mouth (teeth, the dark gap of a smile), which
     # a different expression would otherwise put on the target's cheeks as black streaks
     donor_mouth = cv2.warpAffine(cv2.dilate(hull_mask(donor.shape, donor_mesh, LIPS), np.ones((5, 5), np.uint8)),
@@ -374,8 +386,7 @@ def transfer_hair(rng, img, mesh, donor, donor_mesh, parts):
     # colour drawn here, modulated by the donor's own light and shade
     # from a short beard (the donor's texture, faint) to a full one
     density = np.clip((1 - ratio) * rng.uniform(1.4, 3.5), 0, 1) * area
-    hair = np.array([(25, 20, 15), (55, 40, 28), (95, 70, 45), (140, 125, 110), (30, 30, 30)][rng.integers(5)],
-                    np.float64) * rng.uniform(0.8, 1.2)
+    hair = hair_colour(rng)
     shade = np.clip(ratio / max(float(np.median(ratio[area > 0.5])) if (area > 0.5).any() else 1.0, 1e-3), 0.5, 1.6)
     return img * (1 - density[..., None]) + (hair * shade[..., None]) * density[..., None]
 
@@ -398,12 +409,7 @@ def short_beard(rng, img, mesh, parts):
     strokes of a hair colour over the chosen area (the whole jaw, or the chin and mouth), on a base shade. Rekognition
     calls these Beard / Mustache. parts: subset of {"beard", "mustache"}."""
     h, w = img.shape[:2]
-    area = np.zeros((h, w), np.float32)
-    if "beard" in parts:
-        area = np.maximum(area, hull_mask(img.shape, mesh, BEARD_AREA if rng.random() < 0.55 else GOATEE_AREA))
-    if "mustache" in parts:
-        area = np.maximum(area, hull_mask(img.shape, mesh, MUSTACHE_AREA))
-    area = area * (1 - hull_mask(img.shape, mesh, LIPS, blur=0.5))
+    area = facial_hair_area(rng, img, mesh, parts, full_beard=0.55)
     area = cv2.GaussianBlur(area, (0, 0), rng.uniform(0.015, 0.04) * w)
     # short strokes: random seeds smeared along a random direction near vertical (hair grows downwards)
     seeds = (rng.random((h, w)) < rng.uniform(0.25, 0.6)).astype(np.float32)
@@ -414,8 +420,7 @@ def short_beard(rng, img, mesh, parts):
         k[int(round(length + t * np.cos(ang))), int(round(length + t * np.sin(ang)))] = 1.0
     strokes = np.clip(cv2.filter2D(seeds, -1, k / k.sum() * rng.uniform(1.5, 3.0)), 0, 1)
     density = area * np.clip(rng.uniform(0.15, 0.4) + strokes * rng.uniform(0.25, 0.55), 0, 0.95)
-    hair = np.array([(25, 20, 15), (55, 40, 28), (95, 70, 45), (140, 125, 110), (30, 30, 30)][rng.integers(5)],
-                    np.float64) * rng.uniform(0.8, 1.2)
+    hair = hair_colour(rng)
     return img * (1 - density[..., None]) + hair * density[..., None]
 
 
