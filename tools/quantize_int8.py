@@ -61,7 +61,7 @@ KEEP_FP32_CONVS = {"centerface.onnx": 6, "person_detector.onnx": 6}
 # whose pairwise int16 sums saturate at full-range weights (255 * 127 * 2 > 32767); VNNI's VPDPBUSD does not.
 # The full-range files gave the same answers as fp32 on an AVX-512 VNNI machine but not on an AVX2 one: the
 # gender network's mean error on the calibration inputs rose from 0.005 to 0.027 and a woman was read as a man at
-# 96 %. With 7-bit weights no sum can saturate, so every x86 CPU computes the same integers (0.005 on both).
+# 96 %. With 7-bit weights no sum can saturate on either kind of CPU (0.005 again on the AVX2 machine).
 REDUCE_RANGE = True
 
 
