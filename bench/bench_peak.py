@@ -169,3 +169,131 @@ def test_network(benchmark, network, precision):
     share = f"{gmacs / peak:.0%} of the {precision} peak" if peak else ""
     benchmark.extra_info.update(gmac=macs / 1e9, ms=ms)
     print(f"\n{network} {precision}: {macs / 1e9:.3f} GMAC, {ms:.2f} ms, {gmacs:.1f} GMAC/s {share}")
+
+
+# ---- what the landmark networks' structure leaves on the table ---------------------------------------------------
+
+def _relu_only_facemesh(dst):
+    """FaceMesh with every PRelu made a plain Relu (the wrong answer, the right amount of other work), then given
+    the same NCHWc rewrite as the shipped file: the time no folding of the PRelus into their convolutions could
+    beat."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from quantize_int8 import nchwc_rewrite
+
+    model = onnx.load(str(registry.path("face_landmarks_detector.onnx")))
+    producer = {o: n for n in model.graph.node for o in n.output}
+    dropped = set()
+    for node in model.graph.node:  # Add(Relu(x), Mul(Min(x, 0), slope)) -> Relu(x)
+        kinds = {producer[i].op_type: producer[i] for i in node.input if i in producer}
+        if node.op_type == "Add" and set(kinds) == {"Relu", "Mul"}:
+            mul = kinds["Mul"]
+            dropped |= {id(node), id(mul), id(producer[mul.input[0]])}
+            kinds["Relu"].output[0] = node.output[0]
+    kept = [n for n in model.graph.node if id(n) not in dropped]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    used = {i for n in kept for i in n.input}
+    inits = [i for i in model.graph.initializer if i.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(inits)
+    src = dst.with_name("relu_only.onnx")
+    onnx.save(model, str(src))
+    nchwc_rewrite(src, dst)
+    return len(dropped) // 3
+
+
+def test_facemesh_prelu_bound(benchmark, tmp_path):
+    """One crop on one thread, as the crops run: the shipped NCHWc file against the same graph without PRelus."""
+    x = np.random.default_rng(0).random((1, 256, 256, 3), dtype=np.float32)
+    bound = tmp_path / "relu_only.nchwc.onnx"
+    count = _relu_only_facemesh(bound)
+    shipped = _session(str(registry.path(registry.model_file("face_landmarks_detector.onnx", "fp32"))), threads=1)
+    relu = _session(str(bound), threads=1)
+    name = shipped.get_inputs()[0].name
+    times = {"shipped": [], "relu": []}
+    for _ in range(40):  # interleaved, so that both see the same machine
+        for key, sess in (("shipped", shipped), ("relu", relu)):
+            times[key].append(_best_ms(sess, {name: x}, repeats=3))
+    benchmark.group = "facemesh prelu bound"
+    benchmark.pedantic(shipped.run, args=(None, {name: x}), rounds=20, warmup_rounds=3)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    benchmark.extra_info.update(shipped_ms=med["shipped"], relu_only_ms=med["relu"], prelus=count)
+    print(f"\nFaceMesh crop, 1 thread (median of 40 best-of-3): shipped {med['shipped']:.2f} ms, with its {count} "
+          f"PRelus made Relu {med['relu']:.2f} ms ({med['relu'] / med['shipped']:.2f}x)")
+
+
+def _batched_blendshapes(dst):
+    """The blendshape network with its batch axis free (it was converted with batch 1 fixed in its Reshapes, its
+    extra token and its last Slice), so that one run takes every face."""
+    model = onnx.load(str(registry.path("face_blendshapes.onnx")))
+    graph = model.graph
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    added, nodes = [], []
+
+    def const(name, value):
+        added.append(numpy_helper.from_array(np.asarray(value, np.int64), name))
+        return name
+
+    for node in graph.node:
+        if node.op_type == "Reshape" and node.input[1] in consts:
+            shape = consts[node.input[1]].copy()
+            shape[0] = 0 if len(shape) == 4 else -1  # 0: the input's batch
+            node.input[1] = const(f"{node.input[1]}_{node.name}_batch", shape)
+        elif node.op_type == "Concat" and any(i in consts for i in node.input):
+            token = next(i for i in node.input if i in consts)
+            other = next(i for i in node.input if i not in consts)
+            nodes += [helper.make_node("Shape", [other], [f"{token}_shape"], start=0, end=1),
+                      helper.make_node("Concat", [f"{token}_shape", const(f"{token}_rest", consts[token].shape[1:])],
+                                       [f"{token}_target"], axis=0),
+                      helper.make_node("Expand", [token, f"{token}_target"], [f"{token}_batched"])]
+            node.input[list(node.input).index(token)] = f"{token}_batched"
+        elif node.op_type == "Slice" and node.input[0] == graph.node[-3].output[0]:
+            ends = consts[node.input[2]].copy()
+            ends[0] = np.iinfo(np.int32).max
+            node.input[2] = const(f"{node.input[2]}_batch", ends)
+        if node.op_type == "Squeeze" and node.output[0] == graph.output[0].name:
+            nodes[-1].output[0] = node.output[0]  # [N, 52]: no squeeze
+            continue
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(added)
+    graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    del graph.output[0].type.tensor_type.shape.dim[:]
+    model.opset_import[0].version = max(model.opset_import[0].version, 15)  # Shape's start/end
+    onnx.save(model, str(dst))
+
+
+def test_blendshapes_batched(benchmark, tmp_path):
+    """Six faces' blendshapes on one thread: six runs of the shipped file against one run of a batched copy."""
+    x = np.random.default_rng(0).uniform(20, 220, (6, 146, 2)).astype(np.float32)
+    shipped = _session(str(registry.path("face_blendshapes.onnx")), threads=1)
+    batched_file = tmp_path / "face_blendshapes.batched.onnx"
+    _batched_blendshapes(batched_file)
+    batched = _session(str(batched_file), threads=1)
+    name = shipped.get_inputs()[0].name
+    one_by_one = np.concatenate([shipped.run(None, {name: x[i:i + 1]})[0].reshape(1, 52) for i in range(6)])
+    assert np.abs(batched.run(None, {name: x})[0].reshape(6, 52) - one_by_one).max() < 1e-4
+    times = {"single": [], "batch": []}
+    for _ in range(40):
+        times["single"].append(_best_ms(_Runs(shipped, name, x), {}, repeats=3))
+        times["batch"].append(_best_ms(batched, {name: x}, repeats=3))
+    benchmark.group = "blendshapes batched"
+    benchmark.pedantic(batched.run, args=(None, {name: x}), rounds=20, warmup_rounds=3)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    benchmark.extra_info.update(six_runs_ms=med["single"], one_batch_ms=med["batch"])
+    print(f"\nblendshapes, 6 faces, 1 thread (median of 40 best-of-3): 6 runs {med['single']:.2f} ms, one batched run "
+          f"{med['batch']:.2f} ms ({med['batch'] / med['single']:.2f}x)")
+
+
+class _Runs:
+    """``run`` = one run of the shipped blendshape file per face (what the engine does)."""
+
+    def __init__(self, sess, name, x):
+        self.sess, self.name, self.x = sess, name, x
+
+    def run(self, _outputs, _feeds):
+        return [self.sess.run(None, {self.name: self.x[i:i + 1]}) for i in range(len(self.x))]
