@@ -86,6 +86,24 @@ def scores(pairs):
     return float((t == y).mean()), float(np.mean(recalls)), len(t), int(t.sum()), precision, recall, fpr
 
 
+def auc(pairs):
+    """Area under the ROC curve of [(truth, probability)]: the chance that a face with the attribute scores above
+    one without (ties count half). It does not depend on where the 0.5 point sits, so it tells a network that ranks
+    faces well but is calibrated off (low recall at a low false-positive rate) from one that cannot separate them."""
+    t = np.array([p[0] for p in pairs], bool)
+    s = np.array([p[1] for p in pairs], float)
+    if not t.any() or t.all():
+        return float("nan")
+    pos, neg = s[t][:, None], s[~t][None, :]
+    return float((pos > neg).mean() + 0.5 * (pos == neg).mean())
+
+
+def probability(detail):
+    """The probability behind a {Value, Confidence} pair (Confidence = 100 max(p, 1 - p))."""
+    c = detail["Confidence"] / 100.0
+    return c if detail["Value"] in (True, "Male") else 1.0 - c
+
+
 def truth(row, name, col):
     """The label as a bool, None for '?' (Rekognition semantics for Eyeglasses: sunglasses count)."""
     if name == "Eyeglasses":
@@ -174,17 +192,19 @@ def evaluate(client, split, previous=None):
     for name, col in LABELS.items():
         labelled = [(truth(r, name, col), f) for r, f in matched]
         labelled = [(t, f) for t, f in labelled if t is not None]
-        table[name] = scores([(t, f[name]["Value"]) for t, f in labelled])
+        table[name] = (*scores([(t, f[name]["Value"]) for t, f in labelled]),
+                       auc([(t, probability(f[name])) for t, f in labelled]))
         if name in NET_ATTRIBUTES:
             if previous is not None:
                 table[f"{name} (previous network)"] = scores([(t, f["previous"][name]) for t, f in labelled])
             table[f"{name} (old)"] = scores([(t, f["old"][name]) for t, f in labelled if f.get("old")])
     emo = [(r["emotion"], f["Emotions"][0]["Type"]) for r, f in matched if r["emotion"] not in ("?", "")]
     table["Emotions (top = label)"] = (float(np.mean([a == b for a, b in emo])) if emo else float("nan"),
-                                       None, len(emo), None, None, None, None)
+                                       None, len(emo), None, None, None, None, None)
     if split == "single":
         g = [(GENDER[r["file"]] == "Male", f["Gender"]["Value"] == "Male") for r, f in matched if r["file"] in GENDER]
-        table["Gender (Male = positive)"] = scores(g)
+        g_prob = [probability(f["Gender"]) for r, f in matched if r["file"] in GENDER]
+        table["Gender (Male = positive)"] = (*scores(g), auc([(t, q) for (t, _), q in zip(g, g_prob)]))
     return table
 
 
@@ -206,11 +226,12 @@ def main():
         what = ("evaluation split: attributes_by_eye.tsv (single-face photos)" if split == "single"
                 else "group-photo faces: attributes_by_eye_faces.tsv")
         print(f"\n## {what}\n\n| attribute | accuracy | balanced accuracy | precision | recall | false-positive rate "
-              f"| n (positives) |\n|---|---|---|---|---|---|---|")
+              f"| n (positives) | AUC |\n|---|---|---|---|---|---|---|---|")
         fmt = lambda v: "" if v is None else ("–" if v != v else f"{v:.3f}")  # noqa: E731
-        for name, (acc, bal, n, pos, prec, rec, fpr) in evaluate(client, split, previous).items():
+        for name, (acc, bal, n, pos, prec, rec, fpr, *rank) in evaluate(client, split, previous).items():
             pos_s = "" if pos is None else f" ({pos})"
-            print(f"| {name} | {acc:.3f} | {fmt(bal)} | {fmt(prec)} | {fmt(rec)} | {fmt(fpr)} | {n}{pos_s} |")
+            area = fmt(rank[0]) if rank else ""
+            print(f"| {name} | {acc:.3f} | {fmt(bal)} | {fmt(prec)} | {fmt(rec)} | {fmt(fpr)} | {n}{pos_s} | {area} |")
     posed = []
     for rel, truth in POSED.items():
         faces = _detect(client, rel)
