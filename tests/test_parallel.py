@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -104,12 +105,15 @@ def test_spinning_session_only_while_one_request_runs():
     wrapper.spinning = _Recording(wrapper.spinning, log, "spinning")
     wrapper.sleeping = _Recording(wrapper.sleeping, log, "sleeping")
     crop = {"image": np.zeros((1, 256, 256, 3), np.float32)}
+    occupancy.hold = 0.2
     with occupancy:
         got = wrapper.run(None, crop)
         with occupancy:
             wrapper.run(None, crop)
+        wrapper.run(None, crop)  # alone again, but right after sharing the engine
+        time.sleep(0.3)
         wrapper.run(None, crop)
-    assert log == ["spinning", "sleeping", "spinning"]
+    assert log == ["spinning", "sleeping", "sleeping", "spinning"]
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
 
