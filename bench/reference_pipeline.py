@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from facelens.engine.mesh import CROP, mirror_permutation, roi_affine
-from facelens.engine.parallel import SlicedSession
+from facelens.engine.parallel import Occupancy, SlicedSession, SpinWhenAlone
 from facelens.models import registry
 from facelens.pipeline import EYE_CORNERS, EYEBALL_DEPTH_CM, EYEBALL_RADIUS_CM, IRIS
 
@@ -26,8 +26,10 @@ def umeyama(points, reference):
 
 class ReferencePipeline:
     def __init__(self):
-        self.det = registry.session("centerface.onnx")
-        self.mesh = SlicedSession("face_landmarks_detector.onnx")  # as the engine runs it
+        # the networks run as the engine runs them (a lone request: spinning pool threads, crops one per run)
+        alone = Occupancy()
+        self.det = SpinWhenAlone("centerface.onnx", None, None, None, alone)
+        self.mesh = SlicedSession("face_landmarks_detector.onnx", occupancy=alone)
         self.blend = registry.session("face_blendshapes.onnx")
         self.blend_idx = np.asarray(registry.manifest()["blendshape_landmark_indices"])
         canon = registry.load_npz("canonical_face_mesh.npz")["vertices"]
