@@ -177,11 +177,7 @@ def _relu_only_facemesh(dst):
     """FaceMesh with every PRelu made a plain Relu (the wrong answer, the right amount of other work), then given
     the same NCHWc rewrite as the shipped file: the time no folding of the PRelus into their convolutions could
     beat."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    from quantize_int8 import nchwc_rewrite
+    from tools.quantize_int8 import nchwc_rewrite
 
     model = onnx.load(str(registry.path("face_landmarks_detector.onnx")))
     producer = {o: n for n in model.graph.node for o in n.output}

@@ -168,4 +168,3 @@ class SlicedSession:
         session = self._single or self.session
         outs = map_items(lambda i: session.run(output_names, {name: batch[i:i + 1]}), len(batch), self.workers)
         return [np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
-
