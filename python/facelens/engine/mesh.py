@@ -103,19 +103,21 @@ class FaceMesh:
                                         axis=1)
         affines = np.stack([roi_affine(boxes[i], points5[i, :2]) for i in range(n)])
 
-        def crop(i: int) -> np.ndarray:
-            return _core.warp_affine(rgb, sampling_matrix(affines[i]), CROP, CROP, (0.0, 0.0, 0.0),
-                                     (1 / 255, 1 / 255, 1 / 255))
-
         symmetric = mirror_average and self.mirror_perm is not None
-        if not symmetric and hasattr(self.session, "run_items"):
+
+        def crop(i: int) -> np.ndarray:
+            """Crop i, or for i >= n the mirror image of crop i - n, sampled mirrored rather than copied."""
+            m = sampling_matrix(affines[i % n])
+            if i >= n:
+                m = np.stack([-m[:, 0], m[:, 1], m[:, 2] + (CROP - 1) * m[:, 0]], axis=1)
+            return _core.warp_affine(rgb, m, CROP, CROP, (0.0, 0.0, 0.0), (1 / 255, 1 / 255, 1 / 255))
+
+        items = 2 * n if symmetric else n
+        if hasattr(self.session, "run_items"):
             # each crop cut in the pool task that runs it (engine/parallel.py)
-            raw, presence_logit, _ = self.session.run_items(None, crop, n)
+            raw, presence_logit, _ = self.session.run_items(None, crop, items)
         else:
-            batch = np.stack([crop(i) for i in range(n)])
-            if symmetric:
-                batch = np.concatenate([batch, batch[:, :, ::-1]])
-            raw, presence_logit, _ = self.session.run(None, {self.input_name: batch})
+            raw, presence_logit, _ = self.session.run(None, {self.input_name: np.stack([crop(i) for i in range(items)])})
         raw = raw.reshape(len(raw), 478, 3)
         crop_points = np.ascontiguousarray(raw[:n])
         points = self._to_image(crop_points, affines)
