@@ -17,37 +17,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import threading
-import time
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import numpy as np
 import pytest
 
+from bench.bench_throughput import rate
 from facelens.models import registry
 
-NETWORKS = {  # registry name, input name, one input's shape
+NETWORKS = {  # registry name, one input's shape
     "CenterFace first look (320x256)": ("centerface.onnx", (1, 3, 256, 320)),
     "FaceMesh crop (256x256)": ("face_landmarks_detector.onnx", (1, 256, 256, 3)),
 }
-
-
-def images_per_second(calls: List[Callable[[], int]], seconds: float) -> float:
-    """Runs each callable on its own thread for ``seconds``; each returns how many images one call handled."""
-    done = [0] * len(calls)
-    stop = time.perf_counter() + seconds
-
-    def loop(k: int) -> None:
-        while time.perf_counter() < stop:
-            done[k] += calls[k]()
-
-    threads = [threading.Thread(target=loop, args=(k,)) for k in range(len(calls))]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(done) / (time.perf_counter() - start)
 
 
 def measure(name: str, shape: tuple, threads: int, seconds: float, rounds: int) -> Dict[str, float]:
@@ -57,20 +38,16 @@ def measure(name: str, shape: tuple, threads: int, seconds: float, rounds: int) 
     one = np.random.default_rng(0).random(shape, dtype=np.float32)
     two = np.concatenate([one, one])
 
-    def run(session, x):
-        return lambda: len(session.run(None, {feed: x})[0])
-
-    ways = {
-        "apart, shared": [run(wide, one), run(wide, one)],
-        "apart, 1 thread each": [run(s, one) for s in narrow],
-        "batched": [run(wide, two)],
+    ways = {  # (the session each caller uses, its input)
+        "apart, shared": [(wide, one), (wide, one)],
+        "apart, 1 thread each": [(s, one) for s in narrow],
+        "batched": [(wide, two)],
     }
-    for calls in ways.values():  # warm-up
-        images_per_second(calls, 0.3)
     rates: Dict[str, List[float]] = {k: [] for k in ways}
     for _ in range(rounds):
-        for way, calls in ways.items():
-            rates[way].append(images_per_second(calls, seconds))
+        for way, callers in ways.items():
+            calls = rate(lambda k, c=callers: c[k][0].run(None, {feed: c[k][1]}), len(callers), seconds)
+            rates[way].append(calls * len(callers[0][1]))  # images a call handles: the batch size
     return {k: statistics.median(v) for k, v in rates.items()}
 
 

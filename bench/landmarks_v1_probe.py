@@ -7,9 +7,8 @@ its time per crop and the pose and landmark accuracy of DetectFaces DEFAULT with
     # then, with facelens installed:
     python -m bench.landmarks_v1_probe /tmp/face_landmark_v1.onnx
 
-The probe gives the network the same PRelu rewrite as the shipped one (``x + (1 - slope) * Relu(-x)`` as two
-depthwise 1x1 convolutions, the channel Pads as a Concat with zeros) so that both run in onnxruntime's blocked
-layout, and fills the ten iris points it lacks with the centres of the eye rings (the accuracy rows below use
+The probe gives the network the same PRelu rewrite as the shipped one (tools/convert's decomposition, then
+tools/quantize_int8.py's NCHWc rewrite) so that both run in onnxruntime's blocked layout, and fills the ten iris points it lacks with the centres of the eye rings (the accuracy rows below use
 none of them). Accuracy: bench/accuracy.py's pose and landmark parts, same data and method.
 """
 
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from tools.convert.face_chain import _decompose_prelu
+from tools.quantize_int8 import nchwc_rewrite
 
 import bench.accuracy as accuracy
 from facelens.engine.mesh import FaceMesh
@@ -29,51 +30,15 @@ LEFT_RING = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 
 RIGHT_RING = [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466]
 
 
-def blocked_layout_rewrite(src: Path, dst: Path) -> int:
+def blocked_layout_rewrite(src: Path, dst: Path) -> dict:
+    """The converter's PRelu decomposition, then the NCHWc rewrite the shipped network gets."""
     import onnx
-    from onnx import helper, numpy_helper
 
     model = onnx.load(str(src))
-    g = model.graph
-    consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-    nodes, added = [], []
-
-    def const(name, value):
-        added.append(numpy_helper.from_array(np.ascontiguousarray(value, np.float32), name))
-        return name
-
-    for k, n in enumerate(g.node):
-        if n.op_type == "PRelu":
-            x, slope = n.input[0], consts[n.input[1]].reshape(-1)
-            c = slope.size
-            zero = const(f"p{k}_zero", np.zeros(c))
-            nodes += [
-                helper.make_node("Conv", [x, const(f"p{k}_neg", -np.ones((c, 1, 1, 1))), zero], [f"p{k}_n"],
-                                 group=c, kernel_shape=[1, 1]),
-                helper.make_node("Relu", [f"p{k}_n"], [f"p{k}_r"]),
-                helper.make_node("Conv", [f"p{k}_r", const(f"p{k}_s", (1 - slope).reshape(c, 1, 1, 1)), zero],
-                                 [f"p{k}_sc"], group=c, kernel_shape=[1, 1]),
-                helper.make_node("Add", [f"p{k}_sc", x], list(n.output)),
-            ]
-        elif n.op_type == "Pad" and n.input[1] in consts and \
-                consts[n.input[1]].reshape(2, -1).sum() == consts[n.input[1]].reshape(2, -1)[1, 1] > 0:
-            extra = int(consts[n.input[1]].reshape(2, -1)[1, 1])
-            nodes += [
-                helper.make_node("Conv", [n.input[0], const(f"pad{k}_w", np.zeros((extra, 1, 1, 1))),
-                                          const(f"pad{k}_b", np.zeros(extra))], [f"pad{k}_z"], group=extra,
-                                 kernel_shape=[1, 1]),
-                helper.make_node("Concat", [n.input[0], f"pad{k}_z"], list(n.output), axis=1),
-            ]
-        else:
-            nodes.append(n)
-    del g.node[:]
-    g.node.extend(nodes)
-    used = {i for n in nodes for i in n.input}
-    kept = [i for i in g.initializer if i.name in used] + [i for i in added if i.name in used]
-    del g.initializer[:]
-    g.initializer.extend(kept)
-    onnx.save(model, str(dst))
-    return sum(n.op_type == "PRelu" for n in onnx.load(str(src)).graph.node)
+    _decompose_prelu(model.graph)
+    decomposed = dst.with_suffix(".decomposed.onnx")
+    onnx.save(model, str(decomposed))
+    return nchwc_rewrite(decomposed, dst)
 
 
 class V1Session:
@@ -144,7 +109,7 @@ def main() -> None:
         sys.exit(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         v1 = Path(tmp) / "face_landmark_v1.blocked.onnx"
-        print(f"{blocked_layout_rewrite(Path(sys.argv[1]), v1)} PRelus rewritten")
+        print(f"rewritten for the blocked layout: {blocked_layout_rewrite(Path(sys.argv[1]), v1)}")
         crop_times(v1)
         for label in ("shipped", "v1"):
             runner = accuracy.Runner()
