@@ -108,3 +108,63 @@ def test_balanced_platt_moves_the_half_point_to_the_balanced_one():
     # balanced data: the weighting changes nothing
     zs, ts = np.concatenate([rng.normal(1, 1, 500), rng.normal(-1, 1, 500)]), np.repeat([1.0, 0.0], 500)
     assert np.allclose(train.platt(zs, ts), train.platt(zs, ts, balanced=True), atol=1e-6)
+
+
+def _weighted_fpr(p, t, w, point):
+    return w[(t == 0) & (p >= point)].sum() / w[t == 0].sum()
+
+
+def test_real_decision_point_keeps_the_real_faces_false_positives_under_the_cap():
+    rng = np.random.default_rng(1)
+    p = np.concatenate([rng.uniform(0, 1, 200), rng.uniform(0.3, 1, 20)])
+    t = np.concatenate([np.zeros(200), np.ones(20)])
+    w = np.ones(len(p))
+    point = train.real_decision_point(p, t, w, balanced=False)
+    assert point >= 0.5
+    assert _weighted_fpr(p, t, w, point) <= train.REAL_FPR_CAP
+    # the lowest such point: one negative lower and the cap is broken
+    below = p[(t == 0) & (p < point)].max()
+    assert _weighted_fpr(p, t, w, below) > train.REAL_FPR_CAP
+    # negatives that never reach 0.5: the point stays at 0.5
+    assert train.real_decision_point(np.concatenate([p[:200] * 0.4, p[200:]]), t, w, balanced=False) == 0.5
+
+
+def test_real_decision_point_with_balanced_accuracy_may_go_below_half_but_not_below_the_cap():
+    # negatives all below 0.2, positives between 0.25 and 0.6: the best balanced point is the lowest positive
+    p = np.concatenate([np.linspace(0.0, 0.2, 100), np.linspace(0.25, 0.6, 10)])
+    t = np.concatenate([np.zeros(100), np.ones(10)])
+    w = np.ones(len(p))
+    point = train.real_decision_point(p, t, w, balanced=True)
+    assert point == pytest.approx(0.25)
+    assert train.real_decision_point(p, t, w, balanced=False) == 0.5
+    # with a dense cluster of negatives just above the positives' bottom, the cap holds the point up
+    p2 = np.concatenate([p, np.full(20, 0.3)])
+    t2 = np.concatenate([t, np.zeros(20)])
+    w2 = np.ones(len(p2))
+    point2 = train.real_decision_point(p2, t2, w2, balanced=True)
+    assert point2 > 0.3
+    assert _weighted_fpr(p2, t2, w2, point2) <= train.REAL_FPR_CAP
+
+
+def test_a_video_track_weighs_as_one_face():
+    # 30 frames of one track read 0.8 and 70 photo faces 0.1: by crops that is 30 % false positives at 0.5, by faces
+    # (the track shares a weight of 1 among its frames) 1/71, under the cap
+    p = np.concatenate([np.full(30, 0.8), np.full(70, 0.1), [0.9]])
+    t = np.concatenate([np.zeros(100), [1]])
+    per_crop = np.ones(len(p))
+    per_face = np.concatenate([np.full(30, 1 / 30), np.ones(71)])
+    assert train.real_decision_point(p, t, per_crop, balanced=False) > 0.8
+    assert train.real_decision_point(p, t, per_face, balanced=False) == 0.5
+
+
+def test_folds_keep_groups_whole_and_deal_positive_identities_apart():
+    groups = ["salley"] * 5 + ["dicaprio"] * 3 + ["dorsey"] + ["track7"] * 4 + [f"photo{i}" for i in range(40)]
+    y = np.zeros((len(groups), 5), np.float32)
+    y[:9, 2] = 1  # the first three identities are bearded
+    folds = train.assign_folds(groups, y)
+    by_group = {}
+    for g, f in zip(groups, folds):
+        by_group.setdefault(g, set()).add(int(f))
+    assert all(len(v) == 1 for v in by_group.values())
+    assert len({next(iter(by_group[g])) for g in ("salley", "dicaprio", "dorsey")}) == 3
+    assert set(folds) == set(range(train.FOLDS))

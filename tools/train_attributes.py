@@ -56,6 +56,17 @@ CALIBRATION_PREFIXES = ("0", "1", "2")
 # so from the mirror of the original's, gets the same answer.
 CONSISTENCY = 0.3
 DONOR_PX = 100
+# Real-face decision points. The calibration split is mostly synthetic, so its 0.5 point says little of how often a
+# real face without glasses or facial hair reads positive. FOLDS networks are trained with one fold of the crops held
+# out (grouped by identity or video track; each real face with eyewear or facial hair is dealt to its own fold, so
+# that its identity is out of the donors too) and score the faces of that fold: out-of-fold probabilities of real
+# faces. For these attributes the 0.5 point is then moved to where at most REAL_FPR_CAP of the real faces labelled
+# without read positive; for Beard and Mustache, whose real positives are enough to count, to the point at or above
+# that bound with the best balanced accuracy on the real faces.
+FOLDS = 5
+REAL_FPR_CAP = 0.03
+REAL_THRESHOLDS = ("Eyeglasses", "Beard", "Mustache")
+REAL_BALANCED = ("Beard", "Mustache")
 
 
 def crops_digest(chips, mesh) -> str:
@@ -69,6 +80,23 @@ def crops_digest(chips, mesh) -> str:
 
 def calibration_source(source: str) -> bool:
     return hashlib.sha1(source.encode()).hexdigest().startswith(CALIBRATION_PREFIXES)
+
+
+def identity_groups(rows):
+    """One key per identity or video track: the folds hold out whole groups. Photos of a known identity
+    (labelled.identity_photos: dlib's Johns, deepface's groups, the named photos) share that identity's key."""
+    from labelled import identity_photos
+
+    who = {rel: name for _split, name, rel, _pick in identity_photos()}
+    return [r["track"] or who.get(r["source"], r["source"]) for r in rows]
+
+
+def assign_folds(groups, y, k=FOLDS):
+    """Fold of each crop: groups with a real positive of eyewear or facial hair dealt round-robin (sorted by key),
+    the others by their key's sha1."""
+    positive = sorted({g for g, lab in zip(groups, y) if (lab[:4] == 1).any()})
+    dealt = {g: i % k for i, g in enumerate(positive)}
+    return np.array([dealt.get(g, int(hashlib.sha1(g.encode()).hexdigest(), 16) % k) for g in groups])
 
 
 def load(data: Path):
@@ -247,6 +275,11 @@ def main():
     ap.add_argument("--epochs", type=int, default=14)
     ap.add_argument("--out", default=str(ROOT / "python" / "facelens" / "models" / "face_attributes.onnx"))
     ap.add_argument("--preview", help="write a grid of training samples to this PNG and stop")
+    ap.add_argument("--hold-out", type=int, choices=range(FOLDS), metavar=f"0..{FOLDS - 1}",
+                    help="train without this fold's crops and write the fold's out-of-fold probabilities to --out "
+                         "(a TSV) instead of a model")
+    ap.add_argument("--oof", help=f"folder of the {FOLDS} --hold-out TSVs (oof_fold<k>.tsv): move the decision points "
+                                   f"of {', '.join(REAL_THRESHOLDS)} to the real faces' (REAL_FPR_CAP)")
     args = ap.parse_args()
 
     import torch
@@ -260,7 +293,9 @@ def main():
     chips, mesh, rows, y = load(data)
     sources = [r["source"] for r in rows]
     cal_idx = [i for i, s in enumerate(sources) if calibration_source(s)]
-    train_idx = [i for i, s in enumerate(sources) if not calibration_source(s)]
+    folds = assign_folds(identity_groups(rows), y)
+    train_idx = [i for i, s in enumerate(sources) if not calibration_source(s)
+                 and (args.hold_out is None or folds[i] != args.hold_out)]
     tex, tex_used, tex_excluded = textures()
     t0 = time.time()
     xs, xs2, ys, recipes = make_samples(rng, train_idx, chips, mesh, y, rows, args.train_samples, tex)
@@ -329,6 +364,15 @@ def main():
         print(f"  calibration split {name}: balanced accuracy {bal:.3f}, false-positive rate "
               f"{pred[~t].mean():.3f} (n={known.sum()}, positives={t.sum()}); Platt a={a:.4f} b={b:.4f}")
 
+    if args.hold_out is not None:
+        held = [i for i in range(len(rows)) if folds[i] == args.hold_out and not np.isnan(y[i]).all()]
+        write_out_of_fold(Path(args.out), rows, y, held, real_probabilities(torch, net, chips, held, calibration))
+        print(f"wrote {args.out}: {len(held)} held-out crops")
+        return
+    real_thresholds = None
+    if args.oof:
+        real_thresholds = move_decision_points(Path(args.oof), calibration)
+
     out = Path(args.out)
     torch.onnx.export(net, torch.zeros(1, 3, INPUT, INPUT), str(out), input_names=["face"], output_names=["logits"],
                       dynamic_axes={"face": {0: "N"}, "logits": {0: "N"}}, opset_version=13, dynamo=False)
@@ -339,9 +383,84 @@ def main():
             "calibration_samples": args.calibration_samples, "epochs": args.epochs, "torch": torch.__version__,
             "train_crops": len(train_idx), "calibration_crops": len(cal_idx),
             "textures_used": tex_used, "textures_excluded": tex_excluded,
-            "crops_excluded": excluded_sources(data)}
+            "crops_excluded": excluded_sources(data), "real_thresholds": real_thresholds}
     write_manifest_entry(out, info, args, rows, train_idx, cal_idx, cal_metrics)
     print(f"wrote {out} sha256 {sha}; crops sha256 {crops_sha}")
+
+
+def real_probabilities(torch, net, chips, idx, calibration):
+    """[len(idx), 5] calibrated probabilities of real crops as facelens computes them (engine/attributes.py:
+    area-averaged to INPUT px, logits of the crop and its mirror averaged, Platt-scaled; Eyeglasses at least
+    Sunglasses)."""
+    x = np.stack([cv2.resize(chips[i], (INPUT, INPUT), interpolation=cv2.INTER_AREA) for i in idx])
+    with torch.no_grad():
+        xt = torch.from_numpy(x).permute(0, 3, 1, 2).float()
+        z = ((net(xt) + net(xt.flip(3))) / 2).numpy().astype(np.float64)
+    a = np.array([calibration[k]["a"] for k in ATTRIBUTES])
+    b = np.array([calibration[k]["b"] for k in ATTRIBUTES])
+    p = 1 / (1 + np.exp(-(a * z + b)))
+    p[:, 0] = np.maximum(p[:, 0], p[:, 1])
+    return p
+
+
+def write_out_of_fold(path: Path, rows, y, idx, p):
+    with open(path, "w") as f:
+        f.write("\t".join(["face", *(f"p_{c}" for c in LABEL_COLUMNS), *LABEL_COLUMNS]) + "\n")
+        for i, pi in zip(idx, p):
+            labels = ["" if np.isnan(v) else str(int(v)) for v in y[i]]
+            f.write("\t".join([rows[i]["track"] or rows[i]["key"], *(f"{v:.6f}" for v in pi), *labels]) + "\n")
+
+
+def real_decision_point(p, t, w, balanced):
+    """The probability at or above which a face is called positive: the lowest point where at most REAL_FPR_CAP of
+    the negatives' weight reads positive, and not below 0.5; with balanced, the point at or above that bound with
+    the best weighted balanced accuracy (the highest such point on a tie)."""
+    neg, pos = t == 0, t == 1
+    candidates = np.unique(np.concatenate([p, [0.5, 1.0]]))
+    fpr = np.array([w[neg & (p >= c)].sum() / w[neg].sum() for c in candidates])
+    lowest = candidates[np.argmax(fpr <= REAL_FPR_CAP)]
+    if not balanced:
+        return max(0.5, float(lowest))
+    best, best_score = 1.0, -1.0
+    for c, f in zip(candidates, fpr):
+        if c < lowest:
+            continue
+        score = 0.5 * (w[pos & (p >= c)].sum() / w[pos].sum() + 1 - f)
+        if score >= best_score:
+            best, best_score = float(c), score
+    return best
+
+
+def move_decision_points(folder: Path, calibration):
+    """Read the FOLDS out-of-fold files, pick each REAL_THRESHOLDS attribute's real-face decision point and fold it
+    into the Platt intercept (p >= point  <=>  a z + b - logit(point) >= 0), so that Value stays p >= 0.5. Each face
+    (photo face or video track) weighs 1, shared among its crops."""
+    with_rows = []
+    for k in range(FOLDS):
+        with open(folder / f"oof_fold{k}.tsv") as f:
+            with_rows += list(csv.DictReader(f, delimiter="\t"))
+    faces = [r["face"] for r in with_rows]
+    counts = {f: faces.count(f) for f in set(faces)}
+    out = {}
+    for j, name in enumerate(ATTRIBUTES):
+        if name not in REAL_THRESHOLDS:
+            continue
+        col = LABEL_COLUMNS[j]
+        known = [r for r in with_rows if r[col] in ("0", "1")]
+        p = np.array([float(r[f"p_{col}"]) for r in known])
+        t = np.array([int(r[col]) for r in known])
+        w = np.array([1.0 / counts[r["face"]] for r in known])
+        point = real_decision_point(p, t, w, name in REAL_BALANCED)
+        called = p >= point
+        calibration[name]["b"] = round(calibration[name]["b"] - float(np.log(point / (1 - point))), 6)
+        out[name] = {"point": round(point, 6), "faces_without": round(float(w[t == 0].sum()), 1),
+                     "faces_with": round(float(w[t == 1].sum()), 1),
+                     "false_positive_rate": round(float(w[(t == 0) & called].sum() / w[t == 0].sum()), 4),
+                     "recall": (round(float(w[(t == 1) & called].sum() / w[t == 1].sum()), 4)
+                                if (t == 1).any() else None),
+                     "false_positive_rate_at_0.5": round(float(w[(t == 0) & (p >= 0.5)].sum() / w[t == 0].sum()), 4)}
+        print(f"  real faces, out of fold, {name}: decision point {point:.3f} ({out[name]})")
+    return out
 
 
 def excluded_sources(data: Path):
@@ -356,6 +475,13 @@ def count_terms(files, terms):
         key = terms.get(rel, "not listed in MANIFEST.tsv")
         out[key] = out.get(key, 0) + 1
     return out
+
+
+def train_command(args) -> str:
+    return ("<venv with torch==2.13.0 numpy onnx opencv-python-headless>/bin/python "
+            f"tools/train_attributes.py --data /tmp/facelens-attribute-data --seed {args.seed} "
+            f"--train-samples {args.train_samples} --calibration-samples {args.calibration_samples} "
+            f"--epochs {args.epochs}")
 
 
 def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_metrics):
@@ -379,10 +505,10 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
         "trainer": {
             "tool": "tools/train_attributes.py",
             "command": "python tools/attribute_crops.py --out /tmp/facelens-attribute-data && "
-                       "<venv with torch==2.13.0 numpy onnx opencv-python-headless>/bin/python "
-                       f"tools/train_attributes.py --data /tmp/facelens-attribute-data --seed {args.seed} "
-                       f"--train-samples {args.train_samples} --calibration-samples {args.calibration_samples} "
-                       f"--epochs {args.epochs}",
+                       + (f"for k in {' '.join(map(str, range(FOLDS)))}; do " + train_command(args)
+                          + " --hold-out $k --out /tmp/facelens-attribute-oof/oof_fold$k.tsv; done && "
+                          if args.oof else "")
+                       + train_command(args) + (" --oof /tmp/facelens-attribute-oof" if args.oof else ""),
             "torch": info["torch"],
             "seed": args.seed,
             "deterministic": "numpy Generator(seed) draws the samples; torch.manual_seed, one thread, "
@@ -430,7 +556,17 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
                                   "positives and negatives weighted equally for " + ", ".join(BALANCED_PLATT),
                         "split": "calibration split: crops whose source file's sha1 starts with 0, 1 or 2, and the "
                                  "synthetic samples drawn on them (never trained on)",
-                        "metrics": cal_metrics},
+                        "metrics": cal_metrics,
+                        "real_face_decision_points": info["real_thresholds"],
+                        "real_face_decision_points_method": (
+                            f"{FOLDS} networks each trained without one fold of the crops (identities and video "
+                            "tracks kept whole; each real face with eyewear or facial hair in its own fold) score "
+                            "that fold's labelled crops; each photo face or video track weighs 1. For "
+                            f"{', '.join(REAL_THRESHOLDS)} the decision point is the lowest where at most "
+                            f"{REAL_FPR_CAP:.0%} of the faces labelled without read positive, not below 0.5; for "
+                            f"{', '.join(REAL_BALANCED)} the point at or above that with the best balanced accuracy on "
+                            "those faces. b above includes -logit(point), so Value is p >= 0.5")
+                        if info["real_thresholds"] else None},
     }
     mf = out.parent / "manifest.json"
     manifest = json.loads(mf.read_text())
