@@ -29,6 +29,7 @@ import csv
 import hashlib
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -435,22 +436,22 @@ def move_decision_points(folder: Path, calibration):
     """Read the FOLDS out-of-fold files, pick each REAL_THRESHOLDS attribute's real-face decision point and fold it
     into the Platt intercept (p >= point  <=>  a z + b - logit(point) >= 0), so that Value stays p >= 0.5. Each face
     (photo face or video track) weighs 1, shared among its crops."""
-    with_rows = []
+    scored = []
     for k in range(FOLDS):
         with open(folder / f"oof_fold{k}.tsv") as f:
-            with_rows += list(csv.DictReader(f, delimiter="\t"))
-    faces = [r["face"] for r in with_rows]
-    counts = {f: faces.count(f) for f in set(faces)}
+            scored += list(csv.DictReader(f, delimiter="\t"))
+    counts = Counter(r["face"] for r in scored)
     out = {}
     for j, name in enumerate(ATTRIBUTES):
         if name not in REAL_THRESHOLDS:
             continue
         col = LABEL_COLUMNS[j]
-        known = [r for r in with_rows if r[col] in ("0", "1")]
+        known = [r for r in scored if r[col] in ("0", "1")]
         p = np.array([float(r[f"p_{col}"]) for r in known])
         t = np.array([int(r[col]) for r in known])
         w = np.array([1.0 / counts[r["face"]] for r in known])
-        point = real_decision_point(p, t, w, name in REAL_BALANCED)
+        # no face reads 1.0 exactly, so a point of 1.0 means "never"; kept finite for the intercept
+        point = min(real_decision_point(p, t, w, name in REAL_BALANCED), 1 - 1e-6)
         called = p >= point
         calibration[name]["b"] = round(calibration[name]["b"] - float(np.log(point / (1 - point))), 6)
         out[name] = {"point": round(point, 6), "faces_without": round(float(w[t == 0].sum()), 1),
