@@ -168,3 +168,17 @@ def test_folds_keep_groups_whole_and_deal_positive_identities_apart():
     assert all(len(v) == 1 for v in by_group.values())
     assert len({next(iter(by_group[g])) for g in ("salley", "dicaprio", "dorsey")}) == 3
     assert set(folds) == set(range(train.FOLDS))
+
+
+def test_an_ensemble_command_trains_each_member_then_combines_them():
+    from argparse import Namespace
+
+    args = Namespace(seed=0, train_samples=7000, calibration_samples=1500, epochs=14, oof=None, ensemble=[3, 5],
+                     members=Path("/tmp/members"))
+    cmd = train.full_command(args)
+    crops, loop, combine = cmd.split(" && ")
+    assert crops.startswith("python tools/attribute_crops.py")
+    assert loop.startswith("for s in 3 5; do ") and "--seed $s " in loop and "--member-out /tmp/members/member$s.pt" in loop
+    assert combine.endswith("--ensemble 3 5 --members /tmp/members") and "--member-out" not in combine
+    single = train.full_command(Namespace(**{**vars(args), "ensemble": None}))
+    assert "--ensemble" not in single and "--member-out" not in single and single.count(" && ") == 1

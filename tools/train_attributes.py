@@ -50,6 +50,13 @@ SHORT_HAIR = 0.4
 # are synthetic hair on a handful of donors' faces, so their share (about 0.3) says nothing of how often a real face
 # has one, and the prior it puts into the intercept only moves the 0.5 point away from the balanced one
 BALANCED_PLATT = ("Beard", "Mustache")
+# An ensemble (--ensemble) averages the logits of networks trained alike but for the seed: one network's answers on
+# real faces move a lot with small changes of its data and draw, the mean of several moves less. Its Platt fits are
+# plain for every attribute: the balanced fit put a single network's real-face false-positive rate for Beard and
+# Mustache at 8-10 % (README), the plain one is the committed network's convention. Its calibration samples are a
+# fresh draw, --calibration-samples per member, from the same held-out crops (no member trained on them).
+ENSEMBLE_BALANCED_PLATT: tuple = ()
+ENSEMBLE_MEMBERS = Path("/tmp/facelens-attribute-members")
 OCCLUDERS = ("mask", "scarf", "hand", "phone", "hair", "object", "border")
 CALIBRATION_PREFIXES = ("0", "1", "2")
 # Each sample is seen twice, jittered independently and the second view mirrored; the loss asks the two views for
@@ -279,6 +286,12 @@ def main():
     ap.add_argument("--hold-out", type=int, choices=range(FOLDS), metavar=f"0..{FOLDS - 1}",
                     help="train without this fold's crops and write the fold's out-of-fold probabilities to --out "
                          "(a TSV) instead of a model")
+    ap.add_argument("--member-out", help="save the trained network's weights (torch state dict) here for --ensemble "
+                                         "instead of writing a model")
+    ap.add_argument("--ensemble", type=int, nargs="+", metavar="SEED",
+                    help="write one model that averages the logits of the --member-out networks of these seeds "
+                         "(--members/member<SEED>.pt), Platt-scaled on a fresh calibration draw; trains nothing")
+    ap.add_argument("--members", type=Path, default=ENSEMBLE_MEMBERS, help="folder of the member<SEED>.pt files")
     ap.add_argument("--oof", help=f"folder of the {FOLDS} --hold-out TSVs (oof_fold<k>.tsv): move the decision points "
                                    f"of {', '.join(REAL_THRESHOLDS)} to the real faces' (REAL_FPR_CAP)")
     args = ap.parse_args()
@@ -298,6 +311,19 @@ def main():
     train_idx = [i for i, s in enumerate(sources) if not calibration_source(s)
                  and (args.hold_out is None or folds[i] != args.hold_out)]
     tex, tex_used, tex_excluded = textures()
+    if args.ensemble:
+        members = []
+        for seed in args.ensemble:
+            member = build_net(torch)
+            member.load_state_dict(torch.load(args.members / f"member{seed}.pt"))
+            members.append(member.eval())
+        net = mean_net(torch, members)
+        crng = np.random.default_rng([args.seed, *args.ensemble])
+        xc, _, yc, _ = make_samples(crng, cal_idx, chips, mesh, y, rows, args.calibration_samples * len(members), tex)
+        calibration, cal_metrics = calibrate(torch, net, xc, yc, ENSEMBLE_BALANCED_PLATT)
+        export_model(torch, net, args, data, chips, mesh, rows, train_idx, cal_idx, calibration, cal_metrics,
+                     tex_used, tex_excluded, None)
+        return
     t0 = time.time()
     xs, xs2, ys, recipes = make_samples(rng, train_idx, chips, mesh, y, rows, args.train_samples, tex)
     xc, _, yc, _ = make_samples(rng, cal_idx, chips, mesh, y, rows, args.calibration_samples, tex)
@@ -349,22 +375,12 @@ def main():
         print(f"epoch {epoch + 1}/{args.epochs}: loss {total / len(xt):.4f} ({time.time() - t0:.0f} s)", flush=True)
 
     net.eval()
-    with torch.no_grad():
-        xct = torch.from_numpy(xc).permute(0, 3, 1, 2).float()
-        zc = ((net(xct) + net(xct.flip(3))) / 2).numpy().astype(np.float64)
-    calibration, cal_metrics = {}, {}
-    for j, name in enumerate(ATTRIBUTES):
-        known = ~np.isnan(yc[:, j])
-        a, b = platt(zc[known, j], yc[known, j], balanced=name in BALANCED_PLATT)
-        pred = (a * zc[known, j] + b) >= 0
-        t = yc[known, j] == 1
-        bal = 0.5 * (pred[t].mean() + (~pred[~t]).mean())
-        calibration[name] = {"a": round(a, 6), "b": round(b, 6)}
-        cal_metrics[name] = {"balanced_accuracy": round(float(bal), 4), "false_positive_rate":
-                             round(float(pred[~t].mean()), 4), "n": int(known.sum()), "positives": int(t.sum())}
-        print(f"  calibration split {name}: balanced accuracy {bal:.3f}, false-positive rate "
-              f"{pred[~t].mean():.3f} (n={known.sum()}, positives={t.sum()}); Platt a={a:.4f} b={b:.4f}")
+    calibration, cal_metrics = calibrate(torch, net, xc, yc, BALANCED_PLATT)
 
+    if args.member_out:
+        torch.save(net.state_dict(), args.member_out)
+        print(f"wrote {args.member_out}")
+        return
     if args.hold_out is not None:
         held = [i for i in range(len(rows)) if folds[i] == args.hold_out and not np.isnan(y[i]).all()]
         write_out_of_fold(Path(args.out), rows, y, held, real_probabilities(torch, net, chips, held, calibration))
@@ -374,6 +390,48 @@ def main():
     if args.oof:
         real_thresholds = move_decision_points(Path(args.oof), calibration)
 
+    export_model(torch, net, args, data, chips, mesh, rows, train_idx, cal_idx, calibration, cal_metrics, tex_used,
+                 tex_excluded, real_thresholds)
+
+
+def mean_net(torch, members):
+    """One module whose logits are the mean of the members' (one ONNX graph, one run)."""
+
+    class Mean(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.members = torch.nn.ModuleList(members)
+
+        def forward(self, x):
+            return torch.stack([m(x) for m in self.members]).mean(0)
+
+    return Mean().eval()
+
+
+def calibrate(torch, net, xc, yc, balanced_names):
+    """Platt coefficients {name: {a, b}} of the mirror-averaged logits on the calibration samples, and the
+    samples' balanced accuracy and false-positive rate at p = 0.5."""
+    with torch.no_grad():
+        xct = torch.from_numpy(xc).permute(0, 3, 1, 2).float()
+        zc = ((net(xct) + net(xct.flip(3))) / 2).numpy().astype(np.float64)
+    calibration, cal_metrics = {}, {}
+    for j, name in enumerate(ATTRIBUTES):
+        known = ~np.isnan(yc[:, j])
+        a, b = platt(zc[known, j], yc[known, j], balanced=name in balanced_names)
+        pred = (a * zc[known, j] + b) >= 0
+        t = yc[known, j] == 1
+        bal = 0.5 * (pred[t].mean() + (~pred[~t]).mean())
+        calibration[name] = {"a": round(a, 6), "b": round(b, 6)}
+        cal_metrics[name] = {"balanced_accuracy": round(float(bal), 4), "false_positive_rate":
+                             round(float(pred[~t].mean()), 4), "n": int(known.sum()), "positives": int(t.sum())}
+        print(f"  calibration split {name}: balanced accuracy {bal:.3f}, false-positive rate "
+              f"{pred[~t].mean():.3f} (n={known.sum()}, positives={t.sum()}); Platt a={a:.4f} b={b:.4f}")
+    return calibration, cal_metrics
+
+
+def export_model(torch, net, args, data, chips, mesh, rows, train_idx, cal_idx, calibration, cal_metrics, tex_used,
+                 tex_excluded, real_thresholds):
+    """Write the ONNX file (--out) and its manifest entry."""
     out = Path(args.out)
     torch.onnx.export(net, torch.zeros(1, 3, INPUT, INPUT), str(out), input_names=["face"], output_names=["logits"],
                       dynamic_axes={"face": {0: "N"}, "logits": {0: "N"}}, opset_version=13, dynamo=False)
@@ -478,11 +536,26 @@ def count_terms(files, terms):
     return out
 
 
-def train_command(args) -> str:
+def train_command(args, seed=None) -> str:
     return ("<venv with torch==2.13.0 numpy onnx opencv-python-headless>/bin/python "
-            f"tools/train_attributes.py --data /tmp/facelens-attribute-data --seed {args.seed} "
+            f"tools/train_attributes.py --data /tmp/facelens-attribute-data --seed {args.seed if seed is None else seed} "
             f"--train-samples {args.train_samples} --calibration-samples {args.calibration_samples} "
             f"--epochs {args.epochs}")
+
+
+def full_command(args) -> str:
+    """The shell command that rebuilds the model from nothing: crops, then the runs the model needs."""
+    crops = "python tools/attribute_crops.py --out /tmp/facelens-attribute-data && "
+    if args.ensemble:
+        seeds = " ".join(map(str, args.ensemble))
+        return (crops + f"for s in {seeds}; do " + train_command(args, "$s")
+                + f" --member-out {args.members}/member$s.pt; done && "
+                + train_command(args) + f" --ensemble {seeds} --members {args.members}")
+    if args.oof:
+        return (crops + f"for k in {' '.join(map(str, range(FOLDS)))}; do " + train_command(args)
+                + " --hold-out $k --out /tmp/facelens-attribute-oof/oof_fold$k.tsv; done && "
+                + train_command(args) + " --oof /tmp/facelens-attribute-oof")
+    return crops + train_command(args)
 
 
 def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_metrics):
@@ -505,13 +578,10 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
         "size_bytes": info["size_bytes"],
         "trainer": {
             "tool": "tools/train_attributes.py",
-            "command": "python tools/attribute_crops.py --out /tmp/facelens-attribute-data && "
-                       + (f"for k in {' '.join(map(str, range(FOLDS)))}; do " + train_command(args)
-                          + " --hold-out $k --out /tmp/facelens-attribute-oof/oof_fold$k.tsv; done && "
-                          if args.oof else "")
-                       + train_command(args) + (" --oof /tmp/facelens-attribute-oof" if args.oof else ""),
+            "command": full_command(args),
             "torch": info["torch"],
             "seed": args.seed,
+            "ensemble_member_seeds": args.ensemble,
             "deterministic": "numpy Generator(seed) draws the samples; torch.manual_seed, one thread, "
                              "use_deterministic_algorithms(True)",
             "crops_sha256": info["crops_sha256"],
@@ -553,8 +623,10 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
                      "meaning": "logits of " + ", ".join(ATTRIBUTES) + " (Eyeglasses = any eyewear)"}],
         "labels": list(ATTRIBUTES),
         "calibration": {**info["calibration"],
-                        "method": "Platt scaling sigmoid(a z + b) of z = mean logit of the crop and its mirror; "
-                                  "positives and negatives weighted equally for " + ", ".join(BALANCED_PLATT),
+                        "method": ("Platt scaling sigmoid(a z + b) of z = mean logit of the crop and its mirror"
+                                   + (f", the logit being the mean of the {len(args.ensemble)} members' (plain fits "
+                                      "for every attribute)" if args.ensemble else
+                                      "; positives and negatives weighted equally for " + ", ".join(BALANCED_PLATT))),
                         "split": "calibration split: crops whose source file's sha1 starts with 0, 1 or 2, and the "
                                  "synthetic samples drawn on them (never trained on)",
                         "metrics": cal_metrics,
