@@ -440,6 +440,7 @@ def export_model(torch, net, args, data, chips, mesh, rows, train_idx, cal_idx, 
     info = {"calibration": calibration, "sha256": sha, "size_bytes": out.stat().st_size,
             "crops_sha256": crops_sha, "seed": args.seed, "train_samples": args.train_samples,
             "calibration_samples": args.calibration_samples, "epochs": args.epochs, "torch": torch.__version__,
+            "numpy": np.__version__, "opencv": cv2.__version__,
             "train_crops": len(train_idx), "calibration_crops": len(cal_idx),
             "textures_used": tex_used, "textures_excluded": tex_excluded,
             "crops_excluded": excluded_sources(data), "real_thresholds": real_thresholds}
@@ -580,10 +581,13 @@ def write_manifest_entry(out: Path, info, args, rows, train_idx, cal_idx, cal_me
             "tool": "tools/train_attributes.py",
             "command": full_command(args),
             "torch": info["torch"],
+            "numpy": info["numpy"],
+            "opencv": info["opencv"],
             "seed": args.seed,
             "ensemble_member_seeds": args.ensemble,
             "deterministic": "numpy Generator(seed) draws the samples; torch.manual_seed, one thread, "
-                             "use_deterministic_algorithms(True)",
+                             "use_deterministic_algorithms(True); the same file needs the same torch, numpy and "
+                             "OpenCV versions (the samples are drawn through OpenCV)",
             "crops_sha256": info["crops_sha256"],
             "crops_sha256_of": "crops.npz arrays chips and mesh (shape, dtype, bytes): crops_digest",
             "labels_tsv_sha256": labels_sha,
