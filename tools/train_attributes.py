@@ -408,12 +408,18 @@ def mean_net(torch, members):
     return Mean().eval()
 
 
+def mirror_logits(torch, net, x):
+    """[N, 5] float64 mean logits of uint8 [N, INPUT, INPUT, 3] crops and their mirror images, as facelens runs
+    the network (engine/attributes.py)."""
+    with torch.no_grad():
+        xt = torch.from_numpy(x).permute(0, 3, 1, 2).float()
+        return ((net(xt) + net(xt.flip(3))) / 2).numpy().astype(np.float64)
+
+
 def calibrate(torch, net, xc, yc, balanced_names):
     """Platt coefficients {name: {a, b}} of the mirror-averaged logits on the calibration samples, and the
     samples' balanced accuracy and false-positive rate at p = 0.5."""
-    with torch.no_grad():
-        xct = torch.from_numpy(xc).permute(0, 3, 1, 2).float()
-        zc = ((net(xct) + net(xct.flip(3))) / 2).numpy().astype(np.float64)
+    zc = mirror_logits(torch, net, xc)
     calibration, cal_metrics = {}, {}
     for j, name in enumerate(ATTRIBUTES):
         known = ~np.isnan(yc[:, j])
@@ -453,9 +459,7 @@ def real_probabilities(torch, net, chips, idx, calibration):
     area-averaged to INPUT px, logits of the crop and its mirror averaged, Platt-scaled; Eyeglasses at least
     Sunglasses)."""
     x = np.stack([cv2.resize(chips[i], (INPUT, INPUT), interpolation=cv2.INTER_AREA) for i in idx])
-    with torch.no_grad():
-        xt = torch.from_numpy(x).permute(0, 3, 1, 2).float()
-        z = ((net(xt) + net(xt.flip(3))) / 2).numpy().astype(np.float64)
+    z = mirror_logits(torch, net, x)
     a = np.array([calibration[k]["a"] for k in ATTRIBUTES])
     b = np.array([calibration[k]["b"] for k in ATTRIBUTES])
     p = 1 / (1 + np.exp(-(a * z + b)))
